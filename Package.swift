@@ -1,0 +1,101 @@
+// swift-tools-version:6.2
+// Vigil: a monitoring gateway for edge Linux boxes. The targets follow the data flow:
+// sources (Ingest) -> normalized readings (Core) -> store / live hub / alerts -> Server -> CLI.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["VigilCLI"])
+    ],
+    dependencies: [
+        // Default traits off: no swift-configuration, no full Foundation in Hummingbird.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libmosquitto (Debian libmosquitto-dev) as a Swift module; only VigilIngest/MQTT/Client sees it.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // Readings, series keys, name rules and the fan-out bus. Foundation only.
+        .target(name: "VigilCore", swiftSettings: strict),
+        // YAML config with locations, includes, ${VAR} substitution and strict keys.
+        .target(
+            name: "VigilConfig",
+            dependencies: ["VigilCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Sources (MQTT now; serial and Modbus later), payload parsers and normalization.
+        .target(
+            name: "VigilIngest",
+            dependencies: [
+                "VigilCore", "VigilConfig", "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // `vigil simulate`: realistic device telemetry published over MQTT.
+        .target(
+            name: "VigilSimulator",
+            dependencies: ["VigilCore", "VigilIngest", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Assembles config, services and HTTP routes into one application.
+        .target(
+            name: "VigilServer",
+            dependencies: [
+                "VigilCore", "VigilConfig", "VigilIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The `vigil` command line.
+        .executableTarget(
+            name: "VigilCLI",
+            dependencies: [
+                "VigilCore", "VigilConfig", "VigilServer", "VigilSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer"], swiftSettings: strict),
+        .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest"], swiftSettings: strict),
+        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer"], swiftSettings: strict),
+        // Starts the real `vigil` binary, mosquitto and curl on loopback.
+        .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilCLI"], swiftSettings: strict),
+    ]
+)

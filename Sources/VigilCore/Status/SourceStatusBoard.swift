@@ -1,0 +1,50 @@
+import Synchronization
+
+/// The live state of one ingest source (an MQTT broker connection, later a serial line or a
+/// Modbus bus), as `/readyz`, `/metrics` and `/api/v1/sources` report it.
+public struct SourceStatus: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case connecting, connected, disconnected, stopped
+    }
+
+    public let name: String
+    public let kind: String
+    public var state: State
+    /// Human-readable detail of the last state change ("connection refused", …).
+    public var detail: String
+    public var lastMessageMs: Int64?
+    public var messages: UInt64
+    public var bytes: UInt64
+
+    public init(name: String, kind: String) {
+        self.name = name
+        self.kind = kind
+        self.state = .connecting
+        self.detail = ""
+        self.messages = 0
+        self.bytes = 0
+    }
+}
+
+/// Shared, thread-safe table of source states. Sources write, HTTP handlers read.
+public final class SourceStatusBoard: Sendable {
+    private let entries = Mutex([String: SourceStatus]())
+
+    public init() {}
+
+    public func register(name: String, kind: String) {
+        entries.withLock { $0[name] = SourceStatus(name: name, kind: kind) }
+    }
+
+    public func update(_ name: String, _ change: (inout SourceStatus) -> Void) {
+        entries.withLock { entries in
+            guard var status = entries[name] else { return }
+            change(&status)
+            entries[name] = status
+        }
+    }
+
+    public func snapshot() -> [SourceStatus] {
+        entries.withLock { Array($0.values) }.sorted { $0.name < $1.name }
+    }
+}

@@ -1,0 +1,44 @@
+/// Exponential backoff with full jitter (each delay drawn uniformly from zero up to the capped
+/// exponential step), so that many gateways losing one broker do not reconnect in lockstep.
+/// A pure value: the caller sleeps, which keeps this testable without clocks.
+public struct ReconnectBackoff: Sendable {
+    public let minimum: Duration
+    public let maximum: Duration
+    public private(set) var attempt = 0
+
+    public init(minimum: Duration, maximum: Duration) {
+        self.minimum = minimum
+        self.maximum = max(minimum, maximum)
+    }
+
+    /// The ceiling of the next delay: minimum × 2^attempt, capped at maximum.
+    public var ceiling: Duration {
+        let factor = 1 << min(attempt, 30)
+        let step = minimum * factor
+        return step > maximum || step < .zero ? maximum : step
+    }
+
+    /// The next delay to wait, in [minimum, ceiling], and one step further out.
+    public mutating func nextDelay<R: RandomNumberGenerator>(using random: inout R) -> Duration {
+        let top = ceiling
+        attempt += 1
+        let span = (top - minimum).milliseconds
+        guard span > 0 else { return minimum }
+        return minimum + .milliseconds(Int64.random(in: 0...span, using: &random))
+    }
+
+    public mutating func nextDelay() -> Duration {
+        var random = SystemRandomNumberGenerator()
+        return nextDelay(using: &random)
+    }
+
+    /// After a connection proved stable.
+    public mutating func reset() { attempt = 0 }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded toward zero.
+    public var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,312 @@
+import CMosquitto
+import Foundation
+import Synchronization
+import VigilCore
+
+/// The only place where libmosquitto's C API is used: one connection to one broker, driven by a
+/// thread of its own. Messages and connection events come out through Swift closures; no caller
+/// sees a pointer.
+///
+/// Why our own loop thread rather than `mosquitto_loop_start`: libmosquitto's built-in loop gives
+/// up for good on authentication and TLS errors, and its reconnect delay has no jitter. Here the
+/// thread runs `mosquitto_loop` and reconnects with `ReconnectBackoff` until `stop()`.
+///
+/// `@unchecked Sendable` is safe because: the `mosquitto*` handle is created in `init` and
+/// destroyed in `deinit` only (never reassigned); `mosquitto_threaded_set(true)` makes
+/// libmosquitto guard its state with its own mutexes, so `publish`/`subscribe`/`disconnect` may be
+/// called from any thread while the loop thread runs; everything else mutable is in `Mutex`.
+public final class MosquittoClient: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var host: String
+        public var port: Int
+        public var clientID: String
+        public var cleanSession: Bool
+        public var keepalive: Int
+        public var username: String?
+        public var password: String?
+        public var will: Will?
+        /// Published (retained) after every successful connect, typically the will's "online".
+        public var birth: Will?
+        /// Filters to (re)subscribe after every connect, even with a persistent session.
+        public var subscriptions: [(filter: String, qos: Int)]
+        public var reconnectMinimum: Duration
+        public var reconnectMaximum: Duration
+
+        public init(host: String, port: Int, clientID: String) {
+            self.host = host
+            self.port = port
+            self.clientID = clientID
+            self.cleanSession = true
+            self.keepalive = 30
+            self.subscriptions = []
+            self.reconnectMinimum = .seconds(1)
+            self.reconnectMaximum = .seconds(60)
+        }
+    }
+
+    public struct Will: Sendable {
+        public var topic: String
+        public var payload: String
+        public var qos: Int
+        public var retain: Bool
+        public init(topic: String, payload: String, qos: Int, retain: Bool) {
+            self.topic = topic
+            self.payload = payload
+            self.qos = qos
+            self.retain = retain
+        }
+    }
+
+    public struct Message: Sendable {
+        public let topic: String
+        public let payload: [UInt8]
+        public let qos: Int
+        public let retain: Bool
+    }
+
+    public enum Event: Sendable, Equatable {
+        case connected
+        /// The broker answered CONNACK with a refusal (bad credentials, not authorized, …).
+        case refused(String)
+        /// The TCP/TLS connection could not be made.
+        case connectFailed(String)
+        /// An established connection ended.
+        case connectionLost(String)
+        /// The loop waits this long before the next attempt.
+        case retrying(after: Duration)
+        case stopped
+    }
+
+    private struct LoopState {
+        var stopRequested = false
+        var exited = false
+        var exitWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let handle: OpaquePointer
+    private let options: Options
+    private let callbacks: CallbackBox
+    private let state = Mutex(LoopState())
+    private let wakeup = NSCondition()
+
+    public init(
+        options: Options,
+        onMessage: @escaping @Sendable (Message) -> Void,
+        onEvent: @escaping @Sendable (Event) -> Void
+    ) throws(MQTTClientError) {
+        Mosquitto.initializeLibrary()
+        self.options = options
+        self.callbacks = CallbackBox(onMessage: onMessage, onEvent: onEvent)
+        let userdata = Unmanaged.passUnretained(callbacks).toOpaque()
+        guard let handle = mosquitto_new(options.clientID, options.cleanSession, userdata) else {
+            throw MQTTClientError("cannot create MQTT client '\(options.clientID)': \(Mosquitto.errnoDescription())")
+        }
+        self.handle = handle
+        callbacks.client = Unmanaged.passUnretained(self).toOpaque()
+        mosquitto_threaded_set(handle, true)
+        if let username = options.username {
+            try check(mosquitto_username_pw_set(handle, username, options.password), "set credentials")
+        }
+        if let will = options.will {
+            let bytes = Array(will.payload.utf8)
+            try check(mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes, Int32(will.qos), will.retain),
+                      "set will message on \(will.topic)")
+        }
+        mosquitto_connect_callback_set(handle, onConnectCallback)
+        mosquitto_message_callback_set(handle, onMessageCallback)
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+    }
+
+    /// Starts the loop thread. It connects, reconnects with backoff, and runs until `stop()`.
+    public func start() {
+        let thread = Thread { [self] in runLoop() }
+        thread.name = "mqtt-\(options.clientID)"
+        thread.start()
+    }
+
+    /// Disconnects cleanly (no will) and waits for the loop thread to end, without blocking the
+    /// calling task's thread.
+    public func stop() async {
+        let alreadyExited = state.withLock { state in
+            state.stopRequested = true
+            return state.exited
+        }
+        if alreadyExited { return }
+        mosquitto_disconnect(handle)
+        wakeLoop()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let exited = state.withLock { state in
+                if !state.exited { state.exitWaiters.append(continuation) }
+                return state.exited
+            }
+            if exited { continuation.resume() }
+        }
+    }
+
+    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) throws(MQTTClientError) {
+        let rc = payload.withUnsafeBytes { bytes in
+            mosquitto_publish(handle, nil, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain)
+        }
+        try check(rc, "publish to \(topic)")
+    }
+
+    public func publish(topic: String, payload: String, qos: Int, retain: Bool) throws(MQTTClientError) {
+        try publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
+    }
+
+    private var stopRequested: Bool { state.withLock { $0.stopRequested } }
+
+    private func runLoop() {
+        var backoff = ReconnectBackoff(minimum: options.reconnectMinimum, maximum: options.reconnectMaximum)
+        var everConnected = false
+        while !stopRequested {
+            let rc = everConnected
+                ? mosquitto_reconnect(handle)
+                : mosquitto_connect(handle, options.host, Int32(options.port), Int32(options.keepalive))
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                everConnected = true
+                let connectedAt = ContinuousClock.now
+                var loopRC: Int32 = MOSQ_ERR_SUCCESS.rawValue
+                while !stopRequested, loopRC == MOSQ_ERR_SUCCESS.rawValue {
+                    loopRC = mosquitto_loop(handle, 1000, 1)
+                }
+                if stopRequested { break }
+                if callbacks.takeRefusal() == nil {
+                    callbacks.onEvent(.connectionLost(Mosquitto.describe(loopRC)))
+                }
+                // A connection that lasted resets the backoff; one that dies at once does not.
+                if ContinuousClock.now - connectedAt > .seconds(30) { backoff.reset() }
+            } else {
+                callbacks.onEvent(.connectFailed(Mosquitto.describe(rc)))
+            }
+            if callbacks.connectedSinceLastCheck() { backoff.reset() }
+            let delay = backoff.nextDelay()
+            callbacks.onEvent(.retrying(after: delay))
+            sleep(for: delay)
+        }
+        let waiters = state.withLock { state in
+            state.exited = true
+            defer { state.exitWaiters = [] }
+            return state.exitWaiters
+        }
+        callbacks.onEvent(.stopped)
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func wakeLoop() {
+        wakeup.lock()
+        wakeup.broadcast()
+        wakeup.unlock()
+    }
+
+    private func sleep(for delay: Duration) {
+        let deadline = Date(timeIntervalSinceNow: Double(delay.milliseconds) / 1000)
+        wakeup.lock()
+        while !stopRequested, Date() < deadline {
+            _ = wakeup.wait(until: deadline)
+        }
+        wakeup.unlock()
+    }
+
+    /// Runs in the loop thread from the CONNACK callback.
+    fileprivate func handleConnack(_ rc: Int32) {
+        guard rc == 0 else {
+            let reason = String(cString: mosquitto_connack_string(rc))
+            callbacks.recordRefusal(reason)
+            callbacks.onEvent(.refused(reason))
+            return
+        }
+        for subscription in options.subscriptions {
+            let result = mosquitto_subscribe(handle, nil, subscription.filter, Int32(subscription.qos))
+            if result != MOSQ_ERR_SUCCESS.rawValue {
+                callbacks.onEvent(.connectionLost("subscribe to \(subscription.filter) failed: \(Mosquitto.describe(result))"))
+            }
+        }
+        if let birth = options.birth {
+            try? publish(topic: birth.topic, payload: birth.payload, qos: birth.qos, retain: birth.retain)
+        }
+        callbacks.markConnected()
+        callbacks.onEvent(.connected)
+    }
+
+    private func check(_ rc: Int32, _ action: String) throws(MQTTClientError) {
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTClientError("cannot \(action): \(Mosquitto.describe(rc))")
+        }
+    }
+}
+
+public struct MQTTClientError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What the C callbacks reach through their `void*` userdata. Owned (retained) by the client.
+/// `@unchecked Sendable`: `client` is written once in the client's init before the loop thread
+/// exists; the closures are `@Sendable`; the rest is in a `Mutex`.
+private final class CallbackBox: @unchecked Sendable {
+    let onMessage: @Sendable (MosquittoClient.Message) -> Void
+    let onEvent: @Sendable (MosquittoClient.Event) -> Void
+    var client: UnsafeMutableRawPointer?
+    private let flags = Mutex((refusal: String?.none, connected: false))
+
+    init(onMessage: @escaping @Sendable (MosquittoClient.Message) -> Void,
+         onEvent: @escaping @Sendable (MosquittoClient.Event) -> Void) {
+        self.onMessage = onMessage
+        self.onEvent = onEvent
+    }
+
+    func recordRefusal(_ reason: String) { flags.withLock { $0.refusal = reason } }
+    func takeRefusal() -> String? {
+        flags.withLock { flags in
+            defer { flags.refusal = nil }
+            return flags.refusal
+        }
+    }
+    func markConnected() { flags.withLock { $0.connected = true } }
+    func connectedSinceLastCheck() -> Bool {
+        flags.withLock { flags in
+            defer { flags.connected = false }
+            return flags.connected
+        }
+    }
+}
+
+private func box(_ userdata: UnsafeMutableRawPointer?) -> CallbackBox? {
+    guard let userdata else { return nil }
+    return Unmanaged<CallbackBox>.fromOpaque(userdata).takeUnretainedValue()
+}
+
+private let onConnectCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32) -> Void = { _, userdata, rc in
+    guard let box = box(userdata), let client = box.client else { return }
+    Unmanaged<MosquittoClient>.fromOpaque(client).takeUnretainedValue().handleConnack(rc)
+}
+
+private let onMessageCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafePointer<mosquitto_message>?) -> Void = {
+    _, userdata, message in
+    guard let box = box(userdata), let message else { return }
+    let topic = String(cString: message.pointee.topic)
+    let count = Int(max(0, message.pointee.payloadlen))
+    let payload: [UInt8] = count == 0 || message.pointee.payload == nil
+        ? [] : Array(UnsafeRawBufferPointer(start: message.pointee.payload, count: count))
+    box.onMessage(.init(topic: topic, payload: payload, qos: Int(message.pointee.qos), retain: message.pointee.retain))
+}
+
+enum Mosquitto {
+    private static let initialized: Bool = {
+        mosquitto_lib_init()
+        return true
+    }()
+
+    static func initializeLibrary() { _ = initialized }
+
+    static func describe(_ rc: Int32) -> String {
+        if rc == MOSQ_ERR_ERRNO.rawValue { return errnoDescription() }
+        return String(cString: mosquitto_strerror(rc))
+    }
+
+    static func errnoDescription() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,49 @@
+/// The `value` payload format: the whole payload is one number (`21.5`, `-3e2`, ` 42 \n`), or a
+/// state word: true/on/open/yes → 1, false/off/closed/no → 0 (any case).
+public enum PlainValueParser {
+    public static let maxLength = 64
+
+    public static func parse(_ payload: [UInt8]) -> Result<Double, PayloadReject> {
+        guard !payload.isEmpty else { return .failure(.empty) }
+        guard payload.count <= maxLength else { return .failure(.tooLarge) }
+        guard let text = String(validating: payload, as: UTF8.self) else { return .failure(.invalidUTF8) }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let value = Double(trimmed) {
+            // Double("nan") and Double("inf") parse; readings must be finite.
+            return value.isFinite ? .success(value) : .failure(.nonFinite)
+        }
+        switch trimmed.lowercased() {
+        case "true", "on", "open", "yes": return .success(1)
+        case "false", "off", "closed", "no": return .success(0)
+        default: return .failure(.notANumber)
+        }
+    }
+}
+
+/// Why a payload produced no reading. `rawValue` is the `reason` label of
+/// `vigil_ingest_rejected_total`.
+public enum PayloadReject: String, Error, Sendable, CaseIterable {
+    case empty = "empty_payload"
+    case tooLarge = "payload_too_large"
+    case invalidUTF8 = "invalid_utf8"
+    case notANumber = "not_a_number"
+    case nonFinite = "non_finite_value"
+    case noSubscription = "no_matching_subscription"
+    case topicMismatch = "topic_pattern_mismatch"
+    case invalidMetricName = "invalid_metric_name"
+
+    public var explanation: String {
+        switch self {
+        case .empty: "the payload is empty"
+        case .tooLarge: "the payload is longer than a plain value can be"
+        case .invalidUTF8: "the payload is not valid UTF-8"
+        case .notANumber: "the payload is not a number or a state word (on/off, open/closed, true/false)"
+        case .nonFinite: "NaN and infinite values are not stored"
+        case .noSubscription: "no subscription's topic filter matches the topic"
+        case .topicMismatch: "the topic does not have the shape of the subscription's pattern"
+        case .invalidMetricName: "no valid metric name can be made from the topic"
+        }
+    }
+}
+
+import Foundation
