@@ -147,8 +147,8 @@ public struct SubscriptionConfig: Sendable {
 }
 
 /// `mqtt://host[:port]`; IPv6 hosts in brackets.
-enum BrokerURL {
-    static func parse(_ text: String, at location: ConfigLocation, key: String) throws(ConfigError) -> (host: String, port: Int) {
+public enum BrokerURL {
+    public static func parse(_ text: String, at location: ConfigLocation, key: String) throws(ConfigError) -> (host: String, port: Int) {
         guard let schemeEnd = text.range(of: "://") else {
             throw ConfigError("\(key): expected a broker URL like mqtt://127.0.0.1:1883, found '\(text)'", at: location)
         }

@@ -123,13 +123,13 @@ public struct MQTTSource: Service {
 
 /// Logs a connection failure once, and then only when the reason changes or every five minutes,
 /// so a broker that stays down costs a handful of lines, not one per retry.
-final class FailureLog: Sendable {
+public final class FailureLog: Sendable {
     private let logger: Logger
     private let state = Mutex((reason: String?.none, since: ContinuousClock.Instant.now, repeats: 0))
 
-    init(logger: Logger) { self.logger = logger }
+    public init(logger: Logger) { self.logger = logger }
 
-    func report(_ reason: String) {
+    public func report(_ reason: String) {
         let (emit, repeats) = state.withLock { state -> (Bool, Int) in
             let now = ContinuousClock.now
             if state.reason != reason || now - state.since > .seconds(300) {
@@ -146,7 +146,7 @@ final class FailureLog: Sendable {
         logger.warning("\(reason); retrying with backoff", metadata: metadata)
     }
 
-    func reset() { state.withLock { $0 = (nil, .now, 0) } }
+    public func reset() { state.withLock { $0 = (nil, .now, 0) } }
 }
 
 import Synchronization

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct Vigil: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Monitoring gateway for edge Linux boxes: MQTT and serial ingest, a local metric store, a live console.",
+        discussion: """
+            Examples:
+              vigil run --config /etc/vigil/vigil.yaml
+              vigil check-config samples/*.yaml
+              vigil passwd < password.txt
+              vigil simulate --mqtt mqtt://127.0.0.1:1883 --devices 20 --rate 1
+            """,
+        version: VersionCommand.versionLine,
+        subcommands: [RunCommand.self, CheckConfigCommand.self, SimulateCommand.self, PasswdCommand.self,
+                      VersionCommand.self])
+}

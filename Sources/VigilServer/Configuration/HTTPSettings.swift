@@ -1,0 +1,86 @@
+import Foundation
+import VigilConfig
+
+/// The `http:` section: the HTTPS listener that serves the console, the APIs and /metrics.
+public struct HTTPSettings: Sendable {
+    public enum TLS: Sendable, Equatable {
+        /// Generate (once) and reuse a self-signed certificate in `data_dir/tls/`.
+        case selfSigned
+        case files(certificate: String, key: String)
+        /// Plain HTTP: only behind a TLS-terminating reverse proxy.
+        case off
+    }
+
+    public var host: String
+    public var port: Int
+    public var listenLocation: ConfigLocation?
+    public var tls: TLS
+    /// Origins allowed to open the live WebSocket; empty means the gateway's own origin only.
+    public var allowedOrigins: [String]
+
+    public var listenDescription: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    static func decode(_ object: ConfigObject) throws(ConfigError) -> HTTPSettings {
+        let listen = try object.value("listen", expected: "HOST:PORT such as 0.0.0.0:8443 or [::1]:8443",
+                                      ConfigValues.parseHostPort) ?? ("0.0.0.0", 8443)
+        let tls = try decodeTLS(object)
+        if tls == .off {
+            object.warn("http.tls is off: serve Vigil only behind a reverse proxy that terminates TLS",
+                        at: object.location(of: "tls"))
+        }
+        var origins: [String] = []
+        for origin in try object.stringList("allowed_origins", default: []) {
+            guard let normalized = normalizeOrigin(origin) else {
+                throw ConfigError("http.allowed_origins: '\(origin)' is not an origin (scheme://host[:port], no path)",
+                                  at: object.location(of: "allowed_origins"))
+            }
+            origins.append(normalized)
+        }
+        let settings = HTTPSettings(host: listen.host, port: listen.port, listenLocation: object.location(of: "listen"),
+                                    tls: tls, allowedOrigins: origins)
+        try object.finish()
+        return settings
+    }
+
+    private static func decodeTLS(_ object: ConfigObject) throws(ConfigError) -> TLS {
+        guard let node = object.node("tls") else { return .selfSigned }
+        switch node.kind {
+        case .scalar(let word):
+            switch word {
+            case "self-signed": return .selfSigned
+            case "off", "false": return .off
+            default:
+                throw ConfigError("http.tls: expected self-signed, off, or a mapping with cert and key, found '\(word)'",
+                                  at: node.location)
+            }
+        case .mapping:
+            let tls = try ConfigObject(node, path: "http.tls", diagnostics: object.diagnostics)
+            let certificate = try tls.requiredString("cert")
+            let key = try tls.requiredString("key")
+            for (name, path) in [("cert", certificate), ("key", key)] {
+                guard FileManager.default.isReadableFile(atPath: path) else {
+                    let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
+                    throw ConfigError("http.tls.\(name): cannot read \(path): \(reason)", at: tls.location(of: name))
+                }
+            }
+            try tls.finish()
+            return .files(certificate: certificate, key: key)
+        default:
+            throw ConfigError("http.tls: expected self-signed, off, or a mapping with cert and key", at: node.location)
+        }
+    }
+
+    /// `https://Console.Example:443/` → `https://console.example`; nil when not an origin.
+    static func normalizeOrigin(_ text: String) -> String? {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "https" || scheme == "http", let host = components.host?.lowercased(), !host.isEmpty,
+              components.path.isEmpty || components.path == "/", components.query == nil, components.user == nil
+        else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        let portPart = components.port.map { $0 == defaultPort ? "" : ":\($0)" } ?? ""
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return "\(scheme)://\(hostPart)\(portPart)"
+    }
+}

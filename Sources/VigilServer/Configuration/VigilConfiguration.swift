@@ -1,0 +1,66 @@
+import Foundation
+import VigilConfig
+import VigilIngest
+
+/// The whole gateway configuration, decoded and validated. Built only through `load`, so a value
+/// of this type is always a config that `vigil check-config` would accept.
+public struct VigilConfiguration: Sendable {
+    public var gatewayName: String
+    public var dataDir: String
+    public var shutdownTimeout: Duration
+    public var http: HTTPSettings
+    public var auth: AuthSettings
+    public var logging: LoggingSettings
+    public var mqtt: MQTTConfig
+    /// Every file read (the main file and its includes).
+    public var files: [String]
+    public var warnings: [ConfigWarning]
+
+    /// Sections that later versions fill; present and non-empty, they are refused rather than ignored.
+    static let plannedSections = ["store", "serial", "modbus", "alerts"]
+
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> VigilConfiguration {
+        let (root, files) = try ConfigLoader(environment: environment).load(path: path)
+        let diagnostics = ConfigDiagnostics()
+        let top = try ConfigObject(root, path: "", diagnostics: diagnostics)
+
+        let gateway = try top.section("gateway")
+        let gatewayName = try gateway.string("name", default: Self.hostName())
+        let shutdownTimeout = try gateway.duration("shutdown_timeout", default: .seconds(10))
+        try gateway.finish()
+
+        let dataDirRaw = try top.string("data_dir", default: "/var/lib/vigil")
+        guard !dataDirRaw.isEmpty else {
+            throw ConfigError("data_dir must not be empty", at: top.location(of: "data_dir"))
+        }
+        let dataDir = URL(fileURLWithPath: dataDirRaw).standardizedFileURL.path
+
+        let config = VigilConfiguration(
+            gatewayName: gatewayName,
+            dataDir: dataDir,
+            shutdownTimeout: shutdownTimeout,
+            http: try HTTPSettings.decode(try top.section("http")),
+            auth: try AuthSettings.decode(try top.section("auth")),
+            logging: try LoggingSettings.decode(try top.section("logging")),
+            mqtt: try MQTTConfig.decode(try top.section("mqtt"), gatewayName: gatewayName),
+            files: files,
+            warnings: [])
+        for name in plannedSections {
+            if let node = top.node(name) {
+                throw ConfigError("'\(name)' is not available in this version of Vigil (\(BuildInfo.version)); remove the section",
+                                  at: node.location)
+            }
+        }
+        try top.finish()
+        var result = config
+        result.warnings = diagnostics.warnings
+        return result
+    }
+
+    static func hostName() -> String {
+        let name = ProcessInfo.processInfo.hostName
+        return name.isEmpty ? "vigil" : name
+    }
+}

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import VigilCore
+import VigilIngest
+
+/// The running gateway: one ServiceGroup holding the HTTPS listener, the reload handler, the bus
+/// consumers and the ingest sources.
+///
+/// Shutdown (SIGTERM or SIGINT) runs in reverse start order, each step finishing before the next:
+/// ingest sources disconnect, the bus is closed, its consumers drain what is queued (the store's
+/// flush lands here), and the HTTP listener closes last. The whole drain is bounded by
+/// `gateway.shutdown_timeout`; past it, remaining work is cancelled.
+public struct Gateway: Sendable {
+    public let configPath: String
+    public let config: VigilConfiguration
+
+    public init(configPath: String, config: VigilConfiguration) {
+        self.configPath = configPath
+        self.config = config
+    }
+
+    public func run() async throws {
+        let levelControl = LogLevelControl(config.logging.level)
+        let format = config.logging.format
+        LoggingSystem.bootstrap { label in VigilLogHandler(label: label, format: format, control: levelControl) }
+        let logger = Logger(label: "vigil")
+        logger.notice("starting Vigil", metadata: [
+            "version": "\(BuildInfo.version)", "gateway": "\(config.gatewayName)", "config": "\(configPath)",
+        ])
+        for warning in config.warnings { logger.warning("\(warning)") }
+
+        let dataLock = try DataDirectory.prepare(config.dataDir)
+        defer { dataLock.release() }
+
+        let bus = ReadingBus()
+        let board = SourceStatusBoard()
+        let metrics = MetricsExposition(registry: PrometheusCollectorRegistry(), bus: bus, board: board,
+                                        gatewayName: config.gatewayName)
+        metrics.bootstrapMetricsSystem()
+
+        let tls = try TLSProvisioning.load(config.http.tls, dataDir: config.dataDir, gatewayName: config.gatewayName,
+                                           logger: logger)
+        if let tls {
+            logger.notice("TLS certificate loaded", metadata: [
+                "path": "\(tls.certificatePath)", "sha256_fingerprint": "\(tls.fingerprint)",
+            ])
+        }
+
+        let router = Router()
+        OperationalRoutes.add(to: router, metrics: metrics, board: board)
+        router.get("/") { _, _ in
+            OperationalRoutes.textResponse("Vigil \(BuildInfo.version) gateway '\(config.gatewayName)'. "
+                                           + "Endpoints: /healthz /readyz /metrics\n")
+        }
+        let scheme = tls == nil ? "http" : "https"
+        let http = config.http
+        let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls.configuration) } else { .http1() }
+        let application = Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(http.host, port: http.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? http.port
+                let host = http.host.contains(":") ? "[\(http.host)]" : http.host
+                logger.notice("listening", metadata: ["url": "\(scheme)://\(host):\(port)/", "address": "\(host):\(port)"])
+            },
+            logger: Logger(label: "vigil.http"))
+
+        var services: [any Service] = [application]
+        let hooks: [@Sendable (VigilConfiguration) -> Void] = [{ levelControl.level = $0.logging.level }]
+        services.append(ReloadService(configPath: configPath, current: config, hooks: hooks,
+                                      logger: Logger(label: "vigil.reload")))
+        if config.logging.ingestSummaryInterval > .zero {
+            services.append(IngestSummaryService(subscription: bus.subscribe("ingest-summary", capacity: 100_000),
+                                                 interval: config.logging.ingestSummaryInterval,
+                                                 logger: Logger(label: "vigil.ingest")))
+        }
+        services.append(BusCloser(bus: bus))
+        for broker in config.mqtt.brokers {
+            services.append(MQTTSource(config: broker, bus: bus, board: board, logger: Logger(label: "vigil.mqtt")))
+        }
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "vigil.services"))
+        groupConfiguration.maximumGracefulShutdownDuration = config.shutdownTimeout
+        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            throw describeStartupFailure(error)
+        }
+        logger.notice("stopped")
+    }
+
+    /// Turns the listener's bind errors into one actionable line.
+    func describeStartupFailure(_ error: any Error) -> any Error {
+        let address = config.http.listenDescription
+        let place = config.http.listenLocation.map { " (http.listen at \($0))" } ?? ""
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case EADDRINUSE: return StartupError("cannot listen on \(address)\(place): address already in use")
+            case EACCES: return StartupError("cannot listen on \(address)\(place): permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)")
+            case EADDRNOTAVAIL: return StartupError("cannot listen on \(address)\(place): no such address on this machine")
+            default: return StartupError("cannot listen on \(address)\(place): \(io)")
+            }
+        }
+        return error
+    }
+}
+
+/// Closes the bus during shutdown, after the sources (started after it) have stopped, so the
+/// consumers (started before it) receive everything still queued and then end.
+struct BusCloser: Service {
+    let bus: ReadingBus
+    func run() async throws {
+        try? await gracefulShutdown()
+        bus.finish()
+    }
+}

@@ -1,0 +1,128 @@
+import Crypto
+import Foundation
+import Logging
+import NIOSSL
+import SwiftASN1
+import X509
+
+/// Builds the listener's TLS configuration (TLS 1.2 and newer only) from the config's `http.tls`.
+///
+/// `self-signed`: the first start creates an ECDSA P-256 key and a certificate for localhost, the
+/// host name and the loopback addresses in `data_dir/tls/`, and later starts reuse them, so a
+/// browser exception or a pinned fingerprint keeps working. It is replaced 30 days before expiry.
+enum TLSProvisioning {
+    struct Material {
+        let configuration: TLSConfiguration
+        /// SHA-256 of the leaf certificate's DER, as `AB:CD:…`.
+        let fingerprint: String
+        let certificatePath: String
+    }
+
+    static let validity: TimeInterval = 365 * 86_400
+    static let renewBefore: TimeInterval = 30 * 86_400
+
+    static func load(_ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String, logger: Logger) throws -> Material? {
+        switch tls {
+        case .off:
+            return nil
+        case .files(let certificatePath, let keyPath):
+            return try material(certificatePath: certificatePath, keyPath: keyPath)
+        case .selfSigned:
+            let directory = (dataDir as NSString).appendingPathComponent("tls")
+            let certificatePath = (directory as NSString).appendingPathComponent("self-signed.crt")
+            let keyPath = (directory as NSString).appendingPathComponent("self-signed.key")
+            if !isUsable(certificatePath: certificatePath, keyPath: keyPath) {
+                try generate(certificatePath: certificatePath, keyPath: keyPath, directory: directory,
+                             gatewayName: gatewayName)
+                logger.notice("created a self-signed TLS certificate", metadata: ["path": "\(certificatePath)"])
+            }
+            return try material(certificatePath: certificatePath, keyPath: keyPath)
+        }
+    }
+
+    private static func material(certificatePath: String, keyPath: String) throws -> Material {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw StartupError("http.tls.cert: \(certificatePath) is not a PEM certificate (\(error))")
+        }
+        guard let leaf = chain.first else { throw StartupError("http.tls.cert: \(certificatePath) holds no certificate") }
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw StartupError("http.tls.key: \(keyPath) is not a PEM private key (\(error))")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        let der = try leaf.toDERBytes()
+        return Material(configuration: configuration, fingerprint: fingerprint(der: der), certificatePath: certificatePath)
+    }
+
+    static func fingerprint(der: [UInt8]) -> String {
+        SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
+    }
+
+    private static func isUsable(certificatePath: String, keyPath: String) -> Bool {
+        guard FileManager.default.fileExists(atPath: keyPath),
+              let pem = try? String(contentsOfFile: certificatePath, encoding: .utf8),
+              let certificate = try? Certificate(pemEncoded: pem)
+        else { return false }
+        return certificate.notValidAfter.timeIntervalSinceNow > renewBefore
+    }
+
+    private static func generate(certificatePath: String, keyPath: String, directory: String, gatewayName: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StartupError("cannot create \(directory) for the self-signed certificate: \(error.localizedDescription)")
+        }
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName {
+            CommonName("Vigil gateway \(gatewayName)")
+            OrganizationName("Vigil (self-signed)")
+        }
+        var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                                    .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))]
+        let host = ProcessInfo.processInfo.hostName
+        if !host.isEmpty, host != "localhost", host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) {
+            names.append(.dnsName(host))
+        }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(validity),
+            issuer: name,
+            subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames(names)
+            },
+            issuerPrivateKey: .init(key))
+        let certificatePEM = try certificate.serializeAsPEM().pemString
+        try write(key.pemRepresentation + "\n", to: keyPath, mode: 0o600)
+        try write(certificatePEM + "\n", to: certificatePath, mode: 0o644)
+    }
+
+    private static func write(_ text: String, to path: String, mode: Int) throws {
+        let ok = FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
+                                                attributes: [.posixPermissions: mode])
+        guard ok else { throw StartupError("cannot write \(path)") }
+    }
+}
+
+/// A start-up failure that is not a config syntax error (unreadable cert, port in use, …):
+/// printed as one line, exit code 1.
+public struct StartupError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

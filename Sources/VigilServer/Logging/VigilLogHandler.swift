@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// Writes one line per event to standard error, as text for people or JSON for log shippers:
+///
+///     2026-11-25T05:21:18.123Z info vigil: connected to MQTT broker broker=local
+///     {"ts":"2026-11-25T05:21:18.123Z","level":"info","logger":"vigil","msg":"connected to MQTT broker","broker":"local"}
+///
+/// Each line goes out in a single `write(2)`, so lines from different threads never interleave.
+public struct VigilLogHandler: LogHandler {
+    public let label: String
+    public let format: LoggingSettings.Format
+    public let control: LogLevelControl
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    public init(label: String, format: LoggingSettings.Format, control: LogLevelControl) {
+        self.label = label
+        self.format = format
+        self.control = control
+    }
+
+    public var logLevel: Logger.Level {
+        get { control.level }
+        set { control.level = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(
+        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
+        source: String, file: String, function: String, line: UInt
+    ) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let explicit { merged.merge(explicit) { $1 } }
+        let text: String
+        switch format {
+        case .text: text = Self.textLine(level: level, label: label, message: "\(message)", metadata: merged)
+        case .json: text = Self.jsonLine(level: level, label: label, message: "\(message)", metadata: merged)
+        }
+        var bytes = Array(text.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 {
+                    if written < 0, errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+
+    static func textLine(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+        var line = "\(timestamp()) \(level.rawValue) \(label): \(message)"
+        for key in metadata.keys.sorted() {
+            let value = "\(metadata[key]!)"
+            let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" }
+            line += " \(key)=" + (needsQuotes ? "\"\(escapeJSON(value))\"" : value)
+        }
+        return line
+    }
+
+    static func jsonLine(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"logger\":\"\(escapeJSON(label))\",\"msg\":\"\(escapeJSON(message))\""
+        for key in metadata.keys.sorted() where !["ts", "level", "logger", "msg"].contains(key) {
+            line += ",\"\(escapeJSON(key))\":\"\(escapeJSON("\(metadata[key]!)"))\""
+        }
+        return line + "}"
+    }
+
+    static func escapeJSON(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    /// RFC 3339 UTC with milliseconds.
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var seconds = ts.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + "\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+    }
+}

@@ -1,0 +1,64 @@
+import Logging
+import ServiceLifecycle
+import VigilConfig
+import VigilCore
+
+/// A bus subscriber that logs what is arriving every `interval`: readings, distinct series, rate
+/// and one recent example, so an operator tailing the log sees ingest working (or not).
+struct IngestSummaryService: Service {
+    let subscription: ReadingSubscription
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        let subscription = self.subscription
+        let summary = Summary()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await batch in subscription.cancelOnGracefulShutdown() { await summary.add(batch) }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil, !Task.isShuttingDownGracefully {
+                    await summary.flush(to: logger, over: interval)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        await summary.add(subscription.takePending())
+        await summary.flush(to: logger, over: interval)
+        subscription.cancel()
+    }
+
+    actor Summary {
+        var readings = 0
+        var series = Set<SeriesKey>()
+        var latest: Reading?
+
+        func add(_ batch: [Reading]) {
+            guard !batch.isEmpty else { return }
+            readings += batch.count
+            if series.count < 100_000 { for reading in batch { series.insert(reading.series) } }
+            latest = batch.last
+        }
+
+        func flush(to logger: Logger, over interval: Duration) {
+            defer {
+                readings = 0
+                series.removeAll(keepingCapacity: true)
+                latest = nil
+            }
+            guard readings > 0, let latest else {
+                logger.info("ingest summary: no readings arrived", metadata: ["interval": "\(ConfigValues.format(interval))"])
+                return
+            }
+            let seconds = max(0.001, Double(interval.milliseconds) / 1000)
+            let unit = latest.unit.map { " \($0)" } ?? ""
+            logger.info("ingest summary", metadata: [
+                "readings": "\(readings)", "series": "\(series.count)",
+                "per_second": "\((Double(readings) / seconds * 10).rounded() / 10)",
+                "latest": "\(latest.series) = \(latest.value)\(unit)",
+            ])
+        }
+    }
+}
