@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import VigilCore
 
 /// Writes one line per event to standard error, as text for people or JSON for log shippers:
 ///
@@ -102,9 +103,8 @@ public struct VigilLogHandler: LogHandler {
 
     /// RFC 3339 UTC with milliseconds.
     static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var seconds = ts.tv_sec
+        let nowMs = WallClock.nowMs()
+        var seconds = time_t(nowMs / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -113,6 +113,6 @@ public struct VigilLogHandler: LogHandler {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+            + "\(pad(Int32(nowMs % 1000), 3))Z"
     }
 }
