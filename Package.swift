@@ -94,11 +94,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Helpers the tests share: real mosquitto, child processes, free ports, curl.
+        .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer"], swiftSettings: strict),
-        .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest"], swiftSettings: strict),
-        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer"], swiftSettings: strict),
+        .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: strict),
+        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: strict),
         // Starts the real `vigil` binary, mosquitto and curl on loopback.
-        .testTarget(name: "VigilEndToEndTests", dependencies: ["VigilCLI"], swiftSettings: strict),
+        .testTarget(
+            name: "VigilEndToEndTests",
+            dependencies: ["VigilCLI", "VigilTestSupport", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+            swiftSettings: strict),
     ]
 )
