@@ -11,7 +11,7 @@ struct YAMLReader {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw translate(error)
+            throw translate(error, text: text)
         } catch {
             throw ConfigError("cannot parse YAML: \(error)", at: ConfigLocation(file: file, line: 1, column: 1))
         }
@@ -54,7 +54,7 @@ struct YAMLReader {
         }
     }
 
-    private func translate(_ error: YamlError) -> ConfigError {
+    private func translate(_ error: YamlError, text: String) -> ConfigError {
         switch error {
         case .scanner(let context, let problem, let mark, _),
             .parser(let context, let problem, let mark, _),
@@ -62,12 +62,36 @@ struct YAMLReader {
             let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
             return ConfigError("invalid YAML: \(problem)\(detail)", at: location(mark))
         case .duplicatedKeysInMapping(let duplicates, let context):
+            if let key = duplicates.sorted().first,
+               let (first, second) = Self.findDuplicate(key, in: text, mapping: context.mark) {
+                return ConfigError("duplicate key '\(key)' (first set at line \(first))",
+                                   at: ConfigLocation(file: file, line: second, column: context.mark.column))
+            }
             return ConfigError(
-                "duplicate key '\(duplicates.joined(separator: "', '"))'", at: location(context.mark))
+                "duplicate key '\(duplicates.sorted().joined(separator: "', '"))' in this mapping", at: location(context.mark))
         case .reader(let problem, _, _, _):
             return ConfigError("cannot read YAML: \(problem)", at: location(nil))
         default:
             return ConfigError("invalid YAML: \(error)", at: location(nil))
         }
+    }
+
+    /// Yams reports a duplicate key at the start of its mapping; find the lines of the first and
+    /// the repeated key (block style: keys at the mapping's column) so the error points at the repeat.
+    static func findDuplicate(_ key: String, in text: String, mapping: Yams.Mark) -> (Int, Int)? {
+        var found: [Int] = []
+        let indent = mapping.column - 1
+        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where offset + 1 >= mapping.line {
+            let scalars = Array(line.unicodeScalars)
+            guard scalars.count > indent else { continue }
+            let prefix = String(String.UnicodeScalarView(scalars[..<indent]))
+            let rest = String(String.UnicodeScalarView(scalars[indent...]))
+            let prefixIsIndent = prefix.allSatisfy { $0 == " " || $0 == "-" }
+            if offset + 1 > mapping.line, !prefix.allSatisfy({ $0 == " " }) { break }  // left the mapping
+            if prefixIsIndent, rest.hasPrefix("\(key):") || rest.hasPrefix("\"\(key)\":") { found.append(offset + 1) }
+            if found.count == 2 { return (found[0], found[1]) }
+        }
+        return nil
     }
 }

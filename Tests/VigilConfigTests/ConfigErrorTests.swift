@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+import VigilConfig
+import VigilServer
+
+/// Writes `yaml` as config.yaml in a fresh directory and loads it; errors come back with the
+/// directory replaced by `DIR` so the expected messages can be written out exactly.
+func loadError(_ yaml: String, files: [String: String] = [:], environment: [String: String] = [:]) -> String? {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-config-\(UUID().uuidString.prefix(8))")
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for (name, text) in files { try? text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+    let path = directory.appendingPathComponent("config.yaml").path
+    try? yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    do {
+        _ = try VigilConfiguration.load(path: path, environment: environment)
+        return nil
+    } catch {
+        return "\(error)".replacingOccurrences(of: directory.path, with: "DIR")
+    }
+}
+
+func load(_ yaml: String, environment: [String: String] = [:]) throws -> VigilConfiguration {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-config-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("config.yaml").path
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    return try VigilConfiguration.load(path: path, environment: environment)
+}
+
+@Suite("Config errors name file:line:column and say what to do")
+struct ConfigErrorTests {
+    @Test func misspelledKeySuggestsTheRightOne() {
+        let yaml = """
+            http:
+              listne: 127.0.0.1:8443
+            """
+        #expect(loadError(yaml) == "DIR/config.yaml:2:3: unknown key 'listne' in http (did you mean 'listen'?)")
+    }
+
+    @Test func misspelledTopLevelSection() {
+        #expect(loadError("loging:\n  level: info\n")
+                == "DIR/config.yaml:1:1: unknown key 'loging' at the top level (did you mean 'logging'?)")
+    }
+
+    @Test func misspelledKeyDeepInAList() {
+        let yaml = """
+            mqtt:
+              brokers:
+                - url: mqtt://127.0.0.1:1883
+                  subscriptions:
+                    - topic: a/+
+                      metric: a
+                      qos_level: 1
+            """
+        #expect(loadError(yaml)
+                == "DIR/config.yaml:7:11: unknown key 'qos_level' in mqtt.brokers[0].subscriptions[0] (did you mean 'qos'?)")
+    }
+
+    @Test func wrongTypeSaysWhatWasExpected() {
+        #expect(loadError("mqtt:\n  brokers:\n    - keepalive: often\n")
+                == "DIR/config.yaml:3:18: mqtt.brokers[0].keepalive: expected a whole number from 5 to 3600, found 'often'")
+        #expect(loadError("http: [1, 2]\n")
+                == "DIR/config.yaml:1:7: http: expected a mapping of keys, found a list")
+        #expect(loadError("gateway:\n  shutdown_timeout: 10\n")
+                == "DIR/config.yaml:2:21: gateway.shutdown_timeout: expected a duration such as 500ms, 15s, 5m, 1h or 30d, found '10'")
+    }
+
+    @Test func badChoiceSuggests() {
+        #expect(loadError("logging:\n  level: warn\n")
+                == "DIR/config.yaml:2:10: logging.level: expected one of trace, debug, info, notice, warning, error, critical, found 'warn' (did you mean 'warning'?)")
+    }
+
+    @Test func invalidYAMLPointsAtTheProblem() {
+        let error = loadError("http:\n  listen: [unclosed\n")
+        #expect(error?.hasPrefix("DIR/config.yaml:3:1: invalid YAML:") == true, "\(error ?? "")")
+    }
+
+    @Test func duplicateKey() {
+        #expect(loadError("gateway:\n  name: a\n  name: b\n")
+                == "DIR/config.yaml:3:3: duplicate key 'name' (first set at line 2)")
+    }
+
+    @Test func missingEnvironmentVariable() {
+        #expect(loadError("http:\n  listen: ${VIGIL_TEST_UNSET}\n")
+                == "DIR/config.yaml:2:11: environment variable VIGIL_TEST_UNSET is not set (set it, or give a default: ${VIGIL_TEST_UNSET:-value})")
+    }
+
+    @Test func environmentVariablesAndDefaults() throws {
+        let yaml = """
+            gateway:
+              name: ${NAME}
+            data_dir: ${DIR:-/tmp/vigil-default}/x
+            http:
+              listen: "${HOST:-127.0.0.1}:${PORT}"
+            """
+        let config = try load(yaml, environment: ["NAME": "edge-7", "PORT": "9443", "HOST": ""])
+        #expect(config.gatewayName == "edge-7")
+        #expect(config.dataDir == "/tmp/vigil-default/x")
+        #expect(config.http.host == "127.0.0.1")
+        #expect(config.http.port == 9443)
+    }
+
+    @Test func dollarDollarIsALiteralDollar() throws {
+        let config = try load("gateway:\n  name: cost$$5\n")
+        #expect(config.gatewayName == "cost$5")
+    }
+
+    @Test func plannedSectionsAreRefusedNotIgnored() {
+        #expect(loadError("serial:\n  ports: []\n")?.hasPrefix("DIR/config.yaml:2:3: 'serial' is not available in this version") == true)
+    }
+
+    @Test func unreadableCertificateFile() {
+        #expect(loadError("http:\n  tls:\n    cert: /nonexistent/cert.pem\n    key: /nonexistent/key.pem\n")
+                == "DIR/config.yaml:3:5: http.tls.cert: cannot read /nonexistent/cert.pem: no such file")
+    }
+
+    @Test func badPasswordHashIsRefused() {
+        let yaml = "auth:\n  users:\n    - name: admin\n      password_hash: hunter2\n      role: admin\n"
+        #expect(loadError(yaml)
+                == "DIR/config.yaml:4:7: auth.users[0].password_hash: not a bcrypt hash (expected $2b$NN$… as printed by `vigil passwd`)")
+    }
+
+    @Test func emptyPasswordHashIsAWarningNotADefault() throws {
+        let config = try load("auth:\n  users:\n    - name: admin\n      password_hash: ${H:-}\n")
+        #expect(config.warnings.map(\.description).contains { $0.contains("user 'admin' has no password_hash") })
+    }
+
+    @Test func invalidTopicFilterAndPattern() {
+        let base = "mqtt:\n  brokers:\n    - subscriptions:\n        - topic: "
+        #expect(loadError(base + "a/#/b\n          metric: m\n")
+                == "DIR/config.yaml:4:11: mqtt.brokers[0].subscriptions[0].topic: invalid topic filter 'a/#/b': '#' must be a whole level and the last one")
+        #expect(loadError(base + "a/+\n          pattern: a/{bad-name}\n")
+                == "DIR/config.yaml:5:20: mqtt.brokers[0].subscriptions[0].pattern: '{bad-name}' is not a valid capture: use a label name like {device}")
+        #expect(loadError(base + "a/+\n")
+                == "DIR/config.yaml:4:11: mqtt.brokers[0].subscriptions[0]: say which metric the messages are: set 'metric', or capture it with {metric} in 'pattern'")
+    }
+
+    @Test func brokerURLErrors() {
+        #expect(loadError("mqtt:\n  brokers:\n    - url: mqtt://user:pw@host\n")
+                == "DIR/config.yaml:3:7: mqtt.brokers[0].url: put credentials in 'username' and 'password', not in the URL")
+        #expect(loadError("mqtt:\n  brokers:\n    - url: http://host\n")
+                == "DIR/config.yaml:3:7: mqtt.brokers[0].url: unknown scheme 'http' (use mqtt://)")
+    }
+
+    @Test func badListenAddress() {
+        #expect(loadError("http:\n  listen: localhost\n")
+                == "DIR/config.yaml:2:11: http.listen: expected HOST:PORT such as 0.0.0.0:8443 or [::1]:8443, found 'localhost'")
+    }
+
+    @Test func badOrigin() {
+        #expect(loadError("http:\n  allowed_origins: [https://a.example/path]\n")
+                == "DIR/config.yaml:2:3: http.allowed_origins: 'https://a.example/path' is not an origin (scheme://host[:port], no path)")
+    }
+
+    @Test func missingConfigFile() {
+        #expect(throws: ConfigError.self) { try VigilConfiguration.load(path: "/nonexistent/vigil.yaml") }
+        let error = try? #require(throws: ConfigError.self) { try VigilConfiguration.load(path: "/nonexistent/vigil.yaml") }
+        #expect(error?.description == "cannot read config file /nonexistent/vigil.yaml: no such file")
+    }
+}
+
+@Suite("Includes")
+struct IncludeTests {
+    @Test func includedFilesMergeMappingsAndConcatenateLists() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-inc-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("conf.d"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+            include: conf.d/*.yaml
+            gateway:
+              name: main
+            mqtt:
+              brokers:
+                - name: a
+                  subscriptions: [{topic: a/+, metric: a}]
+            """.write(to: directory.appendingPathComponent("vigil.yaml"), atomically: true, encoding: .utf8)
+        try """
+            mqtt:
+              brokers:
+                - name: b
+                  subscriptions: [{topic: b/+, metric: b}]
+            logging:
+              level: debug
+            """.write(to: directory.appendingPathComponent("conf.d/extra.yaml"), atomically: true, encoding: .utf8)
+        let config = try VigilConfiguration.load(path: directory.appendingPathComponent("vigil.yaml").path, environment: [:])
+        #expect(config.mqtt.brokers.map(\.name) == ["a", "b"])
+        #expect(config.logging.level == .debug)
+        #expect(config.files.count == 2)
+    }
+
+    @Test func theSameValueInTwoFilesIsAConflict() {
+        let error = loadError("include: other.yaml\ngateway:\n  name: a\n", files: ["other.yaml": "gateway:\n  name: b\n"])
+        #expect(error == "DIR/other.yaml:2:9: 'gateway.name' is set both here and at DIR/config.yaml:3:9")
+    }
+
+    @Test func missingIncludeAndCycles() {
+        #expect(loadError("include: nothere.yaml\n") == "DIR/config.yaml:1:10: included file DIR/nothere.yaml does not exist")
+        let cycle = loadError("include: b.yaml\n", files: ["b.yaml": "include: config.yaml\n"])
+        #expect(cycle?.hasPrefix("DIR/b.yaml:1:10: include cycle:") == true, "\(cycle ?? "")")
+    }
+}
+
+@Suite("Config value notations")
+struct ConfigValueTests {
+    @Test(arguments: [("500ms", 500), ("15s", 15_000), ("5m", 300_000), ("1h30m", 5_400_000), ("30d", 2_592_000_000),
+                      ("1.5s", 1500), ("0", 0)])
+    func durations(text: String, milliseconds: Int64) {
+        #expect(ConfigValues.parseDuration(text).map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 } == milliseconds)
+    }
+
+    @Test(arguments: ["10", "5 minutes", "m", "-1s", ""])
+    func invalidDurations(text: String) {
+        #expect(ConfigValues.parseDuration(text) == nil)
+    }
+
+    @Test(arguments: [("1024", 1024), ("64KiB", 65_536), ("512MiB", 536_870_912), ("10GB", 10_000_000_000), ("1 GiB", 1_073_741_824)])
+    func byteSizes(text: String, bytes: Int64) {
+        #expect(ConfigValues.parseByteSize(text) == bytes)
+    }
+
+    @Test func hostPorts() {
+        #expect(ConfigValues.parseHostPort("127.0.0.1:8443")! == ("127.0.0.1", 8443))
+        #expect(ConfigValues.parseHostPort("[::1]:0")! == ("::1", 0))
+        #expect(ConfigValues.parseHostPort(":9000")! == ("0.0.0.0", 9000))
+        #expect(ConfigValues.parseHostPort("::1:80") == nil)
+        #expect(ConfigValues.parseHostPort("host:99999") == nil)
+    }
+}
