@@ -1,48 +1,82 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A child process for integration tests: output captured to files in a temp directory, helpers
-/// to wait for a log line or an exit, and a kill on `stop()` so nothing outlives the test.
-public final class ManagedProcess: @unchecked Sendable {
-    // @unchecked: `process` is only touched through Foundation's thread-safe Process API, and the
-    // output paths are immutable after init.
-    public let process = Process()
+/// to wait for a log line or an exit, and SIGTERM-then-SIGKILL on `stop()` so nothing outlives
+/// the test.
+///
+/// Started with posix_spawn rather than Foundation's Process: on Linux, Process starts children
+/// with almost every signal blocked, so a SIGTERM sent by a test would never reach them. Here the
+/// child gets an empty signal mask and default signal dispositions, like a child of a shell.
+public final class ManagedProcess: Sendable {
     public let stdoutPath: String
     public let stderrPath: String
     public let name: String
+    public let pid: pid_t
+    private let exitStatus = Mutex<Int32?>(nil)
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 directory: TemporaryDirectory, name: String, stdin: String? = nil) throws {
         self.name = name
         stdoutPath = directory.path("\(name).stdout")
         stderrPath = directory.path("\(name).stderr")
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        var stdinPath = "/dev/null"
+        if let stdin { stdinPath = try directory.write("\(name).stdin", stdin) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        if let stdin {
-            let pipe = Pipe()
-            process.standardInput = pipe
-            try process.run()
-            pipe.fileHandleForWriting.write(Data(stdin.utf8))
-            try pipe.fileHandleForWriting.close()
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        guard rc == 0 else { throw TestFailure("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Reaps the child if it has exited; nil while it runs.
+    public var terminationStatus: Int32? {
+        exitStatus.withLock { status in
+            if let status { return status }
+            var raw: Int32 = 0
+            guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+            // Exit code, or 128 + signal number as a shell reports it.
+            let signal = raw & 0x7F
+            status = signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
+            return status
         }
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var isRunning: Bool { terminationStatus == nil }
 
     /// Waits until stderr or stdout contains `text`; returns the matching line.
     @discardableResult
@@ -52,28 +86,28 @@ public final class ManagedProcess: @unchecked Sendable {
             for output in [stderr, stdout] {
                 if let line = output.split(separator: "\n").first(where: { $0.contains(text) }) { return String(line) }
             }
-            if !process.isRunning {
-                throw TestFailure("\(name) exited (status \(process.terminationStatus)) before printing '\(text)'.\nstderr:\n\(stderr)")
+            if let status = terminationStatus {
+                throw TestFailure("\(name) exited (status \(status)) before printing '\(text)'.\nstderr:\n\(stderr)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("\(name) did not print '\(text)' within \(timeout).\nstderr:\n\(stderr)")
     }
 
-    public func signal(_ number: Int32) { if process.isRunning { kill(pid, number) } }
+    public func signal(_ number: Int32) { if isRunning { kill(pid, number) } }
 
     /// Waits for the process to exit; nil on timeout.
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while true {
+            if let status = terminationStatus { return status }
             if ContinuousClock.now >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        return process.terminationStatus
     }
 
     /// Runs to completion (for short CLI invocations).
-    public func finish(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    public func finish(timeout: Duration = .seconds(60)) async throws -> Int32 {
         guard let status = await waitForExit(timeout: timeout) else {
             stop()
             throw TestFailure("\(name) did not finish within \(timeout)")
@@ -81,13 +115,16 @@ public final class ManagedProcess: @unchecked Sendable {
         return status
     }
 
+    /// SIGTERM, then SIGKILL if it is still there after 3 s; always reaps.
     public func stop() {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(3)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
+        for _ in 0..<300 {
+            if !isRunning { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        while isRunning { usleep(10_000) }
     }
 
     deinit { stop() }

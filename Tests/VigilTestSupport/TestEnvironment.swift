@@ -113,10 +113,10 @@ public final class MosquittoBroker: @unchecked Sendable {
                                            template.replacingOccurrences(of: "listener 1883 ", with: "listener \(port) "))
             let process = try ManagedProcess(mosquitto, ["-c", conf], directory: directory, name: "mosquitto-\(port)")
             let deadline = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < deadline, process.process.isRunning, !TestEnvironment.isListening(port: port) {
+            while ContinuousClock.now < deadline, process.isRunning, !TestEnvironment.isListening(port: port) {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            if TestEnvironment.isListening(port: port), process.process.isRunning {
+            if TestEnvironment.isListening(port: port), process.isRunning {
                 self.port = port
                 self.process = process
                 return

@@ -1,0 +1,90 @@
+import Synchronization
+import Testing
+import VigilCore
+import VigilIngest
+import VigilTestSupport
+
+/// The libmosquitto wrapper against a real mosquitto started on a free loopback port.
+@Suite("libmosquitto client with a real broker", .serialized)
+struct MosquittoClientTests {
+    final class Inbox: Sendable {
+        let messages = Mutex<[MosquittoClient.Message]>([])
+        let events = Mutex<[MosquittoClient.Event]>([])
+        var count: Int { messages.withLock { $0.count } }
+        func connectedCount() -> Int { events.withLock { $0.filter { $0 == .connected }.count } }
+    }
+
+    func client(port: Int, id: String, subscriptions: [(String, Int)] = [], inbox: Inbox) throws -> MosquittoClient {
+        var options = MosquittoClient.Options(host: "127.0.0.1", port: port, clientID: id)
+        options.subscriptions = subscriptions.map { (filter: $0.0, qos: $0.1) }
+        options.reconnectMinimum = .milliseconds(100)
+        options.reconnectMaximum = .milliseconds(500)
+        return try MosquittoClient(options: options,
+                                   onMessage: { message in inbox.messages.withLock { $0.append(message) } },
+                                   onEvent: { event in inbox.events.withLock { $0.append(event) } })
+    }
+
+    func wait(until condition: () -> Bool, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestFailure("condition not met within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    @Test func publishAndSubscribeRoundTrip() async throws {
+        let broker = try await MosquittoBroker()
+        defer { broker.stop() }
+        let inbox = Inbox()
+        let subscriber = try client(port: broker.port, id: "test-sub", subscriptions: [("t/#", 1)], inbox: inbox)
+        subscriber.start()
+        try await wait { inbox.connectedCount() == 1 }
+        let publisherInbox = Inbox()
+        let publisher = try client(port: broker.port, id: "test-pub", inbox: publisherInbox)
+        publisher.start()
+        try await wait { publisherInbox.connectedCount() == 1 }
+        for i in 0..<100 { try publisher.publish(topic: "t/\(i)", payload: "\(i)", qos: 1, retain: false) }
+        try await wait { inbox.count == 100 }
+        let payloads = inbox.messages.withLock { $0.map { String(decoding: $0.payload, as: UTF8.self) } }
+        #expect(payloads == (0..<100).map(String.init))
+        await publisher.stop()
+        await subscriber.stop()
+        #expect(inbox.events.withLock { $0.last } == .stopped)
+    }
+
+    @Test func connectsOnceTheBrokerAppearsAndResubscribesAfterARestart() async throws {
+        let port = TestEnvironment.freePort()
+        let inbox = Inbox()
+        let subscriber = try client(port: port, id: "test-late", subscriptions: [("late/+", 0)], inbox: inbox)
+        subscriber.start()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(inbox.events.withLock { $0.contains { if case .connectFailed = $0 { true } else { false } } })
+
+        var broker = try await MosquittoBroker(port: port)
+        try await wait { inbox.connectedCount() == 1 }
+        broker.stop()
+        try await wait { inbox.events.withLock { $0.contains { if case .connectionLost = $0 { true } else { false } } } }
+        broker = try await MosquittoBroker(port: port)
+        defer { broker.stop() }
+        try await wait { inbox.connectedCount() == 2 }
+
+        let publisherInbox = Inbox()
+        let publisher = try client(port: port, id: "test-late-pub", inbox: publisherInbox)
+        publisher.start()
+        try await wait { publisherInbox.connectedCount() == 1 }
+        try publisher.publish(topic: "late/x", payload: "1", qos: 0, retain: false)
+        try await wait { inbox.count == 1 }
+        await publisher.stop()
+        await subscriber.stop()
+    }
+
+    @Test func stoppingWhileTheBrokerIsDownIsPrompt() async throws {
+        let inbox = Inbox()
+        let lonely = try client(port: TestEnvironment.freePort(), id: "test-lonely", inbox: inbox)
+        lonely.start()
+        try await Task.sleep(for: .milliseconds(200))
+        let start = ContinuousClock.now
+        await lonely.stop()
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+}
