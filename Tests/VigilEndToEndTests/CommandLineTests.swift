@@ -1,0 +1,79 @@
+import Foundation
+import HummingbirdBcrypt
+import Testing
+import VigilTestSupport
+
+/// Runs `vigil` with arguments and returns (status, stdout, stderr).
+func vigil(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws
+    -> (status: Int32, stdout: String, stderr: String) {
+    let directory = try TemporaryDirectory("vigil-cli")
+    let process = try ManagedProcess(try TestEnvironment.vigilBinary(), arguments, environment: environment,
+                                     directory: directory, name: "vigil", stdin: stdin)
+    let status = try await process.finish()
+    return (status, process.stdout, process.stderr)
+}
+
+@Suite("vigil command line")
+struct CommandLineTests {
+    @Test func versionCommandAndFlag() async throws {
+        let command = try await vigil(["version"])
+        #expect(command.status == 0)
+        #expect(command.stdout.hasPrefix("vigil 0.1.0 (swift "))
+        let flag = try await vigil(["--version"])
+        #expect(flag.stdout == command.stdout)
+    }
+
+    @Test(arguments: ["run", "check-config", "simulate", "passwd", "version"])
+    func everyCommandHasHelpWithExamples(command: String) async throws {
+        let result = try await vigil([command, "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Example"))
+        #expect(result.stdout.contains("USAGE: vigil \(command)"))
+    }
+
+    @Test func checkConfigAcceptsEverySample() async throws {
+        let samples = TestEnvironment.packageRoot.appendingPathComponent("samples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: samples.path).filter { $0.hasSuffix(".yaml") }
+            .map { samples.appendingPathComponent($0).path }
+        let result = try await vigil(["check-config"] + files)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("demo.yaml: ok"))
+        #expect(result.stdout.contains("mqtt/local: 127.0.0.1:1883 sensors/+/+/+ (qos 1)"))
+    }
+
+    @Test func checkConfigNamesFileLineAndColumnOfAMisspelledKey() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("bad.yaml", "gateway:\n  name: x\nhttp:\n  listen: 127.0.0.1:8443\n  tsl: self-signed\n")
+        let result = try await vigil(["check-config", file])
+        #expect(result.status == 1)
+        #expect(result.stderr == "\(file):5:3: unknown key 'tsl' in http (did you mean 'tls'?)\n")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func checkConfigReportsEveryBadFileAndStillFails() async throws {
+        let directory = try TemporaryDirectory()
+        let good = try directory.write("good.yaml", "gateway:\n  name: g\n")
+        let bad = try directory.write("bad.yaml", "http:\n  listen: ${VIGIL_E2E_UNSET}\n")
+        let result = try await vigil(["check-config", "--quiet", good, bad])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("\(bad):2:11: environment variable VIGIL_E2E_UNSET is not set"))
+    }
+
+    @Test func passwdHashesWhatComesOnStandardInput() async throws {
+        let result = try await vigil(["passwd", "--cost", "10"], stdin: "correct horse battery\n")
+        #expect(result.status == 0)
+        let hash = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(hash.hasPrefix("$2b$10$"))
+        #expect(Bcrypt.verify("correct horse battery", hash: hash))
+        #expect(!result.stdout.contains("correct horse"))
+        let short = try await vigil(["passwd"], stdin: "short\n")
+        #expect(short.status == 1)
+        #expect(short.stderr == "vigil passwd: use at least 8 characters\n")
+    }
+
+    @Test func runWithAMissingConfigIsOneLine() async throws {
+        let result = try await vigil(["run", "--config", "/nonexistent/vigil.yaml"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "cannot read config file /nonexistent/vigil.yaml: no such file\n")
+    }
+}
