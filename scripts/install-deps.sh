@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vigil needs for a purpose, and only those that are missing.
+#   scripts/install-deps.sh build   # to compile (pkg-config, libmosquitto-dev)
+#   scripts/install-deps.sh demo    # build + mosquitto and curl for `make demo`
+#   scripts/install-deps.sh test    # build + what the tests start: mosquitto, curl
+# Runs `apt-get update` at most once, and only when something has to be installed.
+set -euo pipefail
+
+purpose="${1:-build}"
+build=(pkg-config libmosquitto-dev)
+case "$purpose" in
+  build) wanted=("${build[@]}") ;;
+  demo)  wanted=("${build[@]}" mosquitto curl openssl) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl) ;;
+  *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "Vigil needs these Debian packages: ${missing[*]}" >&2
+  echo "Install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "==> installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
