@@ -14,10 +14,10 @@ public final class MetricsExposition: Sendable {
         self.bus = bus
         self.board = board
         registry.makeGauge(
-            name: "vigil_build_info",
+            descriptor: MetricNameDescriptor(metricName: "vigil", unitName: "build_info",
+                                             helpText: "Always 1; the labels describe the running build."),
             labels: [("version", BuildInfo.version), ("swift", BuildInfo.swiftVersion), ("os", BuildInfo.os),
-                     ("arch", BuildInfo.arch), ("gateway", gatewayName)],
-            help: "Always 1; the labels describe the running build."
+                     ("arch", BuildInfo.arch), ("gateway", gatewayName)]
         ).set(1.0)
     }
 
