@@ -12,7 +12,7 @@ mkdir -p "$state"
 scripts/install-deps.sh demo
 
 echo "==> building vigil (release; the first build takes several minutes)"
-swift build -c release --product vigil 2>&1 | grep -E "error|warning: unre|Compiling vigil|Build complete" || true
+swift build -c release --product vigil 2>&1 | grep -E "error:|complete!" || true
 bin="$root/.build/release/vigil"
 [[ -x "$bin" ]] || { echo "build failed: run 'swift build -c release' to see why" >&2; exit 1; }
 
@@ -29,7 +29,8 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 # A new password every run, never a default one; only its bcrypt hash reaches the config.
 password=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
