@@ -26,7 +26,7 @@ struct IngestSummaryService: Service {
             group.cancelAll()
         }
         await summary.add(subscription.takePending())
-        await summary.flush(to: logger, over: interval)
+        await summary.flush(to: logger, over: interval, final: true)
         subscription.cancel()
     }
 
@@ -42,13 +42,15 @@ struct IngestSummaryService: Service {
             latest = batch.last
         }
 
-        func flush(to logger: Logger, over interval: Duration) {
+        /// `final`: the flush at shutdown, which has nothing to say when nothing arrived.
+        func flush(to logger: Logger, over interval: Duration, final: Bool = false) {
             defer {
                 readings = 0
                 series.removeAll(keepingCapacity: true)
                 latest = nil
             }
             guard readings > 0, let latest else {
+                if final { return }
                 logger.info("ingest summary: no readings arrived", metadata: ["interval": "\(ConfigValues.format(interval))"])
                 return
             }
