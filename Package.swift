@@ -40,6 +40,9 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // zstd and SQLite (Debian libzstd-dev, libsqlite3-dev) for the metric store.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
         .target(name: "VigilCore", swiftSettings: strict),
         // YAML config with locations, includes, ${VAR} substitution and strict keys.
@@ -59,6 +62,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The embedded metric store: compressed chunks in SQLite, retention, rollups, queries.
+        .target(name: "VigilStore", dependencies: ["VigilCore", "CZstd", "CSQLite"], swiftSettings: strict),
         // `vigil simulate`: realistic device telemetry published over MQTT.
         .target(
             name: "VigilSimulator",
@@ -100,6 +105,7 @@ let package = Package(
         // Helpers the tests share: real mosquitto, child processes, free ports, curl.
         .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: testSettings),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: testSettings),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer"], swiftSettings: testSettings),
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: testSettings),

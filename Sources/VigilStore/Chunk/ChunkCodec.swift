@@ -1,0 +1,48 @@
+/// One chunk: the samples of one series over a time range, as one compressed, checksummed blob.
+///
+/// Layout before compression: format version (1 byte), sample count (uvarint), timestamps
+/// (`TimestampCodec`), values (`ValueCodec`). The whole is one zstd frame with a content checksum.
+public struct Chunk: Sendable, Equatable {
+    public var timestamps: [Int64]
+    public var values: [Double]
+
+    public init(timestamps: [Int64], values: [Double]) {
+        precondition(timestamps.count == values.count, "a chunk needs one value per timestamp")
+        self.timestamps = timestamps
+        self.values = values
+    }
+
+    public var count: Int { timestamps.count }
+
+    /// Equality bit for bit (NaN payloads and -0 included), which is what "lossless" means here.
+    public static func == (a: Chunk, b: Chunk) -> Bool {
+        a.timestamps == b.timestamps && a.values.map(\.bitPattern) == b.values.map(\.bitPattern)
+    }
+}
+
+public enum ChunkCodec {
+    static let formatVersion: UInt8 = 1
+    /// Refuse to inflate a chunk beyond this (a chunk of 1M samples is well under it).
+    static let maxDecodedBytes = 64 << 20
+
+    public static func encode(_ chunk: Chunk, level: Int32 = 3) -> [UInt8] {
+        var writer = ByteWriter(capacity: chunk.count * 4 + 16)
+        writer.byte(formatVersion)
+        writer.uvarint(UInt64(chunk.count))
+        TimestampCodec.encode(chunk.timestamps, into: &writer)
+        ValueCodec.encode(chunk.values, into: &writer)
+        return Zstd.compress(writer.bytes, level: level)
+    }
+
+    public static func decode(_ blob: [UInt8]) throws(ChunkDecodingError) -> Chunk {
+        var reader = ByteReader(try Zstd.decompress(blob, limit: maxDecodedBytes))
+        guard try reader.byte() == formatVersion else { throw .malformed("unknown chunk format version") }
+        let count = try reader.uvarint()
+        // Each sample takes at least two bytes, which bounds a corrupt count before allocating.
+        guard count <= UInt64(reader.bytes.count) else { throw .malformed("sample count \(count) exceeds data") }
+        let timestamps = try TimestampCodec.decode(count: Int(count), from: &reader)
+        let values = try ValueCodec.decode(count: Int(count), from: &reader)
+        guard reader.isAtEnd else { throw .malformed("trailing bytes") }
+        return Chunk(timestamps: timestamps, values: values)
+    }
+}

@@ -1,0 +1,144 @@
+/// Values of one chunk. Sensor data is mostly short decimals (21.3, 45.5, 1234.567), which
+/// Gorilla's XOR encoding handles poorly because 0.1 has no short binary form. So, as
+/// VictoriaMetrics does, a chunk whose values are all exact decimals at some exponent `e` is
+/// stored as integer mantissas `m = v × 10^e`, delta- or delta-of-delta-encoded (whichever is
+/// smaller: random walks prefer deltas, counters prefer delta-of-deltas). "Exact" is checked bit
+/// for bit against the decoder's own expression, `Double(m) / 10^e`, so decoding is lossless.
+/// A chunk with any other value (NaN, ±inf, -0, long binary fractions) uses XOR with the previous
+/// value's bits instead.
+enum ValueCodec {
+    enum Mode: UInt8 {
+        case decimalDelta = 0
+        case decimalDeltaOfDelta = 1
+        case xor = 2
+    }
+
+    /// Powers of ten that are exact doubles.
+    static let powersOfTen: [Double] = (0...18).map { e in (0..<e).reduce(1.0) { acc, _ in acc * 10 } }
+    static let maxExponent = 15
+    static let maxMantissa = Double(1 << 53)
+
+    static func encode(_ values: [Double], into writer: inout ByteWriter) {
+        guard !values.isEmpty else { return }
+        if let (exponent, mantissas) = decimalForm(values) {
+            let deltaSize = encodedSize(mantissas, deltaOfDelta: false)
+            let dodSize = encodedSize(mantissas, deltaOfDelta: true)
+            let useDoD = dodSize < deltaSize
+            writer.byte((useDoD ? Mode.decimalDeltaOfDelta : Mode.decimalDelta).rawValue)
+            writer.byte(UInt8(exponent))
+            encodeIntegers(mantissas, deltaOfDelta: useDoD, into: &writer)
+        } else {
+            writer.byte(Mode.xor.rawValue)
+            var previous: UInt64 = 0
+            for value in values {
+                let bits = value.bitPattern
+                writer.uvarint(bits ^ previous)
+                previous = bits
+            }
+        }
+    }
+
+    static func decode(count: Int, from reader: inout ByteReader) throws(ChunkDecodingError) -> [Double] {
+        guard count > 0 else { return [] }
+        guard let mode = Mode(rawValue: try reader.byte()) else { throw .malformed("unknown value encoding") }
+        var out: [Double] = []
+        out.reserveCapacity(count)
+        switch mode {
+        case .xor:
+            var previous: UInt64 = 0
+            for _ in 0..<count {
+                previous ^= try reader.uvarint()
+                out.append(Double(bitPattern: previous))
+            }
+        case .decimalDelta, .decimalDeltaOfDelta:
+            let exponent = Int(try reader.byte())
+            guard exponent <= maxExponent else { throw .malformed("decimal exponent \(exponent)") }
+            let scale = powersOfTen[exponent]
+            var m = try reader.varint()
+            out.append(Double(m) / scale)
+            var delta: Int64 = 0
+            for i in 1..<count {
+                let next = try reader.varint()
+                if mode == .decimalDelta || i == 1 { delta = next } else { delta = delta &+ next }
+                m = m &+ delta
+                out.append(Double(m) / scale)
+            }
+        }
+        return out
+    }
+
+    /// The smallest exponent at which every value is an exact decimal, with the mantissas; nil when
+    /// there is none up to `maxExponent`.
+    static func decimalForm(_ values: [Double]) -> (Int, [Int64])? {
+        var exponent = 0
+        for value in values {
+            guard let e = minimalExponent(value) else { return nil }
+            exponent = max(exponent, e)
+        }
+        // A value exact at its own exponent need not be exact at a larger one (the division can
+        // round differently), so verify all of them at the chosen exponent, stepping up if needed.
+        while exponent <= maxExponent {
+            if let mantissas = mantissas(values, exponent: exponent) { return (exponent, mantissas) }
+            exponent += 1
+        }
+        return nil
+    }
+
+    static func minimalExponent(_ value: Double) -> Int? {
+        guard value.isFinite, !(value == 0 && value.sign == .minus) else { return nil }
+        for e in 0...maxExponent {
+            let scaled = (value * powersOfTen[e]).rounded()
+            guard abs(scaled) < maxMantissa else { return nil }
+            if (scaled / powersOfTen[e]).bitPattern == value.bitPattern { return e }
+        }
+        return nil
+    }
+
+    static func mantissas(_ values: [Double], exponent: Int) -> [Int64]? {
+        let scale = powersOfTen[exponent]
+        var out: [Int64] = []
+        out.reserveCapacity(values.count)
+        for value in values {
+            let scaled = (value * scale).rounded()
+            guard abs(scaled) < maxMantissa else { return nil }
+            let m = Int64(scaled)
+            guard (Double(m) / scale).bitPattern == value.bitPattern else { return nil }
+            out.append(m)
+        }
+        return out
+    }
+
+    static func encodeIntegers(_ values: [Int64], deltaOfDelta: Bool, into writer: inout ByteWriter) {
+        var previous: Int64 = 0
+        var previousDelta: Int64 = 0
+        for (i, v) in values.enumerated() {
+            if i == 0 {
+                writer.varint(v)
+            } else {
+                let delta = v &- previous
+                writer.varint(deltaOfDelta && i > 1 ? delta &- previousDelta : delta)
+                previousDelta = delta
+            }
+            previous = v
+        }
+    }
+
+    static func encodedSize(_ values: [Int64], deltaOfDelta: Bool) -> Int {
+        var size = 0
+        var previous: Int64 = 0
+        var previousDelta: Int64 = 0
+        for (i, v) in values.enumerated() {
+            let item: Int64
+            if i == 0 {
+                item = v
+            } else {
+                let delta = v &- previous
+                item = deltaOfDelta && i > 1 ? delta &- previousDelta : delta
+                previousDelta = delta
+            }
+            size += ByteWriter.uvarintSize(ByteWriter.zigzag(item))
+            previous = v
+        }
+        return size
+    }
+}
