@@ -1,0 +1,256 @@
+import Synchronization
+import VigilCore
+
+/// The embedded metric store. `append` is in-memory and cheap; `flush` makes everything appended
+/// so far durable in one SQLite transaction; reads merge what is on disk with what is not yet
+/// flushed. Safe to use from any thread.
+///
+/// Memory per active series is its catalogue entry, its newest timestamp and the samples that
+/// arrived since the last flush: history lives on disk.
+public final class MetricStore: Sendable {
+    struct Memory {
+        var catalog = SeriesCatalog()
+        /// Samples appended since the last flush, per series, in arrival order.
+        var pending: [Int64: PendingSamples] = [:]
+        /// Newest timestamp seen per series (for the out-of-order window).
+        var newest: [Int64: Int64] = [:]
+        /// Series created since the last flush, to insert into `series`.
+        var newSeries: [Int64] = []
+        var counters = StoreCounters()
+    }
+
+    struct PendingSamples {
+        var timestamps: [Int64] = []
+        var values: [Double] = []
+    }
+
+    public let options: StoreOptions
+    let memory = Mutex(Memory())
+    /// The write connection: flushes and compaction, one at a time.
+    let writer: Mutex<SQLiteDatabase>
+    /// A read connection for queries (WAL readers do not block the writer).
+    let reader: Mutex<SQLiteDatabase>
+
+    /// Opens (or creates) the store. Everything flushed before, including by a process that was
+    /// killed, is there; SQLite's WAL recovery runs here without any manual step.
+    public init(options: StoreOptions) throws(StoreError) {
+        self.options = options
+        let database = try SQLiteDatabase(path: options.path)
+        try database.execute("PRAGMA journal_mode=WAL")
+        // FULL: each flush is on stable storage when it returns, so a power cut loses at most the
+        // current flush interval. One fsync per flush is cheap at one flush a second.
+        try database.execute("PRAGMA synchronous=FULL")
+        try database.execute("PRAGMA foreign_keys=OFF")
+        try database.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        try database.transaction { () throws(StoreError) in
+            for statement in StoreSchema.statements { try database.execute(statement) }
+            try database.execute("PRAGMA user_version=\(StoreSchema.version)")
+        }
+        var memory = Memory()
+        try Self.load(from: database, into: &memory)
+        self.memory.withLock { $0 = memory }
+        writer = Mutex(database)
+        reader = Mutex(try SQLiteDatabase(path: options.path, readOnly: true))
+    }
+
+    private static func load(from database: SQLiteDatabase, into memory: inout Memory) throws(StoreError) {
+        let series = try database.prepare("SELECT id, metric, labels FROM series")
+        try series.bind([])
+        while try series.step() {
+            let labels = (try? StoreSchema.decodeLabels(series.blob(2))) ?? .empty
+            memory.catalog.insert(SeriesKey(metric: series.text(1), labels: labels), id: series.int64(0))
+        }
+        let newest = try database.prepare("SELECT series_id, MAX(max_ts) FROM chunks GROUP BY series_id")
+        try newest.bind([])
+        while try newest.step() { memory.newest[newest.int64(0)] = newest.int64(1) }
+    }
+
+    // MARK: Append
+
+    /// Adds readings in memory. Rejects (and counts) non-finite values and samples older than the
+    /// out-of-order window of their series.
+    @discardableResult
+    public func append(_ readings: [Reading]) -> AppendResult {
+        let window = options.outOfOrderWindow.milliseconds
+        return memory.withLock { memory in
+            var result = AppendResult()
+            for reading in readings {
+                guard reading.value.isFinite else {
+                    result.invalid += 1
+                    continue
+                }
+                let (id, created) = memory.catalog.id(for: reading.series)
+                if created { memory.newSeries.append(id) }
+                if let newest = memory.newest[id] {
+                    if reading.timestampMs < newest &- window {
+                        result.tooOld += 1
+                        continue
+                    }
+                    if reading.timestampMs > newest { memory.newest[id] = reading.timestampMs }
+                } else {
+                    memory.newest[id] = reading.timestampMs
+                }
+                memory.pending[id, default: PendingSamples()].timestamps.append(reading.timestampMs)
+                memory.pending[id, default: PendingSamples()].values.append(reading.value)
+                result.accepted += 1
+            }
+            memory.counters.appended += UInt64(result.accepted)
+            memory.counters.rejectedTooOld += UInt64(result.tooOld)
+            memory.counters.rejectedInvalid += UInt64(result.invalid)
+            return result
+        }
+    }
+
+    // MARK: Flush
+
+    /// Writes everything appended since the last flush in one transaction. On failure nothing is
+    /// lost from memory: the samples stay pending for the next attempt.
+    public func flush() throws(StoreError) {
+        let (pending, newSeries) = memory.withLock { memory in
+            defer {
+                memory.pending = [:]
+                memory.newSeries = []
+            }
+            let keys = memory.newSeries.compactMap { id in memory.catalog.keys[id].map { (id, $0) } }
+            return (memory.pending, keys)
+        }
+        guard !pending.isEmpty || !newSeries.isEmpty else { return }
+        do {
+            let written = try writer.withLock { database throws(StoreError) -> (samples: Int, bytes: Int) in
+                try database.transaction { () throws(StoreError) -> (samples: Int, bytes: Int) in
+                    let insertSeries = try database.prepare("INSERT OR REPLACE INTO series(id, metric, labels) VALUES(?, ?, ?)")
+                    for (id, key) in newSeries {
+                        try insertSeries.run([.integer(id), .text(key.metric), .blob(StoreSchema.encodeLabels(key.labels))])
+                    }
+                    let insertChunk = try database.prepare(
+                        "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, 0, ?)")
+                    var samples = 0
+                    var bytes = 0
+                    for (id, batch) in pending {
+                        let chunk = SampleMerge.sortedLastWins(timestamps: batch.timestamps, values: batch.values)
+                        let blob = ChunkCodec.encode(chunk, level: 1)
+                        try insertChunk.run([.integer(id), .integer(chunk.timestamps.first!), .integer(chunk.timestamps.last!),
+                                             .integer(Int64(chunk.count)), .blob(blob)])
+                        samples += chunk.count
+                        bytes += blob.count
+                    }
+                    return (samples, bytes)
+                }
+            }
+            memory.withLock { memory in
+                memory.counters.flushed += UInt64(written.samples)
+                memory.counters.flushes += 1
+            }
+        } catch {
+            memory.withLock { memory in
+                // Put the batch back in front of anything appended meanwhile.
+                for (id, batch) in pending {
+                    var merged = batch
+                    if let newer = memory.pending[id] {
+                        merged.timestamps += newer.timestamps
+                        merged.values += newer.values
+                    }
+                    memory.pending[id] = merged
+                }
+                memory.newSeries = newSeries.map(\.0) + memory.newSeries
+                memory.counters.flushFailures += 1
+            }
+            throw error
+        }
+    }
+
+    // MARK: Read
+
+    /// Samples of every series matching `selector` in [start, end], merged from disk and memory.
+    public func read(_ selector: SeriesSelector, from start: Int64, to end: Int64) throws(StoreError) -> [SeriesSamples] {
+        let targets = memory.withLock { memory in
+            memory.catalog.select(selector).compactMap { id in memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) } }
+        }
+        return try read(targets)
+    }
+
+    /// The newest sample of every matching series. Reads only each series' newest chunk: the
+    /// store knows every series' newest timestamp.
+    public func lastValues(_ selector: SeriesSelector) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
+        let targets = memory.withLock { memory in
+            memory.catalog.select(selector).compactMap { id -> ReadTarget? in
+                guard let key = memory.catalog.keys[id], let newest = memory.newest[id] else { return nil }
+                return ReadTarget(id: id, key: key, start: newest, end: newest)
+            }
+        }
+        return try read(targets).compactMap { samples in
+            guard let t = samples.timestamps.last, let v = samples.values.last else { return nil }
+            return (samples.series, t, v)
+        }
+    }
+
+    struct ReadTarget {
+        let id: Int64
+        let key: SeriesKey
+        let start: Int64
+        let end: Int64
+    }
+
+    private func read(_ targets: [ReadTarget]) throws(StoreError) -> [SeriesSamples] {
+        let pendingCopies = memory.withLock { memory in
+            var pending: [Int64: PendingSamples] = [:]
+            for target in targets { if let p = memory.pending[target.id] { pending[target.id] = p } }
+            return pending
+        }
+        var corrupt = 0
+        let results = try reader.withLock { database throws(StoreError) -> [SeriesSamples] in
+            let query = try database.prepare(
+                "SELECT min_ts, max_ts, data FROM chunks WHERE series_id = ? AND max_ts >= ? AND min_ts <= ? ORDER BY id")
+            var out: [SeriesSamples] = []
+            out.reserveCapacity(targets.count)
+            for target in targets {
+                try query.bind([.integer(target.id), .integer(target.start), .integer(target.end)])
+                var parts: [Chunk] = []
+                var gaps: [ClosedRange<Int64>] = []
+                while try query.step() {
+                    do {
+                        parts.append(try ChunkCodec.decode(query.blob(2)))
+                    } catch {
+                        corrupt += 1
+                        gaps.append(query.int64(0)...query.int64(1))
+                    }
+                }
+                query.reset()
+                if let p = pendingCopies[target.id] {
+                    parts.append(SampleMerge.sortedLastWins(timestamps: p.timestamps, values: p.values))
+                }
+                let merged = SampleMerge.mergeLastWins(parts, from: target.start, to: target.end)
+                if !merged.timestamps.isEmpty || !gaps.isEmpty {
+                    out.append(SeriesSamples(series: target.key, timestamps: merged.timestamps, values: merged.values, gaps: gaps))
+                }
+            }
+            return out
+        }
+        if corrupt > 0 { memory.withLock { $0.counters.corruptChunks += UInt64(corrupt) } }
+        return results
+    }
+
+    // MARK: Catalogue
+
+    public func series(_ selector: SeriesSelector) -> [SeriesKey] {
+        memory.withLock { memory in memory.catalog.select(selector).compactMap { memory.catalog.keys[$0] } }
+    }
+
+    public func labelNames() -> [String] { memory.withLock { $0.catalog.labelNames } }
+
+    public func labelValues(_ name: String) -> [String] { memory.withLock { $0.catalog.labelValues(name) } }
+
+    public var counters: StoreCounters { memory.withLock { $0.counters } }
+}
+
+/// Running totals for /metrics and `vigil store stats`.
+public struct StoreCounters: Sendable, Equatable {
+    public var appended: UInt64 = 0
+    public var flushed: UInt64 = 0
+    public var flushes: UInt64 = 0
+    public var flushFailures: UInt64 = 0
+    public var rejectedTooOld: UInt64 = 0
+    public var rejectedInvalid: UInt64 = 0
+    public var corruptChunks: UInt64 = 0
+    public var duplicates: UInt64 = 0
+}

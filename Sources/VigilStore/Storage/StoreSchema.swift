@@ -1,0 +1,63 @@
+import VigilCore
+
+/// The on-disk layout, in one SQLite database (`data_dir/metrics.db`, WAL mode):
+///
+/// - `series(id, metric, labels)`: the catalogue; labels as a length-prefixed blob.
+/// - `chunks(id, series_id, min_ts, max_ts, count, level, data)`: compressed, checksummed sample
+///   blobs. Level 0 are segments written at each flush (a few samples each); compaction merges a
+///   series' segments into level-1 chunks. Chunks of one series may overlap in time; on equal
+///   timestamps the chunk with the larger `id` (written later) wins, which makes "last write wins"
+///   deterministic across flushes, restarts and compaction.
+enum StoreSchema {
+    static let version: Int64 = 1
+
+    static let statements = [
+        """
+        CREATE TABLE IF NOT EXISTS series(
+            id INTEGER PRIMARY KEY,
+            metric TEXT NOT NULL,
+            labels BLOB NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS chunks(
+            id INTEGER PRIMARY KEY,
+            series_id INTEGER NOT NULL,
+            min_ts INTEGER NOT NULL,
+            max_ts INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            level INTEGER NOT NULL,
+            data BLOB NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS chunks_by_series_time ON chunks(series_id, max_ts)",
+        "CREATE INDEX IF NOT EXISTS chunks_by_level ON chunks(level, series_id)",
+    ]
+
+    static func encodeLabels(_ labels: Labels) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.uvarint(UInt64(labels.count))
+        for label in labels {
+            for text in [label.name, label.value] {
+                writer.uvarint(UInt64(text.utf8.count))
+                writer.bytes.append(contentsOf: text.utf8)
+            }
+        }
+        return writer.bytes
+    }
+
+    static func decodeLabels(_ bytes: [UInt8]) throws(ChunkDecodingError) -> Labels {
+        var reader = ByteReader(bytes)
+        let count = try reader.uvarint()
+        var pairs: [(String, String)] = []
+        for _ in 0..<min(count, 10_000) {
+            var texts: [String] = []
+            for _ in 0..<2 {
+                let length = Int(try reader.uvarint())
+                guard length <= bytes.count - reader.offset else { throw .truncated }
+                texts.append(String(decoding: bytes[reader.offset..<reader.offset + length], as: UTF8.self))
+                reader.offset += length
+            }
+            pairs.append((texts[0], texts[1]))
+        }
+        return Labels(pairs)
+    }
+}

@@ -1,0 +1,40 @@
+/// Store settings (the `store:` config section maps onto these).
+public struct StoreOptions: Sendable {
+    /// The database file, usually `data_dir/metrics.db`.
+    public var path: String
+    /// Samples older than the newest sample of their series minus this are rejected.
+    public var outOfOrderWindow: Duration = .seconds(300)
+    /// Compaction merges a series' segments once it has this many.
+    public var segmentsPerCompaction = 16
+    /// Largest number of samples in one compacted chunk.
+    public var samplesPerChunk = 2048
+
+    public init(path: String) { self.path = path }
+}
+
+/// What one `append` did.
+public struct AppendResult: Sendable, Equatable {
+    public var accepted = 0
+    /// Older than the out-of-order window: not stored.
+    public var tooOld = 0
+    /// NaN or infinite values: not stored.
+    public var invalid = 0
+}
+
+/// Samples of one series, ascending by timestamp, without duplicate timestamps.
+public struct SeriesSamples: Sendable, Equatable {
+    public let series: SeriesKey
+    public var timestamps: [Int64]
+    public var values: [Double]
+    /// Time ranges whose data could not be read (a chunk failed its checksum).
+    public var gaps: [ClosedRange<Int64>] = []
+
+    public init(series: SeriesKey, timestamps: [Int64], values: [Double], gaps: [ClosedRange<Int64>] = []) {
+        self.series = series
+        self.timestamps = timestamps
+        self.values = values
+        self.gaps = gaps
+    }
+}
+
+import VigilCore

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+import VigilCore
+@testable import VigilStore
+
+final class StoreDirectory {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-store-\(UUID().uuidString.prefix(8))")
+    init() { try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
+    var path: String { url.appendingPathComponent("metrics.db").path }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+func reading(_ metric: String, _ labels: [String: String] = [:], _ t: Int64, _ v: Double) -> Reading {
+    Reading(metric: metric, labels: Labels(labels), timestampMs: t, value: v)
+}
+
+@Suite("Metric store: append, flush, read, reopen")
+struct MetricStoreTests {
+    @Test func readsSeeUnflushedAndFlushedSamplesAndSurviveReopen() throws {
+        let directory = StoreDirectory()
+        do {
+            let store = try MetricStore(options: StoreOptions(path: directory.path))
+            store.append([reading("temp", ["site": "a"], 1000, 21.5), reading("temp", ["site": "b"], 1000, 19)])
+            #expect(try store.read(try .parse("temp"), from: 0, to: 5000).count == 2)
+            try store.flush()
+            store.append([reading("temp", ["site": "a"], 2000, 21.6)])
+            let a = try store.read(try .parse(#"temp{site="a"}"#), from: 0, to: 5000)
+            #expect(a.first?.timestamps == [1000, 2000])
+            #expect(a.first?.values == [21.5, 21.6])
+            try store.flush()
+        }
+        let reopened = try MetricStore(options: StoreOptions(path: directory.path))
+        let a = try reopened.read(try .parse(#"temp{site="a"}"#), from: 0, to: 5000)
+        #expect(a.first?.values == [21.5, 21.6])
+        #expect(reopened.labelValues("site") == ["a", "b"])
+        #expect(reopened.labelNames() == ["__name__", "site"])
+        // The out-of-order window still applies after a reopen (newest timestamps are reloaded).
+        reopened.append([reading("temp", ["site": "a"], 2000 + 400_000, 1)])
+        #expect(reopened.append([reading("temp", ["site": "a"], 1000, 1)]).tooOld == 1)
+    }
+
+    @Test func lastWriteWinsAcrossFlushesAndWithinABatch() throws {
+        let directory = StoreDirectory()
+        let store = try MetricStore(options: StoreOptions(path: directory.path))
+        store.append([reading("m", [:], 10, 1), reading("m", [:], 20, 2), reading("m", [:], 10, 3)])
+        try store.flush()
+        store.append([reading("m", [:], 20, 4)])
+        var samples = try store.read(try .parse("m"), from: 0, to: 100).first
+        #expect(samples?.timestamps == [10, 20])
+        #expect(samples?.values == [3, 4])
+        try store.flush()
+        samples = try MetricStore(options: StoreOptions(path: directory.path)).read(try .parse("m"), from: 0, to: 100).first
+        #expect(samples?.values == [3, 4])
+    }
+
+    @Test func outOfOrderWithinTheWindowIsAcceptedOlderIsRejected() throws {
+        let directory = StoreDirectory()
+        var options = StoreOptions(path: directory.path)
+        options.outOfOrderWindow = .seconds(60)
+        let store = try MetricStore(options: options)
+        store.append([reading("m", [:], 100_000, 1)])
+        let result = store.append([reading("m", [:], 50_000, 2), reading("m", [:], 30_000, 3), reading("m", [:], 40_000, .nan)])
+        #expect(result == AppendResult(accepted: 1, tooOld: 1, invalid: 1))
+        let samples = try store.read(try .parse("m"), from: 0, to: 200_000).first
+        #expect(samples?.timestamps == [50_000, 100_000])
+        #expect(store.counters.rejectedTooOld == 1)
+    }
+
+    @Test func lastValuesReadOnlyTheNewestSample() throws {
+        let directory = StoreDirectory()
+        let store = try MetricStore(options: StoreOptions(path: directory.path))
+        for t in 0..<100 { store.append([reading("m", ["d": "x"], Int64(t) * 1000, Double(t)), reading("m", ["d": "y"], Int64(t) * 500, Double(-t))]) }
+        try store.flush()
+        let last = try store.lastValues(try .parse("m")).sorted { $0.series.description < $1.series.description }
+        #expect(last.map(\.timestampMs) == [99_000, 49_500])
+        #expect(last.map(\.value) == [99, -99])
+    }
+
+    @Test func aCorruptChunkIsReportedAsAGapAndCounted() throws {
+        let directory = StoreDirectory()
+        let store = try MetricStore(options: StoreOptions(path: directory.path))
+        store.append([reading("m", [:], 1000, 1), reading("m", [:], 2000, 2)])
+        try store.flush()
+        store.append([reading("m", [:], 3000, 3)])
+        try store.flush()
+        // Damage the first chunk's bytes on disk, behind the store's back.
+        let database = try SQLiteDatabase(path: directory.path)
+        try database.execute("UPDATE chunks SET data = zeroblob(length(data)) WHERE id = (SELECT MIN(id) FROM chunks)")
+        let samples = try store.read(try .parse("m"), from: 0, to: 10_000).first
+        #expect(samples?.timestamps == [3000])
+        #expect(samples?.gaps == [1000...2000])
+        #expect(store.counters.corruptChunks == 1)
+    }
+
+    @Test(arguments: 0..<5)
+    func queriesAgreeWithABruteForceReference(seed: UInt64) throws {
+        let directory = StoreDirectory()
+        var options = StoreOptions(path: directory.path)
+        options.outOfOrderWindow = .seconds(3600)
+        let store = try MetricStore(options: options)
+        var random = SeededRandom(seed)
+        var reference: [String: [Int64: Double]] = [:]
+        for round in 0..<20 {
+            var batch: [Reading] = []
+            for _ in 0..<200 {
+                let device = "d\(Int.random(in: 0..<5, using: &random))"
+                let t = Int64(round) * 10_000 + Int64.random(in: -5_000...20_000, using: &random)
+                let v = Double(Int.random(in: -1000...1000, using: &random)) / 10
+                batch.append(reading("m", ["device": device], t, v))
+                reference[device, default: [:]][t] = v
+            }
+            store.append(batch)
+            if Bool.random(using: &random) { try store.flush() }
+        }
+        for _ in 0..<20 {
+            let a = Int64.random(in: -10_000...220_000, using: &random)
+            let b = Int64.random(in: -10_000...220_000, using: &random)
+            let (start, end) = (min(a, b), max(a, b))
+            let results = try store.read(try .parse("m"), from: start, to: end)
+            for (device, samples) in reference {
+                let expected = samples.filter { $0.key >= start && $0.key <= end }.sorted { $0.key < $1.key }
+                let actual = results.first { $0.series.labels["device"] == device }
+                #expect((actual?.timestamps ?? []) == expected.map(\.key))
+                #expect((actual?.values ?? []) == expected.map(\.value))
+            }
+        }
+    }
+}
+
+@Suite("Series selectors")
+struct SelectorTests {
+    let keys = [
+        SeriesKey(metric: "temperature", labels: Labels(["site": "a", "device": "boiler-1"])),
+        SeriesKey(metric: "temperature", labels: Labels(["site": "b", "device": "fridge-2"])),
+        SeriesKey(metric: "humidity", labels: Labels(["site": "a"])),
+    ]
+
+    func matching(_ text: String) throws -> [String] {
+        let selector = try SeriesSelector.parse(text)
+        var catalog = SeriesCatalog()
+        for key in keys { _ = catalog.id(for: key) }
+        let viaIndex = catalog.select(selector).map { catalog.keys[$0]!.description }
+        let direct = keys.filter(selector.matches).map(\.description)
+        #expect(viaIndex == direct)
+        return direct
+    }
+
+    @Test func matchers() throws {
+        #expect(try matching("temperature").count == 2)
+        #expect(try matching(#"temperature{site="a"}"#) == [#"temperature{device="boiler-1",site="a"}"#])
+        #expect(try matching(#"temperature{device=~"boiler-.*"}"#).count == 1)
+        #expect(try matching(#"temperature{device=~"boiler"}"#).isEmpty)  // anchored
+        #expect(try matching(#"{site="a"}"#).count == 2)
+        #expect(try matching(#"{__name__=~"temp.*|hum.*", site!="b"}"#).count == 2)
+        #expect(try matching(#"temperature{device!~"f.*"}"#).count == 1)
+        #expect(try matching(#"humidity{device=""}"#).count == 1)  // empty value matches a missing label
+        #expect(try matching("temperature { site = 'b' , }").count == 1)
+    }
+
+    @Test(arguments: ["", "{}", #"{site=~".*"}"#, "temp{site}", #"temp{site="a""#, #"temp{site=~"("}"#, "temp extra", #"temp{1x="a"}"#])
+    func invalid(text: String) {
+        #expect(throws: StoreError.self) { try SeriesSelector.parse(text) }
+    }
+}
