@@ -252,5 +252,7 @@ public struct StoreCounters: Sendable, Equatable {
     public var rejectedTooOld: UInt64 = 0
     public var rejectedInvalid: UInt64 = 0
     public var corruptChunks: UInt64 = 0
+    /// Samples replaced by a later write of the same series and timestamp (found when compacting).
     public var duplicates: UInt64 = 0
+    public var compactions: UInt64 = 0
 }

@@ -1,0 +1,108 @@
+import Synchronization
+import VigilCore
+
+/// Merges a series' small flush segments (level 0) into large level-1 chunks, which is where the
+/// compression ratio comes from: zstd and the decimal codec work best on long runs.
+///
+/// Runs under the writer lock for one series at a time, so a flush never slips a newer segment in
+/// between reading and replacing: new chunks get larger ids than anything they replace, and "last
+/// write wins" still holds. Callers bound the work per call, which rate-limits it.
+extension MetricStore {
+    /// Series due for compaction: `segmentsPerCompaction` segments or more, or a segment older than
+    /// `olderThan` (so rarely-updated series compact too).
+    func compactionCandidates(limit: Int, olderThan: Int64) throws(StoreError) -> [Int64] {
+        try writer.withLock { database throws(StoreError) -> [Int64] in
+            let query = try database.prepare("""
+                SELECT series_id FROM chunks WHERE level = 0 GROUP BY series_id
+                HAVING COUNT(*) >= ? OR MIN(max_ts) < ? LIMIT ?
+                """)
+            try query.bind([.integer(Int64(options.segmentsPerCompaction)), .integer(olderThan), .integer(Int64(limit))])
+            var ids: [Int64] = []
+            while try query.step() { ids.append(query.int64(0)) }
+            return ids
+        }
+    }
+
+    /// Compacts up to `maxSeries` due series; returns how many were compacted.
+    @discardableResult
+    public func compact(maxSeries: Int = 64, nowMs: Int64 = WallClock.nowMs()) throws(StoreError) -> Int {
+        let due = try compactionCandidates(limit: maxSeries, olderThan: nowMs &- 3_600_000)
+        for id in due { try compactSeries(id) }
+        return due.count
+    }
+
+    /// Compacts every series that has segments, regardless of age (for tests, import and shutdown).
+    public func compactAll() throws(StoreError) {
+        let ids = try writer.withLock { database throws(StoreError) -> [Int64] in
+            let query = try database.prepare("SELECT DISTINCT series_id FROM chunks WHERE level = 0")
+            try query.bind([])
+            var ids: [Int64] = []
+            while try query.step() { ids.append(query.int64(0)) }
+            return ids
+        }
+        for id in ids { try compactSeries(id) }
+    }
+
+    func compactSeries(_ seriesID: Int64) throws(StoreError) {
+        let samplesPerChunk = options.samplesPerChunk
+        let outcome = try writer.withLock { database throws(StoreError) -> (merged: Int, corrupt: Int) in
+            let listing = try database.prepare(
+                "SELECT id, min_ts, max_ts, count, level FROM chunks WHERE series_id = ? ORDER BY id")
+            try listing.bind([.integer(seriesID)])
+            struct Row { let id, minTs, maxTs, count, level: Int64 }
+            var rows: [Row] = []
+            while try listing.step() {
+                rows.append(Row(id: listing.int64(0), minTs: listing.int64(1), maxTs: listing.int64(2),
+                                count: listing.int64(3), level: listing.int64(4)))
+            }
+            listing.reset()
+            let segments = rows.filter { $0.level == 0 }
+            guard let low = segments.map(\.minTs).min(), let high = segments.map(\.maxTs).max() else { return (0, 0) }
+            // Level-1 chunks that overlap the segments, and the newest one if it has room left:
+            // level-1 chunks stay disjoint in time.
+            let sealed = rows.filter { $0.level == 1 }
+            let newestSealed = sealed.max { $0.maxTs < $1.maxTs }
+            let chosen = rows.filter { row in
+                row.level == 0 || (row.maxTs >= low && row.minTs <= high)
+                    || (row.id == newestSealed?.id && row.count < Int64(samplesPerChunk))
+            }
+            let fetch = try database.prepare("SELECT data FROM chunks WHERE id = ?")
+            var parts: [Chunk] = []
+            var replaced: [Int64] = []
+            var corrupt = 0
+            for row in chosen {  // ascending id: older writes first
+                try fetch.bind([.integer(row.id)])
+                guard try fetch.step() else { continue }
+                do {
+                    parts.append(try ChunkCodec.decode(fetch.blob(0)))
+                    replaced.append(row.id)
+                } catch {
+                    corrupt += 1  // left in place: reads keep reporting its gap
+                }
+                fetch.reset()
+            }
+            let merged = SampleMerge.mergeLastWins(parts, from: .min, to: .max)
+            try database.transaction { () throws(StoreError) in
+                let delete = try database.prepare("DELETE FROM chunks WHERE id = ?")
+                for id in replaced { try delete.run([.integer(id)]) }
+                let insert = try database.prepare(
+                    "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, 1, ?)")
+                var start = 0
+                while start < merged.count {
+                    let end = min(start + samplesPerChunk, merged.count)
+                    let piece = Chunk(timestamps: Array(merged.timestamps[start..<end]), values: Array(merged.values[start..<end]))
+                    try insert.run([.integer(seriesID), .integer(piece.timestamps.first!), .integer(piece.timestamps.last!),
+                                    .integer(Int64(piece.count)), .blob(ChunkCodec.encode(piece, level: 9))])
+                    start = end
+                }
+            }
+            let before = parts.reduce(0) { $0 + $1.count }
+            return (before - merged.count, corrupt)
+        }
+        memory.withLock { memory in
+            memory.counters.duplicates += UInt64(max(0, outcome.merged))
+            memory.counters.corruptChunks += UInt64(outcome.corrupt)
+            memory.counters.compactions += 1
+        }
+    }
+}
