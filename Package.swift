@@ -102,6 +102,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // bench/store: bytes per sample, append and query speed on a generated sensor dataset.
+        .executableTarget(name: "vigil-bench-store", dependencies: ["VigilCore", "VigilStore"], path: "bench/store/Sources",
+                          swiftSettings: strict),
         // Helpers the tests share: real mosquitto, child processes, free ports, curl.
         .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: testSettings),

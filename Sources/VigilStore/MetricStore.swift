@@ -36,6 +36,8 @@ public final class MetricStore: Sendable {
     public init(options: StoreOptions) throws(StoreError) {
         self.options = options
         let database = try SQLiteDatabase(path: options.path)
+        // 16 KiB pages pack several compressed chunks per page (set only when the file is created).
+        try database.execute("PRAGMA page_size=16384")
         try database.execute("PRAGMA journal_mode=WAL")
         // FULL: each flush is on stable storage when it returns, so a power cut loses at most the
         // current flush interval. One fsync per flush is cheap at one flush a second.

@@ -74,6 +74,31 @@ struct ChunkCodecTests {
         try roundTrip([], [])
     }
 
+    @Test func jitteredTimestampsUseTheGridAndStayExact() throws {
+        var random = SeededRandom(11)
+        // A device clock a little slow (10 000.3 ms), latency jitter, a gap and a restart now and then.
+        var grid = 1_700_000_000_000.0
+        var timestamps: [Int64] = []
+        for i in 0..<2048 {
+            grid += i % 300 == 299 ? 600_000 + Double.random(in: 0..<10_000, using: &random) : 10_000.3
+            timestamps.append(Int64(grid) + Int64.random(in: 0...250, using: &random))
+        }
+        let period = try #require(TimestampCodec.gridPeriod(timestamps))
+        #expect(abs(Double(period) / 1024 - 10_000.3) < 2)
+        var gridBytes = ByteWriter(), deltaOfDelta = ByteWriter()
+        TimestampCodec.encodeGrid(timestamps, period: period, into: &gridBytes)
+        TimestampCodec.encodeDeltaOfDelta(timestamps, into: &deltaOfDelta)
+        #expect(TimestampCodec.entropyBits(gridBytes.bytes) < TimestampCodec.entropyBits(deltaOfDelta.bytes))
+        let compressedGrid = Zstd.compress(gridBytes.bytes, level: 9).count
+        let compressedDeltaOfDelta = Zstd.compress(deltaOfDelta.bytes, level: 9).count
+        #expect(compressedGrid < compressedDeltaOfDelta, "grid \(compressedGrid) B, delta-of-delta \(compressedDeltaOfDelta) B")
+        try roundTrip(timestamps, Array(repeating: 1, count: timestamps.count))
+        // Wrapping, unordered and huge: whichever mode is chosen must round-trip.
+        try roundTrip([0, Int64.max / 2, Int64.max, Int64.min, 0, 10, 20, Int64.max - 3],
+                      [1, 2, 3, 4, 5, 6, 7, 8])
+        try roundTrip((0..<50).map { Int64($0) &* (Int64.max / 25) }, Array(repeating: 0, count: 50))
+    }
+
     @Test func decimalsChooseTheShortExponentAndCountersTheDeltaOfDelta() {
         #expect(ValueCodec.decimalForm([21.3, 21.4, 20.9])?.0 == 1)
         #expect(ValueCodec.decimalForm([1234.567, 1.5])?.0 == 3)

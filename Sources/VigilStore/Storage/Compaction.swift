@@ -106,3 +106,13 @@ extension MetricStore {
         }
     }
 }
+
+extension MetricStore {
+    /// Returns free pages to the file system (after retention deletes or compaction).
+    public func vacuum() throws(StoreError) {
+        try writer.withLock { database throws(StoreError) in
+            try database.execute("VACUUM")
+            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+}
