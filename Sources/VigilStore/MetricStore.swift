@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import VigilCore
 
@@ -25,6 +28,8 @@ public final class MetricStore: Sendable {
     }
 
     public let options: StoreOptions
+    /// Opened by `vigil query`, `export` and `store stats` next to a running gateway: no writes.
+    public let readOnly: Bool
     let memory = Mutex(Memory())
     /// The write connection: flushes and compaction, one at a time.
     let writer: Mutex<SQLiteDatabase>
@@ -33,20 +38,30 @@ public final class MetricStore: Sendable {
 
     /// Opens (or creates) the store. Everything flushed before, including by a process that was
     /// killed, is there; SQLite's WAL recovery runs here without any manual step.
-    public init(options: StoreOptions) throws(StoreError) {
+    ///
+    /// `readOnly` opens an existing store without writing to it, safe while a gateway writes: it
+    /// sees what the gateway had flushed when it was opened.
+    public init(options: StoreOptions, readOnly: Bool = false) throws(StoreError) {
         self.options = options
-        let database = try SQLiteDatabase(path: options.path)
-        // 16 KiB pages pack several compressed chunks per page (set only when the file is created).
-        try database.execute("PRAGMA page_size=16384")
-        try database.execute("PRAGMA journal_mode=WAL")
-        // FULL: each flush is on stable storage when it returns, so a power cut loses at most the
-        // current flush interval. One fsync per flush is cheap at one flush a second.
-        try database.execute("PRAGMA synchronous=FULL")
-        try database.execute("PRAGMA foreign_keys=OFF")
-        try database.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        try database.transaction { () throws(StoreError) in
-            for statement in StoreSchema.statements { try database.execute(statement) }
-            try database.execute("PRAGMA user_version=\(StoreSchema.version)")
+        self.readOnly = readOnly
+        let database: SQLiteDatabase
+        if readOnly {
+            guard access(options.path, R_OK) == 0 else { throw StoreError.database("no store at \(options.path)") }
+            database = try SQLiteDatabase(path: options.path, readOnly: true)
+        } else {
+            database = try SQLiteDatabase(path: options.path)
+            // 16 KiB pages pack several compressed chunks per page (set only when the file is created).
+            try database.execute("PRAGMA page_size=16384")
+            // Before the first table: lets retention give pages back to the file system.
+            try database.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            try database.execute("PRAGMA journal_mode=WAL")
+            // FULL: each flush is on stable storage when it returns, so a power cut loses at most the
+            // current flush interval. One fsync per flush is cheap at one flush a second.
+            try database.execute("PRAGMA synchronous=FULL")
+            try database.transaction { () throws(StoreError) in
+                for statement in StoreSchema.statements { try database.execute(statement) }
+                try database.execute("PRAGMA user_version=\(StoreSchema.version)")
+            }
         }
         var memory = Memory()
         try Self.load(from: database, into: &memory)
@@ -120,12 +135,13 @@ public final class MetricStore: Sendable {
         do {
             let written = try writer.withLock { database throws(StoreError) -> (samples: Int, bytes: Int) in
                 try database.transaction { () throws(StoreError) -> (samples: Int, bytes: Int) in
-                    let insertSeries = try database.prepare("INSERT OR REPLACE INTO series(id, metric, labels) VALUES(?, ?, ?)")
+                    let insertSeries = try database.cached("INSERT OR REPLACE INTO series(id, metric, labels) VALUES(?, ?, ?)")
                     for (id, key) in newSeries {
                         try insertSeries.run([.integer(id), .text(key.metric), .blob(StoreSchema.encodeLabels(key.labels))])
                     }
-                    let insertChunk = try database.prepare(
+                    let insertChunk = try database.cached(
                         "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, 0, ?)")
+                    let markDirty = try database.cached("INSERT OR IGNORE INTO rollup_dirty(series_id, block_start) VALUES(?, ?)")
                     var samples = 0
                     var bytes = 0
                     for (id, batch) in pending {
@@ -133,6 +149,9 @@ public final class MetricStore: Sendable {
                         let blob = ChunkCodec.encode(chunk, level: 1)
                         try insertChunk.run([.integer(id), .integer(chunk.timestamps.first!), .integer(chunk.timestamps.last!),
                                              .integer(Int64(chunk.count)), .blob(blob)])
+                        for block in Self.blocks(from: chunk.timestamps.first!, to: chunk.timestamps.last!) {
+                            try markDirty.run([.integer(id), .integer(block)])
+                        }
                         samples += chunk.count
                         bytes += blob.count
                     }
@@ -194,42 +213,59 @@ public final class MetricStore: Sendable {
     }
 
     private func read(_ targets: [ReadTarget]) throws(StoreError) -> [SeriesSamples] {
-        let pendingCopies = memory.withLock { memory in
-            var pending: [Int64: PendingSamples] = [:]
-            for target in targets { if let p = memory.pending[target.id] { pending[target.id] = p } }
-            return pending
-        }
+        let pendingCopies = pendingSamples(for: targets.map(\.id))
         var corrupt = 0
         let results = try reader.withLock { database throws(StoreError) -> [SeriesSamples] in
-            let query = try database.prepare(
-                "SELECT min_ts, max_ts, data FROM chunks WHERE series_id = ? AND max_ts >= ? AND min_ts <= ? ORDER BY id")
             var out: [SeriesSamples] = []
             out.reserveCapacity(targets.count)
             for target in targets {
-                try query.bind([.integer(target.id), .integer(target.start), .integer(target.end)])
-                var parts: [Chunk] = []
-                var gaps: [ClosedRange<Int64>] = []
-                while try query.step() {
-                    do {
-                        parts.append(try ChunkCodec.decode(query.blob(2)))
-                    } catch {
-                        corrupt += 1
-                        gaps.append(query.int64(0)...query.int64(1))
-                    }
-                }
-                query.reset()
-                if let p = pendingCopies[target.id] {
-                    parts.append(SampleMerge.sortedLastWins(timestamps: p.timestamps, values: p.values))
-                }
-                let merged = SampleMerge.mergeLastWins(parts, from: target.start, to: target.end)
-                if !merged.timestamps.isEmpty || !gaps.isEmpty {
-                    out.append(SeriesSamples(series: target.key, timestamps: merged.timestamps, values: merged.values, gaps: gaps))
-                }
+                let samples = try Self.readSeries(target, pending: pendingCopies[target.id], in: database, corrupt: &corrupt)
+                if !samples.timestamps.isEmpty || !samples.gaps.isEmpty { out.append(samples) }
             }
             return out
         }
         if corrupt > 0 { memory.withLock { $0.counters.corruptChunks += UInt64(corrupt) } }
         return results
+    }
+
+    func pendingSamples(for ids: [Int64]) -> [Int64: PendingSamples] {
+        memory.withLock { memory in
+            var pending: [Int64: PendingSamples] = [:]
+            for id in ids { if let p = memory.pending[id] { pending[id] = p } }
+            return pending
+        }
+    }
+
+    /// One series' samples in the target range from `database`, merged with `pending`; chunks that
+    /// fail to decode become gaps and are counted in `corrupt`.
+    static func readSeries(_ target: ReadTarget, pending: PendingSamples?, in database: SQLiteDatabase,
+                           corrupt: inout Int) throws(StoreError) -> SeriesSamples {
+        let query = try database.cached(
+            "SELECT min_ts, max_ts, data FROM chunks WHERE series_id = ? AND max_ts >= ? AND min_ts <= ? ORDER BY id")
+        try query.bind([.integer(target.id), .integer(target.start), .integer(target.end)])
+        var parts: [Chunk] = []
+        var gaps: [ClosedRange<Int64>] = []
+        while try query.step() {
+            do {
+                parts.append(try ChunkCodec.decode(query.blob(2)))
+            } catch {
+                corrupt += 1
+                gaps.append(query.int64(0)...query.int64(1))
+            }
+        }
+        query.reset()
+        if let pending {
+            parts.append(SampleMerge.sortedLastWins(timestamps: pending.timestamps, values: pending.values))
+        }
+        let merged = SampleMerge.mergeLastWins(parts, from: target.start, to: target.end)
+        return SeriesSamples(series: target.key, timestamps: merged.timestamps, values: merged.values, gaps: gaps)
+    }
+
+    /// The UTC day blocks that [from, to] touches; block `d` covers (d, d + 1 day], like buckets.
+    static func blocks(from: Int64, to: Int64) -> StrideThrough<Int64> {
+        let day = RollupResolution.blockMs
+        return stride(from: RollupBuckets.floorDiv(from &- 1, day) &* day, through: RollupBuckets.floorDiv(to &- 1, day) &* day,
+                      by: Int(day))
     }
 
     // MARK: Catalogue
@@ -257,4 +293,8 @@ public struct StoreCounters: Sendable, Equatable {
     /// Samples replaced by a later write of the same series and timestamp (found when compacting).
     public var duplicates: UInt64 = 0
     public var compactions: UInt64 = 0
+    /// Series-days rolled up into 1 m and 1 h buckets.
+    public var rollupBlocks: UInt64 = 0
+    public var retentionChunksDeleted: UInt64 = 0
+    public var retentionRollupsDeleted: UInt64 = 0
 }

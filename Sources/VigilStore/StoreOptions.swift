@@ -8,6 +8,14 @@ public struct StoreOptions: Sendable {
     public var segmentsPerCompaction = 16
     /// Largest number of samples in one compacted chunk.
     public var samplesPerChunk = 2048
+    /// Raw samples older than this (by their chunk's newest sample) are deleted.
+    public var retention: Duration = .seconds(30 * 86_400)
+    /// When the database grows past this many bytes, the oldest raw chunks are deleted first, then
+    /// the oldest 1 m rollups. Nil: no cap.
+    public var maxBytes: Int64?
+    /// How long 1 m and 1 h rollups are kept.
+    public var minuteRollupRetention: Duration = .seconds(365 * 86_400)
+    public var hourRollupRetention: Duration = .seconds(365 * 86_400)
 
     public init(path: String) { self.path = path }
 }

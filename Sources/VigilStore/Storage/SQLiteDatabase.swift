@@ -6,6 +6,8 @@ import CSQLite
 final class SQLiteDatabase {
     let handle: OpaquePointer
     let path: String
+    /// Statements on hot paths, prepared once (close_v2 waits for them to be finalized).
+    private var statementCache: [String: Statement] = [:]
 
     init(path: String, readOnly: Bool = false) throws(StoreError) {
         var db: OpaquePointer?
@@ -41,6 +43,14 @@ final class SQLiteDatabase {
         return Statement(statement, database: self)
     }
 
+    /// A prepared statement kept for reuse; `bind` resets it, so callers need not.
+    func cached(_ sql: String) throws(StoreError) -> Statement {
+        if let statement = statementCache[sql] { return statement }
+        let statement = try prepare(sql)
+        statementCache[sql] = statement
+        return statement
+    }
+
     func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try execute("BEGIN IMMEDIATE")
         do {
@@ -53,6 +63,8 @@ final class SQLiteDatabase {
         }
     }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int { Int(sqlite3_changes(handle)) }
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
     var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
 }

@@ -8,6 +8,10 @@ import VigilCore
 ///   series' segments into level-1 chunks. Chunks of one series may overlap in time; on equal
 ///   timestamps the chunk with the larger `id` (written later) wins, which makes "last write wins"
 ///   deterministic across flushes, restarts and compaction.
+/// - `rollups(series_id, resolution, block_start, min_ts, max_ts, data)`: 1 m and 1 h buckets
+///   (min, max, sum, count, last), one blob per series, resolution and UTC day.
+/// - `rollup_dirty(series_id, block_start)`: days that received samples since they were last
+///   rolled up; the rollup job recomputes them once they can no longer change.
 enum StoreSchema {
     static let version: Int64 = 1
 
@@ -30,6 +34,25 @@ enum StoreSchema {
         """,
         "CREATE INDEX IF NOT EXISTS chunks_by_series_time ON chunks(series_id, max_ts)",
         "CREATE INDEX IF NOT EXISTS chunks_by_level ON chunks(level, series_id)",
+        "CREATE INDEX IF NOT EXISTS chunks_by_age ON chunks(max_ts)",
+        """
+        CREATE TABLE IF NOT EXISTS rollups(
+            id INTEGER PRIMARY KEY,
+            series_id INTEGER NOT NULL,
+            resolution INTEGER NOT NULL,
+            block_start INTEGER NOT NULL,
+            min_ts INTEGER NOT NULL,
+            max_ts INTEGER NOT NULL,
+            data BLOB NOT NULL)
+        """,
+        "CREATE UNIQUE INDEX IF NOT EXISTS rollups_by_series ON rollups(series_id, resolution, block_start)",
+        "CREATE INDEX IF NOT EXISTS rollups_by_age ON rollups(resolution, max_ts)",
+        """
+        CREATE TABLE IF NOT EXISTS rollup_dirty(
+            series_id INTEGER NOT NULL,
+            block_start INTEGER NOT NULL,
+            PRIMARY KEY(series_id, block_start)) WITHOUT ROWID
+        """,
     ]
 
     static func encodeLabels(_ labels: Labels) -> [UInt8] {

@@ -1,0 +1,134 @@
+import Synchronization
+import VigilCore
+
+/// Rolling raw samples up into 1 m and 1 h buckets, and reading them back.
+///
+/// A flush marks the UTC days it wrote into as dirty (`rollup_dirty`). `rollUp` recomputes dirty
+/// days once they are complete and older than the out-of-order window, so each day is normally
+/// rolled up once; late data, imports and backfills mark it dirty again and it is recomputed from
+/// raw. Reads use a day's rollup only when it is clean, and aggregate raw samples on the fly
+/// otherwise (today, and anything not rolled up yet), so answers never depend on the job's pace.
+extension MetricStore {
+    /// Rolls up at most `maxBlocks` complete dirty series-days; returns how many it did.
+    @discardableResult
+    public func rollUp(maxBlocks: Int = 64, nowMs: Int64 = WallClock.nowMs()) throws(StoreError) -> Int {
+        let settled = nowMs &- options.outOfOrderWindow.milliseconds &- 60_000
+        var corrupt = 0
+        let done = try writer.withLock { database throws(StoreError) -> Int in
+            let due = try database.cached(
+                "SELECT series_id, block_start FROM rollup_dirty WHERE block_start <= ? ORDER BY block_start LIMIT ?")
+            try due.bind([.integer(settled &- RollupResolution.blockMs), .integer(Int64(maxBlocks))])
+            var blocks: [(series: Int64, start: Int64)] = []
+            while try due.step() { blocks.append((due.int64(0), due.int64(1))) }
+            due.reset()
+            for block in blocks {
+                let target = ReadTarget(id: block.series, key: SeriesKey(metric: ""), start: block.start &+ 1,
+                                        end: block.start &+ RollupResolution.blockMs)
+                let raw = try Self.readSeries(target, pending: nil, in: database, corrupt: &corrupt)
+                try database.transaction { () throws(StoreError) in
+                    // A day whose raw data is gone (retention) keeps the rollups it has.
+                    if !raw.timestamps.isEmpty {
+                        let upsert = try database.cached("""
+                            INSERT OR REPLACE INTO rollups(series_id, resolution, block_start, min_ts, max_ts, data)
+                            VALUES(?, ?, ?, ?, ?, ?)
+                            """)
+                        for resolution in RollupResolution.allCases {
+                            let buckets = RollupBuckets.aggregate(timestamps: raw.timestamps, values: raw.values,
+                                                                  resolution: resolution.milliseconds)
+                            try upsert.run([.integer(block.series), .integer(resolution.milliseconds), .integer(block.start),
+                                            .integer(buckets.starts.first!), .integer(buckets.starts.last!),
+                                            .blob(RollupCodec.encode(buckets))])
+                        }
+                    }
+                    try database.cached("DELETE FROM rollup_dirty WHERE series_id = ? AND block_start = ?")
+                        .run([.integer(block.series), .integer(block.start)])
+                }
+            }
+            return blocks.count
+        }
+        memory.withLock { memory in
+            memory.counters.rollupBlocks += UInt64(done)
+            memory.counters.corruptChunks += UInt64(corrupt)
+        }
+        return done
+    }
+
+    /// Rolls up every dirty day that is complete (after an import, and in tests).
+    public func rollUpAll(nowMs: Int64 = WallClock.nowMs()) throws(StoreError) {
+        while try rollUp(maxBlocks: 256, nowMs: nowMs) > 0 {}
+    }
+
+    /// Buckets at `resolution` of every series matching `selector` that hold samples from
+    /// [start, end] (whole buckets, so the first may reach back before `start`): from clean rollups where they exist, aggregated from raw samples elsewhere.
+    public func readBuckets(_ selector: SeriesSelector, resolution: RollupResolution,
+                            from start: Int64, to end: Int64) throws(StoreError) -> [(series: SeriesKey, buckets: RollupBuckets)] {
+        let targets = memory.withLock { memory in
+            memory.catalog.select(selector).compactMap { id in
+                memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) }
+            }
+        }
+        let pending = pendingSamples(for: targets.map(\.id))
+        var corrupt = 0
+        let out = try reader.withLock { database throws(StoreError) -> [(series: SeriesKey, buckets: RollupBuckets)] in
+            var out: [(series: SeriesKey, buckets: RollupBuckets)] = []
+            for target in targets {
+                let buckets = try Self.readBuckets(target, resolution: resolution, pending: pending[target.id],
+                                                   in: database, corrupt: &corrupt)
+                if !buckets.isEmpty { out.append((target.key, buckets)) }
+            }
+            return out
+        }
+        if corrupt > 0 { memory.withLock { $0.counters.corruptChunks += UInt64(corrupt) } }
+        return out
+    }
+
+    static func readBuckets(_ target: ReadTarget, resolution: RollupResolution, pending: PendingSamples?,
+                            in database: SQLiteDatabase, corrupt: inout Int) throws(StoreError) -> RollupBuckets {
+        let firstBucket = RollupBuckets.floorDiv(target.start &- 1, resolution.milliseconds) &* resolution.milliseconds
+        let days = Array(blocks(from: firstBucket &+ 1, to: target.end))
+        guard let firstDay = days.first, let lastDay = days.last else { return RollupBuckets() }
+        var rolled: [Int64: [UInt8]] = [:]
+        let rollups = try database.cached("""
+            SELECT block_start, data FROM rollups WHERE series_id = ? AND resolution = ? AND block_start BETWEEN ? AND ?
+            """)
+        try rollups.bind([.integer(target.id), .integer(resolution.milliseconds), .integer(firstDay), .integer(lastDay)])
+        while try rollups.step() { rolled[rollups.int64(0)] = rollups.blob(1) }
+        rollups.reset()
+        let dirtyQuery = try database.cached(
+            "SELECT block_start FROM rollup_dirty WHERE series_id = ? AND block_start BETWEEN ? AND ?")
+        try dirtyQuery.bind([.integer(target.id), .integer(firstDay), .integer(lastDay)])
+        var dirty = Set<Int64>()
+        while try dirtyQuery.step() { dirty.insert(dirtyQuery.int64(0)) }
+        dirtyQuery.reset()
+
+        var out = RollupBuckets()
+        var rawFrom: Int64?  // start of a run of days to aggregate from raw samples
+        func flushRaw(until dayEnd: Int64) throws(StoreError) {
+            guard let from = rawFrom else { return }
+            rawFrom = nil
+            let rawTarget = ReadTarget(id: target.id, key: target.key, start: from &+ 1, end: dayEnd)
+            let raw = try readSeries(rawTarget, pending: pending, in: database, corrupt: &corrupt)
+            out.append(contentsOf: RollupBuckets.aggregate(timestamps: raw.timestamps, values: raw.values,
+                                                           resolution: resolution.milliseconds))
+        }
+        for day in days {
+            if let blob = rolled[day], !dirty.contains(day), pending == nil || !pendingTouches(pending!, day) {
+                try flushRaw(until: day)
+                do {
+                    out.append(contentsOf: try RollupCodec.decode(blob))
+                } catch {
+                    corrupt += 1  // fall back to raw for this day
+                    rawFrom = day
+                }
+            } else if rawFrom == nil {
+                rawFrom = day
+            }
+        }
+        try flushRaw(until: lastDay &+ RollupResolution.blockMs)
+        return out.clipped(from: firstBucket, to: target.end &- 1)
+    }
+
+    private static func pendingTouches(_ pending: PendingSamples, _ day: Int64) -> Bool {
+        pending.timestamps.contains { $0 > day && $0 <= day &+ RollupResolution.blockMs }
+    }
+}
