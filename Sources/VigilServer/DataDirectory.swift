@@ -5,10 +5,10 @@ import Foundation
 
 /// `data_dir`: created on first start (mode 0750) and locked, so two gateways never share one
 /// store by accident.
-struct DataDirectory {
+public struct DataDirectory: Sendable {
     let lockDescriptor: Int32
 
-    static func prepare(_ path: String) throws -> DataDirectory {
+    public static func prepare(_ path: String) throws -> DataDirectory {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o750])
@@ -32,7 +32,7 @@ struct DataDirectory {
         return DataDirectory(lockDescriptor: fd)
     }
 
-    func release() {
+    public func release() {
         flock(lockDescriptor, LOCK_UN)
         close(lockDescriptor)
     }

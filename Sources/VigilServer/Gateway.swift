@@ -13,6 +13,7 @@ import ServiceLifecycle
 import UnixSignals
 import VigilCore
 import VigilIngest
+import VigilStore
 
 /// The running gateway: one ServiceGroup holding the HTTPS listener, the reload handler, the bus
 /// consumers and the ingest sources.
@@ -43,9 +44,19 @@ public struct Gateway: Sendable {
         let dataLock = try DataDirectory.prepare(config.dataDir)
         defer { dataLock.release() }
 
+        let store: MetricStore
+        do {
+            store = try MetricStore(options: config.store.options)
+        } catch {
+            throw StartupError("cannot open the metric store at \(config.store.path): \(error)")
+        }
+        logger.notice("store opened", metadata: ["path": "\(config.store.path)", "series": "\(store.seriesCount)"])
+        let storeHealth = StoreHealth()
+
         let bus = ReadingBus()
         let board = SourceStatusBoard()
         let metrics = MetricsExposition(registry: PrometheusCollectorRegistry(), bus: bus, board: board,
+                                        store: StoreMetricsSource(store: store, health: storeHealth),
                                         gatewayName: config.gatewayName)
         metrics.bootstrapMetricsSystem()
 
@@ -58,10 +69,13 @@ public struct Gateway: Sendable {
         }
 
         let router = Router()
-        OperationalRoutes.add(to: router, metrics: metrics, board: board)
+        OperationalRoutes.add(to: router, metrics: metrics, board: board, storeHealth: storeHealth)
+        let api = router.group("/api/v1")
+            .add(middleware: APIAuthenticator(users: config.auth.users, cache: VerifiedCredentials(), logger: Logger(label: "vigil.api")))
+        QueryRoutes.add(to: api, store: store)
         router.get("/") { _, _ in
             OperationalRoutes.textResponse("Vigil \(BuildInfo.version) gateway '\(config.gatewayName)'. "
-                                           + "Endpoints: /healthz /readyz /metrics\n")
+                                           + "Endpoints: /healthz /readyz /metrics /api/v1/query_range /api/v1/series /api/v1/labels\n")
         }
         let scheme = tls == nil ? "http" : "https"
         let http = config.http
@@ -86,6 +100,10 @@ public struct Gateway: Sendable {
                                                  interval: config.logging.ingestSummaryInterval,
                                                  logger: Logger(label: "vigil.ingest")))
         }
+        // Generous capacity: the store is the one consumer that must not lose readings to a burst.
+        services.append(StoreService(store: store, subscription: bus.subscribe("store", capacity: 1_000_000),
+                                     flushInterval: config.store.flushInterval, health: storeHealth,
+                                     logger: Logger(label: "vigil.store")))
         services.append(BusCloser(bus: bus))
         for broker in config.mqtt.brokers {
             services.append(MQTTSource(config: broker, bus: bus, board: board, logger: Logger(label: "vigil.mqtt")))

@@ -190,6 +190,12 @@ public final class MetricStore: Sendable {
         return try read(targets)
     }
 
+    /// The samples of exactly this series in [start, end]; nil when the series is unknown.
+    public func read(series key: SeriesKey, from start: Int64, to end: Int64) throws(StoreError) -> SeriesSamples? {
+        guard let id = memory.withLock({ $0.catalog.id(of: key) }) else { return nil }
+        return try read([ReadTarget(id: id, key: key, start: start, end: end)]).first
+    }
+
     /// The newest sample of every matching series. Reads only each series' newest chunk: the
     /// store knows every series' newest timestamp.
     public func lastValues(_ selector: SeriesSelector) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {

@@ -44,11 +44,12 @@ struct ServerPartsTests {
         var down = SourceStatus(name: "mqtt/b", kind: "mqtt")
         down.state = .disconnected
         down.detail = "Connection \"refused\""
-        #expect(Readiness.evaluate(sources: []).ready)
-        #expect(Readiness.evaluate(sources: [up]).ready)
-        let report = Readiness.evaluate(sources: [up, down])
+        #expect(Readiness.evaluate(sources: [], storeError: nil).ready)
+        #expect(Readiness.evaluate(sources: [up], storeError: nil).ready)
+        let report = Readiness.evaluate(sources: [up, down], storeError: nil)
         #expect(!report.ready)
-        #expect(report.json == #"{"status":"not ready","checks":[{"name":"mqtt/a","ok":true,"state":"connected"},{"name":"mqtt/b","ok":false,"state":"disconnected","detail":"Connection \"refused\""}]}"#)
+        #expect(!Readiness.evaluate(sources: [up], storeError: "disk full").ready)
+        #expect(report.json == #"{"status":"not ready","checks":[{"name":"store","ok":true},{"name":"mqtt/a","ok":true,"state":"connected"},{"name":"mqtt/b","ok":false,"state":"disconnected","detail":"Connection \"refused\""}]}"#)
     }
 
     @Test func textAndJSONLogLines() {

@@ -1,6 +1,7 @@
 import Foundation
 import VigilConfig
 import VigilIngest
+import VigilStore
 
 /// The whole gateway configuration, decoded and validated. Built only through `load`, so a value
 /// of this type is always a config that `vigil check-config` would accept.
@@ -11,13 +12,14 @@ public struct VigilConfiguration: Sendable {
     public var http: HTTPSettings
     public var auth: AuthSettings
     public var logging: LoggingSettings
+    public var store: StoreSettings
     public var mqtt: MQTTConfig
     /// Every file read (the main file and its includes).
     public var files: [String]
     public var warnings: [ConfigWarning]
 
     /// Sections that later versions fill; present and non-empty, they are refused rather than ignored.
-    static let plannedSections = ["store", "serial", "modbus", "alerts"]
+    static let plannedSections = ["serial", "modbus", "alerts"]
 
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -44,6 +46,7 @@ public struct VigilConfiguration: Sendable {
             http: try HTTPSettings.decode(try top.section("http")),
             auth: try AuthSettings.decode(try top.section("auth")),
             logging: try LoggingSettings.decode(try top.section("logging")),
+            store: try StoreSettings.decode(try top.section("store"), dataDir: dataDir),
             mqtt: try MQTTConfig.decode(try top.section("mqtt"), gatewayName: gatewayName),
             files: files,
             warnings: [])

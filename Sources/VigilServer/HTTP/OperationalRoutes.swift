@@ -1,16 +1,17 @@
 import Hummingbird
 import VigilCore
 
-/// `/healthz` (the process answers), `/readyz` (sources connected; later also the store open) and
+/// `/healthz` (the process answers), `/readyz` (store writable, sources connected) and
 /// `/metrics` (Prometheus text format). None of them needs a login: they are what a supervisor,
 /// a load balancer or a Prometheus server reads.
 enum OperationalRoutes {
-    static func add(to router: Router<BasicRequestContext>, metrics: MetricsExposition, board: SourceStatusBoard) {
+    static func add(to router: Router<BasicRequestContext>, metrics: MetricsExposition, board: SourceStatusBoard,
+                    storeHealth: StoreHealth) {
         router.get("/healthz") { _, _ in
             textResponse("ok\n")
         }
         router.get("/readyz") { _, _ in
-            let report = Readiness.evaluate(sources: board.snapshot())
+            let report = Readiness.evaluate(sources: board.snapshot(), storeError: storeHealth.lastError)
             var response = textResponse(report.json + "\n", contentType: "application/json")
             response.status = report.ready ? .ok : .serviceUnavailable
             return response
@@ -26,14 +27,18 @@ enum OperationalRoutes {
     }
 }
 
-/// Whether the gateway is ready to do its job: every configured source connected.
+/// Whether the gateway is ready to do its job: the store open and its last flush committed, and
+/// every configured source connected.
 struct Readiness {
     let ready: Bool
     let json: String
 
-    static func evaluate(sources: [SourceStatus]) -> Readiness {
+    static func evaluate(sources: [SourceStatus], storeError: String?) -> Readiness {
         var checks: [String] = []
-        var ready = true
+        var ready = storeError == nil
+        var store = "{\"name\":\"store\",\"ok\":\(storeError == nil)"
+        if let storeError { store += ",\"detail\":\"\(escape(storeError))\"" }
+        checks.append(store + "}")
         for source in sources {
             let ok = source.state == .connected
             ready = ready && ok

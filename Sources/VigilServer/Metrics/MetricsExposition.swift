@@ -1,6 +1,7 @@
 import Metrics
 import Prometheus
 import VigilCore
+import VigilStore
 
 /// `/metrics`: everything counted through swift-metrics (one Prometheus registry for the
 /// process), plus values read at scrape time: build info, process, bus and source states.
@@ -8,11 +9,14 @@ public final class MetricsExposition: Sendable {
     public let registry: PrometheusCollectorRegistry
     let bus: ReadingBus
     let board: SourceStatusBoard
+    let store: StoreMetricsSource?
 
-    public init(registry: PrometheusCollectorRegistry, bus: ReadingBus, board: SourceStatusBoard, gatewayName: String) {
+    init(registry: PrometheusCollectorRegistry, bus: ReadingBus, board: SourceStatusBoard, store: StoreMetricsSource? = nil,
+         gatewayName: String) {
         self.registry = registry
         self.bus = bus
         self.board = board
+        self.store = store
         registry.makeGauge(
             descriptor: MetricNameDescriptor(metricName: "vigil", unitName: "build_info",
                                              helpText: "Always 1; the labels describe the running build."),
@@ -31,6 +35,7 @@ public final class MetricsExposition: Sendable {
         ProcessMetrics.render(into: &out)
         renderBus(into: &out)
         renderSources(into: &out)
+        store?.render(into: &out)
         return out
     }
 

@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+import VigilIngest
+import VigilServer
+import VigilStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Backfill the metric store from Influx line protocol or CSV.",
+        discussion: """
+            CSV is `series,timestamp_ms,value` with the series in selector form, as `vigil export`
+            writes it. Influx lines become one series per numeric field (`measurement_field`; a field
+            named `value` keeps the measurement name), tags become labels.
+
+            A bad line is reported with its line number and skipped; the rest is imported. Exit
+            status 1 if any line was rejected. The import commits as it goes (one transaction per
+            second): if it is interrupted, everything reported as committed is kept.
+
+            The gateway must not be running on the same data_dir (the store has one writer).
+
+            Examples:
+              vigil import --data-dir /var/lib/vigil --format csv temperature.csv
+              zcat history.lp.gz | vigil import --data-dir /var/lib/vigil --format influx --precision s -
+            """)
+
+    @OptionGroup var location: StoreLocation
+
+    @Option(help: "influx or csv.")
+    var format: InputFormat
+
+    @Option(help: "Influx timestamp precision: ns, us, ms or s.")
+    var precision: String = "ns"
+
+    @Argument(help: ArgumentHelp("The file to import, or - for standard input.", valueName: "file"))
+    var file: String
+
+    enum InputFormat: String, ExpressibleByArgument, CaseIterable { case influx, csv }
+
+    static let maxReportedErrors = 20
+
+    func run() throws {
+        guard let influxPrecision = InfluxLineParser.Precision(rawValue: precision) else {
+            throw ValidationError("--precision: expected ns, us, ms or s")
+        }
+        let input: FileHandle
+        if file == "-" {
+            input = .standardInput
+        } else {
+            guard let handle = FileHandle(forReadingAtPath: file) else { Terminal.fail("vigil import: cannot read \(file)") }
+            input = handle
+        }
+        let (dataDir, settings): (String, StoreSettings)
+        do { (dataDir, settings) = try location.settings() } catch { Terminal.fail("vigil import: \(error)") }
+        let lock: DataDirectory
+        do {
+            lock = try DataDirectory.prepare(dataDir)
+        } catch {
+            Terminal.fail("vigil import: \(error); stop the gateway first (the store has one writer)")
+        }
+        defer { lock.release() }
+        var options = settings.options
+        // A backfill is older than what is stored by design: no out-of-order window.
+        options.outOfOrderWindow = .seconds(Int64.max / 1_000_000_000_000)
+        let store: MetricStore
+        do { store = try MetricStore(options: options) } catch { Terminal.fail("vigil import: cannot open \(settings.path): \(error)") }
+
+        let progress = ImportProgress(name: file == "-" ? "stdin" : file)
+        var csv = SampleCSV.Reader()
+        let now = WallClock.nowMs()
+        var batch: [Reading] = []
+        batch.reserveCapacity(65_536)
+        var lastFlush = ContinuousClock.now
+        let label = file == "-" ? "stdin" : file
+
+        func commit() {
+            store.append(batch)
+            batch.removeAll(keepingCapacity: true)
+            do { try store.flush() } catch { Terminal.fail("vigil import: \(error)") }
+            progress.committed = progress.samples
+            progress.report()
+            lastFlush = .now
+        }
+
+        func handle(_ line: Substring) {
+            progress.lines += 1
+            do {
+                switch format {
+                case .csv:
+                    if let reading = try csv.parse(line) { batch.append(reading) }
+                case .influx:
+                    batch.append(contentsOf: try InfluxLineParser.parse(line, precision: influxPrecision, defaultTimeMs: now))
+                }
+            } catch {
+                progress.rejected += 1
+                if progress.rejected <= Self.maxReportedErrors {
+                    progress.clearLine()
+                    Terminal.printError("\(label):\(progress.lines): \(error)")
+                    if progress.rejected == Self.maxReportedErrors { Terminal.printError("(further bad lines are counted, not shown)") }
+                }
+                return
+            }
+            if batch.count >= 65_536 {
+                progress.samples += batch.count
+                store.append(batch)
+                batch.removeAll(keepingCapacity: true)
+                if ContinuousClock.now - lastFlush >= .seconds(1) { commit() }
+            }
+        }
+
+        var carry: [UInt8] = []
+        while true {
+            let data = input.readData(ofLength: 4 << 20)
+            if data.isEmpty { break }
+            var bytes = carry
+            bytes.append(contentsOf: data)
+            var lineStart = 0
+            bytes.withUnsafeBufferPointer { buffer in
+                var i = 0
+                while i < buffer.count {
+                    if buffer[i] == UInt8(ascii: "\n") {
+                        handle(Substring(decoding: UnsafeBufferPointer(rebasing: buffer[lineStart..<i]), as: UTF8.self))
+                        lineStart = i + 1
+                    }
+                    i += 1
+                }
+            }
+            carry = Array(bytes[lineStart...])
+        }
+        if !carry.isEmpty { handle(Substring(decoding: carry, as: UTF8.self)) }
+        progress.samples += batch.count
+        commit()
+
+        progress.phase = "compacting"
+        progress.report(force: true)
+        do {
+            try store.compactAll()
+            progress.phase = "rolling up"
+            progress.report(force: true)
+            try store.rollUpAll()
+        } catch {
+            Terminal.fail("vigil import: \(error)")
+        }
+        progress.finish(series: store.seriesCount)
+        if progress.rejected > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The progress line on standard error: rewritten in place on a terminal, one line per commit
+/// otherwise (so a log or a supervising process sees what is committed).
+final class ImportProgress {
+    let name: String
+    let started = ContinuousClock.now
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    var lines = 0
+    var samples = 0
+    var committed = 0
+    var rejected = 0
+    var phase = "importing"
+    private var lastReport = ContinuousClock.now
+
+    init(name: String) { self.name = name }
+
+    var elapsedSeconds: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    func report(force: Bool = false) {
+        guard force || !isTerminal || ContinuousClock.now - lastReport >= .milliseconds(250) else { return }
+        lastReport = .now
+        let rate = Double(samples) / max(0.001, elapsedSeconds)
+        let text = "\(phase) \(name): \(lines) lines, \(committed) samples committed, \(rejected) rejected, \(Int(rate)) samples/s"
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        } else {
+            Terminal.printError(text)
+        }
+    }
+
+    func clearLine() {
+        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    func finish(series: Int) {
+        clearLine()
+        let seconds = elapsedSeconds
+        Terminal.printError(String(format: "imported %d samples into %d series from %d lines in %.1f s (%.0f samples/s); %d lines rejected",
+                                   committed, series, lines, seconds, Double(committed) / max(0.001, seconds), rejected))
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import VigilStore
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Inspect the metric store.",
+        subcommands: [StoreStatsCommand.self])
+}
+
+struct StoreStatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Series, samples, bytes on disk and time range of the store (read-only).",
+        discussion: """
+            Examples:
+              vigil store stats --data-dir /var/lib/vigil
+              vigil store stats --config /etc/vigil/vigil.yaml --json
+            """)
+
+    @OptionGroup var location: StoreLocation
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let stats: StoreStats
+        let path: String
+        do {
+            let store = try location.openReadOnly()
+            path = store.options.path
+            stats = try store.stats()
+        } catch {
+            Terminal.fail("vigil store stats: \(error)")
+        }
+        if json {
+            print("""
+                {"path":"\(QueryCLIOutput.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
+                "bytes_on_disk":\(stats.bytesOnDisk),"bytes_per_sample":\(String(format: "%.3f", stats.bytesPerSample)),\
+                "chunks":\(stats.chunks),"rollup_blobs":\(stats.rollupBlobs),\
+                "oldest_ms":\(stats.oldestMs.map(String.init) ?? "null"),"newest_ms":\(stats.newestMs.map(String.init) ?? "null")}
+                """)
+            return
+        }
+        let formatter = ISO8601DateFormatter()
+        func time(_ ms: Int64?) -> String {
+            ms.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "-"
+        }
+        print("""
+            store:          \(path)
+            series:         \(stats.series)
+            samples:        \(stats.samples)
+            bytes on disk:  \(stats.bytesOnDisk) (\(String(format: "%.1f MiB", Double(stats.bytesOnDisk) / 1_048_576)), \
+            \(String(format: "%.3f", stats.bytesPerSample)) bytes/sample)
+            chunks:         \(stats.chunks) raw, \(stats.rollupBlobs) rollup blobs
+            oldest sample:  \(time(stats.oldestMs))
+            newest sample:  \(time(stats.newestMs))
+            """)
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import VigilServer
+import VigilStore
+
+/// Where the store is: `--data-dir DIR` (the store is DIR/metrics.db) or `--config FILE` (its
+/// `data_dir` and `store:` section).
+struct StoreLocation: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("The gateway's data_dir.", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Take data_dir and the store settings from this config.", valueName: "file"))
+    var config: String?
+
+    func validate() throws {
+        guard (dataDir == nil) != (config == nil) else { throw ValidationError("give either --data-dir or --config") }
+    }
+
+    /// The store settings, from the config or the defaults.
+    func settings() throws -> (dataDir: String, settings: StoreSettings) {
+        if let config {
+            let loaded = try VigilConfiguration.load(path: config)
+            return (loaded.dataDir, loaded.store)
+        }
+        let directory = URL(fileURLWithPath: dataDir!).standardizedFileURL.path
+        return (directory, StoreSettings(path: directory + "/metrics.db", flushInterval: .seconds(1),
+                                         options: StoreOptions(path: directory + "/metrics.db")))
+    }
+
+    /// Opens the store read-only: safe while a gateway writes to it.
+    func openReadOnly() throws -> MetricStore {
+        let (_, settings) = try settings()
+        do {
+            return try MetricStore(options: settings.options, readOnly: true)
+        } catch {
+            throw CLIError("cannot open the store at \(settings.path): \(error)")
+        }
+    }
+}
+
+/// An error for the user: printed as one line, exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import NIOPosix
+import VigilCore
+import VigilStore
+
+/// The query API under `/api/v1/` (docs/query-api.md), shaped like Prometheus's HTTP API where it
+/// fits. Parameters come from the URL or, for POST, from a form body, as in Prometheus. Store
+/// reads run on the blocking thread pool.
+enum QueryRoutes {
+    static func add<Context: RequestContext>(to group: RouterGroup<Context>, store: MetricStore) {
+        group.on("query_range", method: .get) { request, _ in try await queryRange(request, store) }
+        group.on("query_range", method: .post) { request, _ in try await queryRange(request, store) }
+        group.on("series", method: .get) { request, _ in try await series(request, store) }
+        group.on("series", method: .post) { request, _ in try await series(request, store) }
+        group.get("labels") { _, _ in json(QueryJSON.success(QueryJSON.strings(store.labelNames()))) }
+        group.get("label/{name}/values") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return json(QueryJSON.success(QueryJSON.strings(store.labelValues(name))))
+        }
+        group.get("last") { request, _ in try await last(request, store) }
+    }
+
+    static func queryRange(_ request: Request, _ store: MetricStore) async throws -> Response {
+        let form = try await parameters(request)
+        let now = WallClock.nowMs()
+        guard let text = form.first("query"), !text.isEmpty else { return badData("missing parameter 'query' (a series selector)") }
+        let selector: SeriesSelector
+        do { selector = try SeriesSelector.parse(text) } catch { return badData("query: \(error)") }
+        guard let start = form.first("start").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? (now - 3_600_000) else {
+            return badData("start: expected unix seconds, RFC 3339 or -1h")
+        }
+        guard let end = form.first("end").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? now else {
+            return badData("end: expected unix seconds, RFC 3339 or now")
+        }
+        guard let step = form.first("step").map(QueryParameters.parseStep) ?? QueryParameters.defaultStep(start: start, end: end) else {
+            return badData("step: expected a duration such as 15s or a number of seconds")
+        }
+        guard let aggregation = QueryParameters.parseAggregation(form.first("agg") ?? "avg") else {
+            return badData("agg: expected one of \(RangeQuery.Aggregation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let groupBy = form.first("by").map(QueryParameters.parseGroupBy)
+        let query = RangeQuery(selector: selector, start: start, end: end, step: step, aggregation: aggregation, groupBy: groupBy)
+        do {
+            let result = try await NIOThreadPool.singleton.runIfActive { try store.query(query) }
+            return json(QueryJSON.success(QueryJSON.matrix(result)))
+        } catch let error as QueryError {
+            return badData(error.description)
+        }
+    }
+
+    static func series(_ request: Request, _ store: MetricStore) async throws -> Response {
+        let form = try await parameters(request)
+        let matchers = form.all("match[]")
+        guard !matchers.isEmpty else { return badData("missing parameter 'match[]' (a series selector)") }
+        var seen = Set<SeriesKey>()
+        var keys: [SeriesKey] = []
+        for text in matchers {
+            do {
+                for key in store.series(try SeriesSelector.parse(text)) where seen.insert(key).inserted { keys.append(key) }
+            } catch {
+                return badData("match[]: \(error)")
+            }
+        }
+        return json(QueryJSON.success("[" + keys.map { QueryJSON.labels(QueryJSON.withName($0)) }.joined(separator: ",") + "]"))
+    }
+
+    static func last(_ request: Request, _ store: MetricStore) async throws -> Response {
+        let form = try await parameters(request)
+        let text = form.first("match[]") ?? form.first("query") ?? ""
+        guard !text.isEmpty else { return badData("missing parameter 'match[]' (a series selector)") }
+        let selector: SeriesSelector
+        do { selector = try SeriesSelector.parse(text) } catch { return badData("match[]: \(error)") }
+        let values = try await NIOThreadPool.singleton.runIfActive { try store.lastValues(selector) }
+        return json(QueryJSON.success(QueryJSON.vector(values)))
+    }
+
+    // MARK: Helpers
+
+    struct Form {
+        var pairs: [(String, String)]
+        func first(_ name: String) -> String? { pairs.first { $0.0 == name }?.1 }
+        func all(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
+    }
+
+    /// URL query parameters, plus a form-encoded body on POST (at most 1 MiB).
+    static func parameters(_ request: Request) async throws -> Form {
+        var text = request.uri.query ?? ""
+        if request.method == .post {
+            let body = try await request.body.collect(upTo: 1 << 20)
+            if !text.isEmpty { text += "&" }
+            text += String(buffer: body)
+        }
+        var pairs: [(String, String)] = []
+        for item in text.split(separator: "&") {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+            }
+            pairs.append((decode(parts[0]), parts.count > 1 ? decode(parts[1]) : ""))
+        }
+        return Form(pairs: pairs)
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func badData(_ message: String) -> Response { json(QueryJSON.error("bad_data", message), status: .badRequest) }
+}

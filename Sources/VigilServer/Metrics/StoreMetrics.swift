@@ -1,0 +1,40 @@
+import VigilCore
+import VigilStore
+
+/// The store's counters and sizes, read at scrape time.
+struct StoreMetricsSource: Sendable {
+    let store: MetricStore
+    let health: StoreHealth
+
+    func render(into out: inout String) {
+        let c = store.counters
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
+        }
+        family("vigil_store_samples_appended_total", "counter", "Samples accepted into the store.", [("", "\(c.appended)")])
+        family("vigil_store_samples_flushed_total", "counter", "Samples committed to disk.", [("", "\(c.flushed)")])
+        family("vigil_store_rejected_samples_total", "counter", "Samples the store refused, by reason.", [
+            ("{reason=\"too_old\"}", "\(c.rejectedTooOld)"), ("{reason=\"invalid_value\"}", "\(c.rejectedInvalid)"),
+        ])
+        family("vigil_store_duplicate_samples_total", "counter",
+               "Samples replaced by a later write of the same series and timestamp (last write wins).", [("", "\(c.duplicates)")])
+        family("vigil_store_flushes_total", "counter", "Flush transactions, by result.", [
+            ("{result=\"ok\"}", "\(c.flushes)"), ("{result=\"error\"}", "\(c.flushFailures)"),
+        ])
+        family("vigil_store_last_flush_duration_seconds", "gauge", "How long the last successful flush took.",
+               [("", "\(health.lastFlushSeconds)")])
+        family("vigil_store_corrupt_chunks_total", "counter", "Chunks that failed their checksum and were skipped.",
+               [("", "\(c.corruptChunks)")])
+        family("vigil_store_compactions_total", "counter", "Series compactions of flush segments into chunks.",
+               [("", "\(c.compactions)")])
+        family("vigil_store_rollup_days_total", "counter", "Series-days rolled up into 1m and 1h buckets.",
+               [("", "\(c.rollupBlocks)")])
+        family("vigil_store_retention_deleted_total", "counter", "Blobs deleted by retention or max_bytes, by kind.", [
+            ("{kind=\"chunk\"}", "\(c.retentionChunksDeleted)"), ("{kind=\"rollup\"}", "\(c.retentionRollupsDeleted)"),
+        ])
+        family("vigil_store_series", "gauge", "Series in the store's catalogue.", [("", "\(store.seriesCount)")])
+        family("vigil_store_pending_samples", "gauge", "Samples appended and not yet flushed.", [("", "\(store.pendingSampleCount)")])
+        family("vigil_store_bytes", "gauge", "Size of the database file and its WAL.", [("", "\(store.bytesOnDisk)")])
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import VigilConfig
+import VigilCore
+import VigilStore
+
+/// Parsing of the time, step and aggregation parameters shared by the HTTP query API and
+/// `vigil query` / `vigil export`.
+public enum QueryParameters {
+    /// Unix seconds (`1700000000`, `1700000000.5`), RFC 3339 (`2026-11-25T10:00:00Z`), `now`, or
+    /// relative to now (`-1h`, `now-30m`). Returns epoch milliseconds.
+    public static func parseTime(_ text: String, nowMs: Int64) -> Int64? {
+        let raw = text.trimmingCharacters(in: .whitespaces)
+        if raw == "now" { return nowMs }
+        if raw.hasPrefix("now-") || raw.hasPrefix("-") {
+            let amount = raw.hasPrefix("now-") ? String(raw.dropFirst(4)) : String(raw.dropFirst())
+            return ConfigValues.parseDuration(amount).map { nowMs - $0.milliseconds }
+        }
+        if let seconds = Double(raw), seconds.isFinite, abs(seconds) < 1e13 {
+            return Int64((seconds * 1000).rounded())
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: raw) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: raw) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        return nil
+    }
+
+    /// A duration (`15s`, `1m`, `1h30m`) or float seconds (`60`, `0.5`), in milliseconds.
+    public static func parseStep(_ text: String) -> Int64? {
+        if let seconds = Double(text), seconds.isFinite, seconds > 0 { return Int64((seconds * 1000).rounded()) }
+        return ConfigValues.parseDuration(text).map(\.milliseconds).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// A step that gives about `points` points over [start, end], rounded to a readable unit.
+    public static func defaultStep(start: Int64, end: Int64, points: Int64 = 250) -> Int64 {
+        let raw = max(1000, (end - start) / points)
+        let nice: [Int64] = [1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400].map { $0 * 1000 }
+        return nice.first { $0 >= raw } ?? raw
+    }
+
+    public static func parseAggregation(_ text: String) -> RangeQuery.Aggregation? {
+        RangeQuery.Aggregation(rawValue: text.lowercased())
+    }
+
+    /// `site,device` → ["site", "device"]; empty text → [] (everything in one group).
+    public static func parseGroupBy(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+

@@ -1,0 +1,113 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import VigilCore
+import VigilStore
+
+/// Lands every reading from the bus in the metric store.
+///
+/// Appends happen as batches arrive (in memory, cheap); a flush every `store.flush_interval`
+/// commits them in one transaction. Compaction, rollups and retention run in small slices on a
+/// timer. Everything that touches the disk runs on NIO's blocking thread pool, never on the
+/// concurrency pool, so a slow fsync cannot stall the event loops or ingest.
+///
+/// On shutdown the service keeps consuming until the bus is finished (after the sources have
+/// stopped), then flushes once more: nothing accepted is lost.
+struct StoreService: Service {
+    let store: MetricStore
+    let subscription: ReadingSubscription
+    let flushInterval: Duration
+    let health: StoreHealth
+    let logger: Logger
+    let rateLimiter = RateLimiter(burst: 3, window: .seconds(60))
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await consume() }
+            group.addTask { await flushLoop() }
+            group.addTask { await maintenanceLoop() }
+            await group.next()  // the consumer ends when the bus is finished
+            group.cancelAll()
+        }
+        await flush()
+        let counters = store.counters
+        logger.notice("store closed", metadata: [
+            "samples_flushed": "\(counters.flushed)", "series": "\(store.seriesCount)", "path": "\(store.options.path)",
+        ])
+    }
+
+    private func consume() async {
+        for await batch in subscription {
+            let result = store.append(batch)
+            if result.tooOld > 0 { warn("too_old", "samples older than the out-of-order window dropped", count: result.tooOld) }
+            if result.invalid > 0 { warn("invalid", "NaN or infinite values dropped", count: result.invalid) }
+        }
+    }
+
+    private func flushLoop() async {
+        while (try? await Task.sleep(for: flushInterval)) != nil {
+            await flush()
+        }
+    }
+
+    private func flush() async {
+        let store = self.store
+        let started = ContinuousClock.now
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try store.flush() }
+            health.flushed(duration: ContinuousClock.now - started)
+        } catch {
+            health.failed("\(error)")
+            warn("flush", "flush failed; samples stay in memory and are retried: \(error)", count: 1)
+        }
+    }
+
+    /// Compaction every 5 s, rollups every 30 s, retention every minute, each a bounded slice.
+    private func maintenanceLoop() async {
+        let store = self.store
+        var tick = 0
+        while (try? await Task.sleep(for: .seconds(5))) != nil {
+            tick += 1
+            let (rollUp, retention) = (tick % 6 == 0, tick % 12 == 0)
+            do {
+                try await NIOThreadPool.singleton.runIfActive {
+                    try store.compact(maxSeries: 64)
+                    if rollUp { try store.rollUp(maxBlocks: 16) }
+                    if retention { try store.applyRetention(maxRows: 2000) }
+                }
+            } catch {
+                warn("maintenance", "background maintenance failed: \(error)", count: 1)
+            }
+        }
+    }
+
+    private func warn(_ key: String, _ message: String, count: Int) {
+        let decision = rateLimiter.check(key)
+        guard decision.emit else { return }
+        var metadata: Logger.Metadata = ["count": "\(count)"]
+        if decision.suppressed > 0 { metadata["suppressed_since_last"] = "\(decision.suppressed)" }
+        logger.warning("store: \(message)", metadata: metadata)
+    }
+}
+
+/// The store's state for /readyz and /metrics: ready while the last flush succeeded.
+final class StoreHealth: Sendable {
+    private struct State {
+        var lastError: String?
+        var lastFlushSeconds = 0.0
+    }
+    private let state = Mutex(State())
+
+    func flushed(duration: Duration) {
+        state.withLock {
+            $0.lastError = nil
+            $0.lastFlushSeconds = Double(duration.components.attoseconds) / 1e18 + Double(duration.components.seconds)
+        }
+    }
+
+    func failed(_ error: String) { state.withLock { $0.lastError = error } }
+
+    var lastError: String? { state.withLock { $0.lastError } }
+    var lastFlushSeconds: Double { state.withLock { $0.lastFlushSeconds } }
+}
