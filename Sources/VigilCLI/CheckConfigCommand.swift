@@ -2,6 +2,7 @@ import ArgumentParser
 import VigilConfig
 import VigilIngest
 import VigilServer
+import VigilStore
 
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,6 +54,10 @@ enum ConfigSummary {
             "  origins:   \(config.http.allowedOrigins.isEmpty ? "own origin only" : config.http.allowedOrigins.joined(separator: ", "))",
             "  users:     \(config.auth.users.isEmpty ? "none (console login disabled)" : config.auth.users.map(\.description).joined(separator: ", "))",
         ]
+        let store = config.store.options
+        lines.append("  store:     \(config.store.path) (flush every \(ConfigValues.format(config.store.flushInterval)), "
+                     + "raw kept \(ConfigValues.format(store.retention))"
+                     + (store.maxBytes.map { ", at most \($0) bytes" } ?? "") + ")")
         let subscriptions = config.mqtt.brokers.reduce(0) { $0 + $1.subscriptions.count }
         lines.append("  sources:   \(config.mqtt.brokers.count) MQTT broker(s), \(subscriptions) subscription(s)")
         for broker in config.mqtt.brokers {

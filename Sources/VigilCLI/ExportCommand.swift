@@ -14,7 +14,7 @@ struct ExportCommand: ParsableCommand {
 
             Examples:
               vigil export --data-dir /var/lib/vigil 'temperature' > temperature.csv
-              vigil export --data-dir /var/lib/vigil '{site="a"}' --start 2026-11-01T00:00:00Z --end -1d -o site-a.csv
+              vigil export --data-dir /var/lib/vigil '{site="a"}' --start 2026-11-01T00:00:00Z --end=-1d -o site-a.csv
             """)
 
     @OptionGroup var location: StoreLocation

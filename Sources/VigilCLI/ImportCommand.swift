@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilConfig
 import VigilCore
 import VigilIngest
 import VigilServer
@@ -37,6 +38,9 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Influx timestamp precision: ns, us, ms or s.")
     var precision: String = "ns"
 
+    @Option(name: .customLong("commit-interval"), help: "How often to commit (a duration such as 1s or 200ms).")
+    var commitInterval: String = "1s"
+
     @Argument(help: ArgumentHelp("The file to import, or - for standard input.", valueName: "file"))
     var file: String
 
@@ -47,6 +51,9 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         guard let influxPrecision = InfluxLineParser.Precision(rawValue: precision) else {
             throw ValidationError("--precision: expected ns, us, ms or s")
+        }
+        guard let commitEvery = ConfigValues.parseDuration(commitInterval), commitEvery > .zero else {
+            throw ValidationError("--commit-interval: expected a duration such as 1s")
         }
         let input: FileHandle
         if file == "-" {
@@ -105,32 +112,37 @@ struct ImportCommand: ParsableCommand {
                 }
                 return
             }
-            if batch.count >= 65_536 {
+            if batch.count >= 65_536 || ContinuousClock.now - lastFlush >= commitEvery {
                 progress.samples += batch.count
                 store.append(batch)
                 batch.removeAll(keepingCapacity: true)
-                if ContinuousClock.now - lastFlush >= .seconds(1) { commit() }
+                if ContinuousClock.now - lastFlush >= commitEvery { commit() }
             }
         }
 
+        // read(2) returns what is there: a slow pipe is imported (and committed) as it arrives.
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
         var carry: [UInt8] = []
+        let descriptor = input.fileDescriptor
         while true {
-            let data = input.readData(ofLength: 4 << 20)
-            if data.isEmpty { break }
-            var bytes = carry
-            bytes.append(contentsOf: data)
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { Terminal.fail("vigil import: read error: \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
             var lineStart = 0
-            bytes.withUnsafeBufferPointer { buffer in
-                var i = 0
-                while i < buffer.count {
-                    if buffer[i] == UInt8(ascii: "\n") {
-                        handle(Substring(decoding: UnsafeBufferPointer(rebasing: buffer[lineStart..<i]), as: UTF8.self))
-                        lineStart = i + 1
+            buffer.withUnsafeBufferPointer { bytes in
+                for i in 0..<count where bytes[i] == UInt8(ascii: "\n") {
+                    if carry.isEmpty {
+                        handle(Substring(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<i]), as: UTF8.self))
+                    } else {
+                        carry.append(contentsOf: bytes[lineStart..<i])
+                        handle(Substring(decoding: carry, as: UTF8.self))
+                        carry.removeAll(keepingCapacity: true)
                     }
-                    i += 1
+                    lineStart = i + 1
                 }
+                carry.append(contentsOf: bytes[lineStart..<count])
             }
-            carry = Array(bytes[lineStart...])
         }
         if !carry.isEmpty { handle(Substring(decoding: carry, as: UTF8.self)) }
         progress.samples += batch.count

@@ -12,11 +12,12 @@ struct QueryCommand: ParsableCommand {
             Without --step, prints the raw samples. With --step, one value per step per series,
             aggregated over the step with --agg (avg, min, max, sum, count, last, rate), and
             combined across series sharing the --by labels. --last prints each series' newest sample.
-            Times: unix seconds, RFC 3339, `now`, or relative such as -1h.
+            Times: unix seconds, RFC 3339, `now`, or relative to now as in --start=-1h (write the
+            `=`, or the value is taken for an option).
 
             Examples:
-              vigil query --data-dir /var/lib/vigil 'temperature{site="a"}' --start -1h
-              vigil query --config /etc/vigil/vigil.yaml 'power' --start -7d --step 1h --agg max --by site
+              vigil query --data-dir /var/lib/vigil 'temperature{site="a"}' --start=-1h
+              vigil query --config /etc/vigil/vigil.yaml 'power' --start=-7d --step 1h --agg max --by site
               vigil query --data-dir /var/lib/vigil '{__name__=~"temp.*"}' --last --format json
             """)
 

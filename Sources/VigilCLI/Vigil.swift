@@ -9,7 +9,7 @@ struct Vigil: AsyncParsableCommand {
             Examples:
               vigil run --config /etc/vigil/vigil.yaml
               vigil check-config samples/*.yaml
-              vigil query --data-dir /var/lib/vigil 'temperature{site="a"}' --start -1h
+              vigil query --data-dir /var/lib/vigil 'temperature{site="a"}' --start=-1h
               vigil import --data-dir /var/lib/vigil --format csv history.csv
               vigil passwd < password.txt
               vigil simulate --mqtt mqtt://127.0.0.1:1883 --devices 20 --rate 1

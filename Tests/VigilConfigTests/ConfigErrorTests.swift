@@ -111,6 +111,22 @@ struct ConfigErrorTests {
         #expect(loadError("serial:\n  ports: []\n")?.hasPrefix("DIR/config.yaml:2:3: 'serial' is not available in this version") == true)
     }
 
+    @Test func storeSectionDefaultsAndErrors() throws {
+        let defaults = try load("data_dir: /srv/vigil\n")
+        #expect(defaults.store.path == "/srv/vigil/metrics.db")
+        #expect(defaults.store.flushInterval == .seconds(1))
+        #expect(defaults.store.options.outOfOrderWindow == .seconds(300))
+        #expect(defaults.store.options.retention == .seconds(30 * 86_400))
+        #expect(defaults.store.options.maxBytes == nil)
+        let custom = try load("store:\n  path: /ssd/m.db\n  max_bytes: 2GiB\n  retention: 7d\n  rollups:\n    minute_retention: 90d\n")
+        #expect(custom.store.path == "/ssd/m.db" && custom.store.options.maxBytes == 2 << 30)
+        #expect(custom.store.options.minuteRollupRetention == .seconds(90 * 86_400))
+        #expect(custom.store.options.hourRollupRetention == .seconds(365 * 86_400))
+        #expect(loadError("store:\n  retension: 7d\n") == "DIR/config.yaml:2:3: unknown key 'retension' in store (did you mean 'retention'?)")
+        #expect(loadError("store:\n  flush_interval: 5m\n") == "DIR/config.yaml:2:3: store.flush_interval: must be between 10ms and 1m")
+        #expect(loadError("store:\n  max_bytes: lots\n")?.hasPrefix("DIR/config.yaml:2:14: ") == true)
+    }
+
     @Test func unreadableCertificateFile() {
         #expect(loadError("http:\n  tls:\n    cert: /nonexistent/cert.pem\n    key: /nonexistent/key.pem\n")
                 == "DIR/config.yaml:3:5: http.tls.cert: cannot read /nonexistent/cert.pem: no such file")

@@ -137,14 +137,16 @@ public enum Curl {
         public let body: String
     }
 
+    /// `arguments` go to curl before the URL: `-u user:password`, `--data-urlencode …` for a POST.
     public static func get(_ url: String, caCertificate: String? = nil, insecure: Bool = false,
-                           headers: [String] = []) async throws -> Response {
+                           headers: [String] = [], arguments extra: [String] = []) async throws -> Response {
         let curl = try TestEnvironment.tool("curl", package: "curl")
         let directory = try TemporaryDirectory("curl")
         var arguments = ["-sS", "--max-time", "10", "-o", directory.path("body"), "-w", "%{http_code}"]
         if let caCertificate { arguments += ["--cacert", caCertificate] }
         if insecure { arguments.append("-k") }
         for header in headers { arguments += ["-H", header] }
+        arguments += extra
         arguments.append(url)
         let process = try ManagedProcess(curl, arguments, directory: directory, name: "curl")
         let status = try await process.finish()

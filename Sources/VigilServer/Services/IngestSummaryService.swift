@@ -28,6 +28,8 @@ struct IngestSummaryService: Service {
         await summary.add(subscription.takePending())
         await summary.flush(to: logger, over: interval, final: true)
         subscription.cancel()
+        // Returning before this service's turn in the shutdown order would fail the group.
+        try? await gracefulShutdown()
     }
 
     actor Summary {

@@ -13,7 +13,8 @@ import VigilStore
 /// concurrency pool, so a slow fsync cannot stall the event loops or ingest.
 ///
 /// On shutdown the service keeps consuming until the bus is finished (after the sources have
-/// stopped), then flushes once more: nothing accepted is lost.
+/// stopped), then flushes once more: nothing accepted is lost. Readings keep flowing into the
+/// store during the drain; the store is written before the HTTP listener closes.
 struct StoreService: Service {
     let store: MetricStore
     let subscription: ReadingSubscription
@@ -35,6 +36,9 @@ struct StoreService: Service {
         logger.notice("store closed", metadata: [
             "samples_flushed": "\(counters.flushed)", "series": "\(store.seriesCount)", "path": "\(store.options.path)",
         ])
+        // The bus can finish before this service's turn in the shutdown order; a service that
+        // returns before its turn fails the whole group, so wait for it.
+        try? await gracefulShutdown()
     }
 
     private func consume() async {
