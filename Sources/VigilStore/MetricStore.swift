@@ -8,7 +8,7 @@ import VigilCore
 /// so far durable in one SQLite transaction; reads merge what is on disk with what is not yet
 /// flushed. Safe to use from any thread.
 ///
-/// Memory per active series is its catalogue entry, its newest timestamp and the samples that
+/// Memory per active series is its catalogue entry, its newest sample and the samples that
 /// arrived since the last flush: history lives on disk.
 public final class MetricStore: Sendable {
     struct Memory {
@@ -16,10 +16,17 @@ public final class MetricStore: Sendable {
         /// Samples appended since the last flush, per series, in arrival order.
         var pending: [Int64: PendingSamples] = [:]
         /// Newest timestamp seen per series (for the out-of-order window).
-        var newest: [Int64: Int64] = [:]
+        var newest: [Int64: Newest] = [:]
         /// Series created since the last flush, to insert into `series`.
         var newSeries: [Int64] = []
         var counters = StoreCounters()
+    }
+
+    /// A series' newest sample. The value is nil until known: after a restart it is read from
+    /// disk on the first `lastValues` that needs it.
+    struct Newest {
+        var timestamp: Int64
+        var value: Double?
     }
 
     struct PendingSamples {
@@ -79,7 +86,7 @@ public final class MetricStore: Sendable {
         }
         let newest = try database.prepare("SELECT series_id, MAX(max_ts) FROM chunks GROUP BY series_id")
         try newest.bind([])
-        while try newest.step() { memory.newest[newest.int64(0)] = newest.int64(1) }
+        while try newest.step() { memory.newest[newest.int64(0)] = Newest(timestamp: newest.int64(1), value: nil) }
     }
 
     // MARK: Append
@@ -99,13 +106,16 @@ public final class MetricStore: Sendable {
                 let (id, created) = memory.catalog.id(for: reading.series)
                 if created { memory.newSeries.append(id) }
                 if let newest = memory.newest[id] {
-                    if reading.timestampMs < newest &- window {
+                    if reading.timestampMs < newest.timestamp &- window {
                         result.tooOld += 1
                         continue
                     }
-                    if reading.timestampMs > newest { memory.newest[id] = reading.timestampMs }
+                    // `>=`: a rewrite of the newest timestamp wins, as on disk.
+                    if reading.timestampMs >= newest.timestamp {
+                        memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
+                    }
                 } else {
-                    memory.newest[id] = reading.timestampMs
+                    memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
                 }
                 memory.pending[id, default: PendingSamples()].timestamps.append(reading.timestampMs)
                 memory.pending[id, default: PendingSamples()].values.append(reading.value)
@@ -196,16 +206,31 @@ public final class MetricStore: Sendable {
         return try read([ReadTarget(id: id, key: key, start: start, end: end)]).first
     }
 
-    /// The newest sample of every matching series. Reads only each series' newest chunk: the
-    /// store knows every series' newest timestamp.
+    /// The newest sample of every matching series: from memory, except for series not written
+    /// since the store was opened, whose newest chunk is read once and then remembered.
     public func lastValues(_ selector: SeriesSelector) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
-        let targets = memory.withLock { memory in
+        var known: [(series: SeriesKey, timestampMs: Int64, value: Double)] = []
+        let unknown = memory.withLock { memory in
             memory.catalog.select(selector).compactMap { id -> ReadTarget? in
                 guard let key = memory.catalog.keys[id], let newest = memory.newest[id] else { return nil }
-                return ReadTarget(id: id, key: key, start: newest, end: newest)
+                if let value = newest.value {
+                    known.append((key, newest.timestamp, value))
+                    return nil
+                }
+                return ReadTarget(id: id, key: key, start: newest.timestamp, end: newest.timestamp)
             }
         }
-        return try read(targets).compactMap { samples in
+        guard !unknown.isEmpty else { return known }
+        let ids = Dictionary(unknown.map { ($0.key, $0.id) }, uniquingKeysWith: { a, _ in a })
+        let read = try read(unknown)
+        memory.withLock { memory in
+            for samples in read {
+                guard let id = ids[samples.series], let t = samples.timestamps.last, let v = samples.values.last,
+                      memory.newest[id]?.timestamp == t, memory.newest[id]?.value == nil else { continue }
+                memory.newest[id]?.value = v
+            }
+        }
+        return known + read.compactMap { samples in
             guard let t = samples.timestamps.last, let v = samples.values.last else { return nil }
             return (samples.series, t, v)
         }

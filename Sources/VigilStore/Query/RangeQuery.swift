@@ -69,10 +69,12 @@ extension MetricStore {
                 var windows = [WindowState?](repeating: nil, count: query.pointCount)
                 var previous: (Int64, Double)?
                 for i in buckets.starts.indices {
+                    // A bucket stands at its end time: (start, start + resolution] as a window.
+                    let end = buckets.starts[i] &+ resolution.milliseconds
                     let cell = WindowState(sum: buckets.sum[i], count: buckets.count[i], min: buckets.min[i], max: buckets.max[i],
-                                           last: buckets.last[i], lastTimestamp: buckets.lastTimestamps[i])
-                    add(cell, at: buckets.starts[i] &+ resolution.milliseconds, previous: previous, to: &windows, query)
-                    previous = (buckets.lastTimestamps[i], buckets.last[i])
+                                           last: buckets.last[i], lastTimestamp: end)
+                    add(cell, at: end, previous: previous, to: &windows, query)
+                    previous = (end, buckets.last[i])
                 }
                 perSeries.append((key, windows))
             }

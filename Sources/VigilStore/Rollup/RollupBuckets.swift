@@ -10,8 +10,6 @@ public struct RollupBuckets: Sendable, Equatable {
     public var sum: [Double] = []
     public var count: [Double] = []
     public var last: [Double] = []
-    /// Timestamp of each bucket's last sample (what `rate` over rollups uses).
-    public var lastTimestamps: [Int64] = []
 
     public init() {}
 
@@ -36,7 +34,6 @@ public struct RollupBuckets: Sendable, Equatable {
             out.sum.append(decimalSum(slice))
             out.count.append(Double(slice.count))
             out.last.append(slice.last!)
-            out.lastTimestamps.append(timestamps[end - 1])
             index = end
         }
         return out
@@ -63,7 +60,7 @@ public struct RollupBuckets: Sendable, Equatable {
 
     mutating func append(contentsOf other: RollupBuckets) {
         starts += other.starts; min += other.min; max += other.max; sum += other.sum
-        count += other.count; last += other.last; lastTimestamps += other.lastTimestamps
+        count += other.count; last += other.last
     }
 
     /// Only the buckets starting in [from, to].
@@ -71,13 +68,13 @@ public struct RollupBuckets: Sendable, Equatable {
         var out = RollupBuckets()
         for i in starts.indices where starts[i] >= from && starts[i] <= to {
             out.starts.append(starts[i]); out.min.append(min[i]); out.max.append(max[i]); out.sum.append(sum[i])
-            out.count.append(count[i]); out.last.append(last[i]); out.lastTimestamps.append(lastTimestamps[i])
+            out.count.append(count[i]); out.last.append(last[i])
         }
         return out
     }
 }
 
-/// One rollup blob: the bucket starts and last-sample times once, then the five value columns,
+/// One rollup blob: the bucket starts once, then the five value columns,
 /// with the chunk codec's timestamp and value encodings, in one checksummed zstd frame.
 enum RollupCodec {
     static let formatVersion: UInt8 = 1
@@ -87,7 +84,6 @@ enum RollupCodec {
         writer.byte(formatVersion)
         writer.uvarint(UInt64(buckets.starts.count))
         TimestampCodec.encode(buckets.starts, into: &writer)
-        TimestampCodec.encode(buckets.lastTimestamps, into: &writer)
         for column in [buckets.min, buckets.max, buckets.sum, buckets.count, buckets.last] {
             ValueCodec.encode(column, into: &writer)
         }
@@ -102,7 +98,6 @@ enum RollupCodec {
         let count = Int(rawCount)
         var out = RollupBuckets()
         out.starts = try TimestampCodec.decode(count: count, from: &reader)
-        out.lastTimestamps = try TimestampCodec.decode(count: count, from: &reader)
         out.min = try ValueCodec.decode(count: count, from: &reader)
         out.max = try ValueCodec.decode(count: count, from: &reader)
         out.sum = try ValueCodec.decode(count: count, from: &reader)

@@ -33,7 +33,8 @@ enum StoreSchema {
             data BLOB NOT NULL)
         """,
         "CREATE INDEX IF NOT EXISTS chunks_by_series_time ON chunks(series_id, max_ts)",
-        "CREATE INDEX IF NOT EXISTS chunks_by_level ON chunks(level, series_id)",
+        // Only flush segments are indexed by level: after compaction the index is nearly empty.
+        "CREATE INDEX IF NOT EXISTS chunks_segments ON chunks(series_id, max_ts) WHERE level = 0",
         "CREATE INDEX IF NOT EXISTS chunks_by_age ON chunks(max_ts)",
         """
         CREATE TABLE IF NOT EXISTS rollups(

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import VigilCore
 import VigilStore
 
@@ -12,6 +15,7 @@ var directory = FileManager.default.temporaryDirectory.appendingPathComponent("v
 var exportOpenMetrics: String?
 var exportCSV: String?
 var byKind = false
+var headMemory = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -21,11 +25,34 @@ while let argument = arguments.next() {
     case "--export-openmetrics": exportOpenMetrics = arguments.next()
     case "--export-csv": exportCSV = arguments.next()
     case "--by-kind": byKind = true
+    case "--head-memory": headMemory = true
     default:
-        print("usage: vigil-bench-store [--series N] [--hours H] [--dir DIR] [--export-openmetrics FILE] [--export-csv FILE]")
+        print("usage: vigil-bench-store [--series N] [--hours H] [--dir DIR] [--export-openmetrics FILE] [--export-csv FILE] [--by-kind] [--head-memory]")
         exit(2)
     }
 }
+if headMemory {
+    // In a fresh process, so no freed memory is reused: resident memory added by 100 000 new
+    // series, each with its catalogue entry, its newest sample and one pending (unflushed) sample.
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let memoryDirectory = (directory as NSString).appendingPathComponent("memory.db")
+    try? FileManager.default.removeItem(atPath: memoryDirectory)
+    let memoryStore = try MetricStore(options: StoreOptions(path: memoryDirectory))
+    let before = residentBytes()
+    let headSeries = 100_000
+    for block in 0..<(headSeries / 1000) {
+        memoryStore.append((0..<1000).map { i in
+            let n = block * 1000 + i
+            return Reading(metric: "temperature", labels: Labels(["site": "site-\(n % 7)", "device": "dev-\(n)", "source": "mqtt"]),
+                           timestampMs: 1_700_000_000_000, value: 21.5)
+        })
+    }
+    let after = residentBytes()
+    print(String(format: "head memory: %.0f resident bytes per active series (%d series, 3 labels, one pending sample)",
+                 Double(after - before) / Double(headSeries), headSeries))
+    exit(0)
+}
+
 let dataset = SensorDataset(series: series, hours: hours)
 
 if byKind {
@@ -86,33 +113,88 @@ let path = (directory as NSString).appendingPathComponent("metrics.db")
 var options = StoreOptions(path: path)
 options.outOfOrderWindow = .seconds(86_400 * 365)
 let store = try MetricStore(options: options)
-
-// Append in 1 s-of-wall-time shaped batches would take a day; instead append series by series
-// in blocks of 2 h (what a day of live flushing plus compaction converges to).
-var total = 0
 let clock = ContinuousClock()
-var appendTime = Duration.zero
-try dataset.generate { key, timestamps, values in
-    var start = 0
-    while start < timestamps.count {
-        let end = min(start + 720, timestamps.count)
-        let readings = (start..<end).map { Reading(series: key, timestampMs: timestamps[$0], value: values[$0]) }
-        appendTime += clock.measure { store.append(readings) }
-        try store.flush()
-        start = end
-    }
-    total += timestamps.count
-}
-let compactTime = try clock.measure { try store.compactAll() }
-let db = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-_ = db
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 func fileSize(_ p: String) -> Int64 { ((try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int64) ?? 0 }
+
+// 1. Append throughput, in memory, one core: the dataset in time order, as a gateway receives it
+//    (every series' sample of a 10 s tick together), in batches of 1000 readings.
+var perSeries: [(SeriesKey, [Int64], [Double])] = []
+try dataset.generate { key, timestamps, values in perSeries.append((key, timestamps, values)) }
+let total = perSeries.reduce(0) { $0 + $1.1.count }
+var cursors = [Int](repeating: 0, count: perSeries.count)
+var batch: [Reading] = []
+batch.reserveCapacity(1000)
+var appendTime = Duration.zero
+var flushTime = Duration.zero
+var appended = 0
+var sinceFlush = 0
+var remaining = true
+while remaining {
+    remaining = false
+    for s in perSeries.indices where cursors[s] < perSeries[s].1.count {
+        remaining = true
+        let (key, timestamps, values) = perSeries[s]
+        batch.append(Reading(series: key, timestampMs: timestamps[cursors[s]], value: values[cursors[s]]))
+        cursors[s] += 1
+        if batch.count == 1000 {
+            appendTime += clock.measure { store.append(batch) }
+            appended += batch.count
+            sinceFlush += batch.count
+            batch.removeAll(keepingCapacity: true)
+            // Flush as the gateway would every second at 100 readings/s per 1000 series: a
+            // segment per series per 100 k readings here keeps the bench quick.
+            if sinceFlush >= 100_000 {
+                flushTime += try clock.measure { try store.flush() }
+                sinceFlush = 0
+            }
+        }
+    }
+}
+appendTime += clock.measure { store.append(batch) }
+flushTime += try clock.measure { try store.flush() }
+let compactTime = try clock.measure { try store.compactAll() }
 try store.vacuum()
-let bytes = fileSize(path) + fileSize(path + "-wal")
-print(String(format: "samples %d, bytes %d, %.3f bytes/sample", total, bytes, Double(bytes) / Double(total)))
-print(String(format: "append: %.0f samples/s (in-memory append only); compaction %.1f s",
-             Double(total) / max(1e-9, Double(appendTime.components.attoseconds) / 1e18 + Double(appendTime.components.seconds)),
-             Double(compactTime.components.seconds) + Double(compactTime.components.attoseconds) / 1e18))
+let rawBytes = fileSize(path) + fileSize(path + "-wal")
+let rollupTime = try clock.measure { try store.rollUpAll(nowMs: .max / 2) }
+try store.vacuum()
+let allBytes = fileSize(path) + fileSize(path + "-wal")
+
+print(String(format: "dataset: %d series, %d samples", perSeries.count, total))
+print(String(format: "bytes/sample on disk: %.3f raw (%d bytes), %.3f with 1m+1h rollups (%d bytes)",
+             Double(rawBytes) / Double(total), rawBytes, Double(allBytes) / Double(total), allBytes))
+print(String(format: "append: %.2f M samples/s in memory (one core); flush %.1f s, compaction %.1f s, rollups %.1f s",
+             Double(total) / seconds(appendTime) / 1e6, seconds(flushTime), seconds(compactTime), seconds(rollupTime)))
+
+// 2. Query latency.
+func percentile(_ samples: [Duration], _ p: Double) -> Double {
+    let sorted = samples.sorted()
+    return seconds(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) * 1000
+}
+let oneSeries = perSeries[0].0
+let end = perSeries[0].1.last!, start = end - 86_400_000
+let exact = try SeriesSelector.parse(oneSeries.description)
+var rangeTimes: [Duration] = []
+var points = 0
+for _ in 0..<200 {
+    rangeTimes.append(try clock.measure { points = try store.read(exact, from: start, to: end).first?.timestamps.count ?? 0 })
+}
+var lastTimes: [Duration] = []
+var lastCount = 0
+let everything = try SeriesSelector.parse(#"{__name__=~".+"}"#)
+for _ in 0..<50 { lastTimes.append(try clock.measure { lastCount = try store.lastValues(everything).count }) }
+var stepTimes: [Duration] = []
+let weekly = RangeQuery(selector: try SeriesSelector.parse("temperature"), start: start, end: end, step: 3_600_000, aggregation: .max)
+for _ in 0..<20 { stepTimes.append(try clock.measure { _ = try store.query(weekly) }) }
+print(String(format: "range query, 1 series, 24 h raw (%d samples): p50 %.2f ms, p99 %.2f ms", points,
+             percentile(rangeTimes, 0.5), percentile(rangeTimes, 0.99)))
+print(String(format: "last value of %d series: p50 %.2f ms", lastCount, percentile(lastTimes, 0.5)))
+print(String(format: "max per hour over 24 h of every temperature series (from 1h rollups): p50 %.2f ms", percentile(stepTimes, 0.5)))
+
+func residentBytes() -> Int64 {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    return (Int64(text.split(separator: " ")[1]) ?? 0) * Int64(sysconf(Int32(_SC_PAGESIZE)))
+}
 
 extension String {
     var wrappedInQuotes: String { "\"\(self)\"" }
