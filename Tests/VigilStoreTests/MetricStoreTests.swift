@@ -74,6 +74,15 @@ struct MetricStoreTests {
         let last = try store.lastValues(try .parse("m")).sorted { $0.series.description < $1.series.description }
         #expect(last.map(\.timestampMs) == [99_000, 49_500])
         #expect(last.map(\.value) == [99, -99])
+        // A rewrite of the newest timestamp wins; an older out-of-order sample does not move it.
+        store.append([reading("m", ["d": "x"], 99_000, 7), reading("m", ["d": "x"], 98_000, 8)])
+        #expect(try store.lastValues(try .parse(#"m{d="x"}"#)).first?.value == 7)
+        try store.flush()
+        // After a reopen the newest value is read from disk once.
+        let reopened = try MetricStore(options: StoreOptions(path: directory.path))
+        let again = try reopened.lastValues(try .parse("m")).sorted { $0.series.description < $1.series.description }
+        #expect(again.map(\.timestampMs) == [99_000, 49_500] && again.map(\.value) == [7, -99])
+        #expect(try reopened.lastValues(try .parse("m")).count == 2)
     }
 
     @Test func aCorruptChunkIsReportedAsAGapAndCounted() throws {

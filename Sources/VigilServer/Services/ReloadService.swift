@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import VigilIngest
+import VigilStore
 
 /// SIGHUP: re-reads the config files. A config that fails validation is rejected with one log line
 /// and the running settings stay; a valid one is handed to every registered hook (today the log
@@ -40,6 +41,12 @@ struct ReloadService: Service {
         if old.http.listenDescription != new.http.listenDescription { changed.append("http.listen") }
         if old.http.tls != new.http.tls { changed.append("http.tls") }
         if old.dataDir != new.dataDir { changed.append("data_dir") }
+        let (a, b) = (old.store.options, new.store.options)
+        if old.store.path != new.store.path || old.store.flushInterval != new.store.flushInterval
+            || a.outOfOrderWindow != b.outOfOrderWindow || a.retention != b.retention || a.maxBytes != b.maxBytes
+            || a.minuteRollupRetention != b.minuteRollupRetention || a.hourRollupRetention != b.hourRollupRetention {
+            changed.append("store")
+        }
         if old.mqtt.brokers.map(\.name) != new.mqtt.brokers.map(\.name) { changed.append("mqtt.brokers") }
         if old.logging.format != new.logging.format { changed.append("logging.format") }
         return changed

@@ -14,6 +14,7 @@ var hours = 24
 var directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-store").path
 var exportOpenMetrics: String?
 var exportCSV: String?
+var exportVictoriaMetrics: String?
 var byKind = false
 var headMemory = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -24,10 +25,11 @@ while let argument = arguments.next() {
     case "--dir": directory = arguments.next() ?? directory
     case "--export-openmetrics": exportOpenMetrics = arguments.next()
     case "--export-csv": exportCSV = arguments.next()
+    case "--export-vm": exportVictoriaMetrics = arguments.next()
     case "--by-kind": byKind = true
     case "--head-memory": headMemory = true
     default:
-        print("usage: vigil-bench-store [--series N] [--hours H] [--dir DIR] [--export-openmetrics FILE] [--export-csv FILE] [--by-kind] [--head-memory]")
+        print("usage: vigil-bench-store [--series N] [--hours H] [--dir DIR] [--export-openmetrics FILE] [--export-csv FILE] [--export-vm FILE] [--by-kind] [--head-memory]")
         exit(2)
     }
 }
@@ -81,23 +83,45 @@ if byKind {
     exit(0)
 }
 
-if let path = exportOpenMetrics ?? exportCSV {
+if let path = exportOpenMetrics ?? exportCSV ?? exportVictoriaMetrics {
+    // The same samples for the reference systems. OpenMetrics wants each metric family once and
+    // contiguous, so series are grouped by metric name.
+    var all: [(SeriesKey, [Int64], [Double])] = []
+    try dataset.generate { key, timestamps, values in all.append((key, timestamps, values)) }
+    all.sort { $0.0.metric < $1.0.metric }
     FileManager.default.createFile(atPath: path, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     var buffer = ""
-    try dataset.generate { key, timestamps, values in
-        if exportOpenMetrics != nil { buffer += "# TYPE \(key.metric) gauge\n" }
-        for i in timestamps.indices {
-            if exportOpenMetrics != nil {
+    var family = ""
+    func spill() {
+        if buffer.utf8.count > 1 << 20 {
+            handle.write(Data(buffer.utf8))
+            buffer = ""
+        }
+    }
+    for (key, timestamps, values) in all {
+        if exportOpenMetrics != nil {
+            if key.metric != family {
+                buffer += "# TYPE \(key.metric) gauge\n"
+                family = key.metric
+            }
+            for i in timestamps.indices {
                 // OpenMetrics timestamps are seconds; "%.3f" keeps the milliseconds exact.
                 buffer += "\(key) \(values[i]) \(String(format: "%.3f", Double(timestamps[i]) / 1000))\n"
-            } else {
+                spill()
+            }
+        } else if exportCSV != nil {
+            for i in timestamps.indices {
                 buffer += "\(key.description.replacingOccurrences(of: "\"", with: "\"\"").wrappedInQuotes),\(timestamps[i]),\(values[i])\n"
+                spill()
             }
-            if buffer.utf8.count > 1 << 20 {
-                handle.write(Data(buffer.utf8))
-                buffer = ""
-            }
+        } else {
+            // VictoriaMetrics' JSON line import: one series per line.
+            let labels = ([("__name__", key.metric)] + key.labels.map { ($0.name, $0.value) })
+                .map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
+            buffer += "{\"metric\":{\(labels)},\"values\":[\(values.map { "\($0)" }.joined(separator: ","))],"
+                + "\"timestamps\":[\(timestamps.map { "\($0)" }.joined(separator: ","))]}\n"
+            spill()
         }
     }
     if exportOpenMetrics != nil { buffer += "# EOF\n" }
