@@ -66,6 +66,8 @@ cat <<BANNER
     Login:    admin / $password        (also in .demo/admin-password)
     Cert:     self-signed, SHA-256 $fingerprint
     Metrics:  curl -k https://127.0.0.1:$https_port/metrics | grep vigil_
+    Query:    curl -k -u admin:'$password' 'https://127.0.0.1:$https_port/api/v1/last?match[]=temperature'
+              $bin query --data-dir $state/data temperature --last
     MQTT:     mosquitto_sub -p $mqtt_port -t 'sensors/#' -v
   Readings arriving show up below as "ingest summary" lines every 10 s. Ctrl-C stops everything.
 
