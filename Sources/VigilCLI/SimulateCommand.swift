@@ -57,7 +57,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { label in VigilLogHandler(label: label, format: .text, control: LogLevelControl(.info)) }
-        let endpoint: (host: String, port: Int)
+        let endpoint: (host: String, port: Int, tls: Bool)
         do {
             endpoint = try BrokerURL.parse(mqtt, at: ConfigLocation(file: "--mqtt", line: 1, column: 1), key: "--mqtt")
         } catch {

@@ -16,5 +16,5 @@ struct Vigil: AsyncParsableCommand {
             """,
         version: VersionCommand.versionLine,
         subcommands: [RunCommand.self, CheckConfigCommand.self, QueryCommand.self, ExportCommand.self, ImportCommand.self,
-                      StoreCommand.self, SimulateCommand.self, PasswdCommand.self, VersionCommand.self])
+                      StoreCommand.self, MappingCommand.self, SimulateCommand.self, PasswdCommand.self, VersionCommand.self])
 }

@@ -88,6 +88,11 @@ public final class ConfigObject {
         return value
     }
 
+    /// A finite number (`1`, `-0.5`, `1e3`).
+    public func number(_ key: String, default fallback: Double) throws(ConfigError) -> Double {
+        try value(key, expected: "a number", { Double($0).flatMap { $0.isFinite ? $0 : nil } }) ?? fallback
+    }
+
     public func bool(_ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
         try value(key, expected: "true or false", ConfigValues.parseBool) ?? fallback
     }

@@ -1,13 +1,26 @@
 import Logging
 import Metrics
+import Synchronization
 import VigilCore
 
 /// Where every ingest source reports input it could not use: counted in
-/// `vigil_ingest_rejected_total{source,reason}` and logged, rate-limited per source and reason,
-/// with a short preview of the offending payload.
-public struct IngestRejects: Sendable {
+/// `vigil_ingest_rejected_total{source,reason}`, logged (rate-limited per source and reason) with
+/// a short preview of the payload, and kept in a ring of the last 100 for the console
+/// (`/api/v1/ingest/rejects`). One per gateway, shared by every source.
+public final class IngestRejects: Sendable {
+    public struct Record: Sendable, Equatable {
+        public let timeMs: Int64
+        public let source: String
+        public let reason: PayloadReject
+        public let topic: String
+        public let preview: String
+    }
+
+    public static let kept = 100
+
     let logger: Logger
     let limiter: RateLimiter
+    private let ring = Mutex((records: [Record](), next: 0))
 
     public init(logger: Logger, limiter: RateLimiter = RateLimiter(burst: 5, window: .seconds(60))) {
         self.logger = logger
@@ -17,14 +30,31 @@ public struct IngestRejects: Sendable {
     public func record(source: String, reason: PayloadReject, topic: String, payload: [UInt8]) {
         Counter(label: "vigil_ingest_rejected_total", dimensions: [("source", source), ("reason", reason.rawValue)])
             .increment()
+        let preview = Self.preview(payload)
+        let record = Record(timeMs: WallClock.nowMs(), source: source, reason: reason, topic: topic, preview: preview)
+        ring.withLock { ring in
+            if ring.records.count < Self.kept {
+                ring.records.append(record)
+            } else {
+                ring.records[ring.next] = record
+            }
+            ring.next = (ring.next + 1) % Self.kept
+        }
         let decision = limiter.check("\(source)|\(reason.rawValue)")
         guard decision.emit else { return }
         var metadata: Logger.Metadata = [
-            "source": "\(source)", "reason": "\(reason.rawValue)", "topic": "\(topic)",
-            "payload": "\(Self.preview(payload))",
+            "source": "\(source)", "reason": "\(reason.rawValue)", "topic": "\(topic)", "payload": "\(preview)",
         ]
         if decision.suppressed > 0 { metadata["suppressed"] = "\(decision.suppressed)" }
         logger.warning("rejected message: \(reason.explanation)", metadata: metadata)
+    }
+
+    /// The last 100 rejects, newest first.
+    public func recent() -> [Record] {
+        ring.withLock { ring in
+            guard ring.records.count == Self.kept else { return ring.records.reversed() }
+            return (ring.records[ring.next...] + ring.records[..<ring.next]).reversed()
+        }
     }
 
     /// At most 64 bytes, control and non-UTF-8 bytes escaped, so a log line stays one readable line.

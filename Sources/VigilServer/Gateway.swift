@@ -55,6 +55,8 @@ public struct Gateway: Sendable {
 
         let bus = ReadingBus()
         let board = SourceStatusBoard()
+        let rejects = IngestRejects(logger: Logger(label: "vigil.ingest"))
+        let normalizer = Normalizer(config: config.normalize)
         let metrics = MetricsExposition(registry: PrometheusCollectorRegistry(), bus: bus, board: board,
                                         store: StoreMetricsSource(store: store, health: storeHealth),
                                         gatewayName: config.gatewayName)
@@ -73,6 +75,7 @@ public struct Gateway: Sendable {
         let api = router.group("/api/v1")
             .add(middleware: APIAuthenticator(users: config.auth.users, cache: VerifiedCredentials(), logger: Logger(label: "vigil.api")))
         QueryRoutes.add(to: api, store: store)
+        IngestRoutes.add(to: api, board: board, rejects: rejects)
         router.get("/") { _, _ in
             OperationalRoutes.textResponse("Vigil \(BuildInfo.version) gateway '\(config.gatewayName)'. "
                                            + "Endpoints: /healthz /readyz /metrics /api/v1/query_range /api/v1/series /api/v1/labels\n")
@@ -106,7 +109,8 @@ public struct Gateway: Sendable {
                                      logger: Logger(label: "vigil.store")))
         services.append(BusCloser(bus: bus))
         for broker in config.mqtt.brokers {
-            services.append(MQTTSource(config: broker, bus: bus, board: board, logger: Logger(label: "vigil.mqtt")))
+            services.append(MQTTSource(config: broker, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
+                                       logger: Logger(label: "vigil.mqtt")))
         }
 
         var groupConfiguration = ServiceGroupConfiguration(

@@ -2,6 +2,14 @@ import Testing
 import VigilCore
 @testable import VigilIngest
 
+extension MessageMapper.Outcome {
+    /// The readings, or the first reject when there are none.
+    func get() throws -> [Reading] {
+        if readings.isEmpty, let first = rejects.first { throw first }
+        return readings
+    }
+}
+
 @Suite("MQTT topic filters and patterns")
 struct TopicMappingTests {
     @Test(arguments: [

@@ -15,6 +15,8 @@ public struct SourceStatus: Sendable, Equatable {
     public var lastMessageMs: Int64?
     public var messages: UInt64
     public var bytes: UInt64
+    /// Times the liveness watchdog found the source connected but silent.
+    public var silences: UInt64 = 0
 
     public init(name: String, kind: String) {
         self.name = name

@@ -4,22 +4,28 @@ import ServiceLifecycle
 import VigilCore
 
 /// One broker connection as a Service: subscribes, maps every message to readings and publishes
-/// them on the bus; reports connection state to the status board; stops on graceful shutdown.
+/// them on the bus; reports connection state to the status board; watches subscriptions that
+/// expect messages (`expect_every`); stops on graceful shutdown.
 public struct MQTTSource: Service {
     public let config: BrokerConfig
     let bus: ReadingBus
     let board: SourceStatusBoard
     let logger: Logger
     let rejects: IngestRejects
+    let normalizer: Normalizer
+    let liveness: Liveness
 
-    public init(config: BrokerConfig, bus: ReadingBus, board: SourceStatusBoard, logger: Logger) {
+    public init(config: BrokerConfig, bus: ReadingBus, board: SourceStatusBoard, rejects: IngestRejects,
+                normalizer: Normalizer, logger: Logger) {
         self.config = config
         self.bus = bus
         self.board = board
         var logger = logger
         logger[metadataKey: "broker"] = "\(config.name)"
         self.logger = logger
-        self.rejects = IngestRejects(logger: logger)
+        self.rejects = rejects
+        self.normalizer = normalizer
+        self.liveness = Liveness(subscriptions: config.subscriptions.count)
     }
 
     public var sourceName: String { "mqtt/\(config.name)" }
@@ -32,9 +38,17 @@ public struct MQTTSource: Service {
             onMessage: makeMessageHandler(),
             onEvent: makeEventHandler())
         logger.info("connecting to MQTT broker", metadata: ["address": "\(config.host):\(config.port)",
-                                                            "client_id": "\(config.clientID)"])
+                                                            "client_id": "\(config.clientID)",
+                                                            "tls": "\(config.tls != nil)", "protocol": "\(config.protocolVersion.rawValue)"])
         client.start()
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            if config.subscriptions.contains(where: { $0.expectEvery != nil }) {
+                group.addTask { await watchdog(client) }
+            }
+            group.addTask { try? await gracefulShutdown() }
+            await group.next()
+            group.cancelAll()
+        }
         if let statusTopic = config.statusTopic {
             // A clean disconnect does not fire the will, so say "offline" ourselves.
             try? client.publish(topic: statusTopic, payload: "offline", qos: 1, retain: true)
@@ -53,6 +67,11 @@ public struct MQTTSource: Service {
         options.reconnectMinimum = config.reconnectMinimum
         options.reconnectMaximum = config.reconnectMaximum
         options.subscriptions = config.subscriptions.map { ($0.filter.description, $0.qos) }
+        options.mqtt5 = config.protocolVersion == .v5
+        options.sessionExpirySeconds = UInt32(clamping: config.sessionExpiry.components.seconds)
+        if let tls = config.tls {
+            options.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, insecure: tls.insecure)
+        }
         if let topic = config.statusTopic {
             options.will = .init(topic: topic, payload: "offline", qos: 1, retain: true)
             options.birth = .init(topic: topic, payload: "online", qos: 1, retain: true)
@@ -61,12 +80,12 @@ public struct MQTTSource: Service {
     }
 
     func makeMessageHandler() -> @Sendable (MosquittoClient.Message) -> Void {
-        let mapper = MessageMapper(subscriptions: config.subscriptions)
+        let mapper = MessageMapper(subscriptions: config.subscriptions, normalizer: normalizer)
         let name = sourceName
         let messages = Counter(label: "vigil_mqtt_messages_total", dimensions: [("broker", config.name)])
         let bytes = Counter(label: "vigil_mqtt_received_bytes_total", dimensions: [("broker", config.name)])
         let readings = Counter(label: "vigil_ingest_readings_total", dimensions: [("source", name)])
-        let (bus, board, rejects) = (self.bus, self.board, self.rejects)
+        let (bus, board, rejects, liveness) = (self.bus, self.board, self.rejects, self.liveness)
         return { message in
             let now = WallClock.nowMs()
             messages.increment()
@@ -76,11 +95,13 @@ public struct MQTTSource: Service {
                 status.bytes += UInt64(message.payload.count)
                 status.lastMessageMs = now
             }
-            switch mapper.map(topic: message.topic, payload: message.payload, receivedMs: now) {
-            case .success(let batch):
-                readings.increment(by: Int64(batch.count))
-                bus.publish(batch)
-            case .failure(let reason):
+            let outcome = mapper.map(topic: message.topic, payload: message.payload, receivedMs: now)
+            if let index = outcome.subscription { liveness.seen(index, at: now) }
+            if !outcome.readings.isEmpty {
+                readings.increment(by: Int64(outcome.readings.count))
+                bus.publish(outcome.readings)
+            }
+            for reason in outcome.rejects {
                 rejects.record(source: name, reason: reason, topic: message.topic, payload: message.payload)
             }
         }
@@ -88,7 +109,7 @@ public struct MQTTSource: Service {
 
     func makeEventHandler() -> @Sendable (MosquittoClient.Event) -> Void {
         let name = sourceName
-        let (board, logger) = (self.board, self.logger)
+        let (board, logger, liveness) = (self.board, self.logger, self.liveness)
         let connects = Counter(label: "vigil_mqtt_connects_total", dimensions: [("broker", config.name)])
         let failures = FailureLog(logger: logger)
         let connected = Gauge(label: "vigil_mqtt_connected", dimensions: [("broker", config.name)])
@@ -98,25 +119,84 @@ public struct MQTTSource: Service {
                 connects.increment()
                 connected.record(1)
                 failures.reset()
+                liveness.connected(at: WallClock.nowMs())
                 board.update(name) { $0.state = .connected; $0.detail = "" }
                 logger.info("connected to MQTT broker; subscriptions active")
             case .refused(let reason):
                 connected.record(0)
+                liveness.disconnected()
                 board.update(name) { $0.state = .disconnected; $0.detail = "refused: \(reason)" }
                 failures.report("broker refused the connection: \(reason)")
             case .connectFailed(let reason):
                 connected.record(0)
+                liveness.disconnected()
                 board.update(name) { $0.state = .disconnected; $0.detail = reason }
                 failures.report("cannot connect to MQTT broker: \(reason)")
             case .connectionLost(let reason):
                 connected.record(0)
-                board.update(name) { $0.state = .disconnected; $0.detail = reason }
+                liveness.disconnected()
+                board.update(name) { status in
+                    status.state = .disconnected
+                    if !status.detail.hasPrefix("silent") { status.detail = reason }
+                }
                 logger.warning("MQTT connection lost", metadata: ["reason": "\(reason)"])
             case .retrying(let delay):
                 logger.debug("reconnecting", metadata: ["delay_ms": "\(delay.milliseconds)"])
             case .stopped:
                 connected.record(0)
+                liveness.disconnected()
             }
+        }
+    }
+
+    /// "Connected but silent": a subscription with `expect_every` that receives nothing for
+    /// `expect_every × silence_factor` while connected is reported (status board, counter, log)
+    /// and the connection is dropped and made again, which is what revives a broker session that
+    /// stopped delivering.
+    func watchdog(_ client: MosquittoClient) async {
+        let watched = config.subscriptions.enumerated().compactMap { index, subscription in
+            subscription.expectEvery.map { (index, subscription.filter.description, ($0 * subscription.silenceFactor).milliseconds) }
+        }
+        let tick = max(Duration.milliseconds(50), (watched.map { Duration.milliseconds($0.2) }.min() ?? .seconds(1)) / 10)
+        let silent = Dictionary(uniqueKeysWithValues: watched.map { index, filter, _ in
+            (index, Counter(label: "vigil_mqtt_silent_total", dimensions: [("broker", config.name), ("subscription", filter)]))
+        })
+        while (try? await Task.sleep(for: tick)) != nil {
+            let now = WallClock.nowMs()
+            for (index, filter, limit) in watched {
+                guard let quiet = liveness.quietFor(index, now: now), quiet > limit else { continue }
+                liveness.seen(index, at: now)  // one report per silence
+                silent[index]?.increment()
+                let detail = "silent: nothing on \(filter) for \(quiet / 1000) s while connected; reconnecting"
+                board.update(sourceName) { status in
+                    status.detail = detail
+                    status.silences += 1
+                }
+                logger.warning("MQTT subscription is connected but silent; forcing a reconnect", metadata: [
+                    "subscription": "\(filter)", "quiet_ms": "\(quiet)",
+                ])
+                client.forceReconnect()
+                break
+            }
+        }
+    }
+}
+
+/// When each subscription last received a message, and since when the connection is up.
+final class Liveness: Sendable {
+    private let state: Mutex<(connectedAt: Int64?, lastSeen: [Int64?])>
+
+    init(subscriptions: Int) { state = Mutex((nil, Array(repeating: nil, count: subscriptions))) }
+
+    func seen(_ index: Int, at ms: Int64) { state.withLock { $0.lastSeen[index] = ms } }
+    func connected(at ms: Int64) { state.withLock { $0.connectedAt = ms } }
+    func disconnected() { state.withLock { $0.connectedAt = nil } }
+
+    /// How long subscription `index` has been quiet while connected; nil while disconnected.
+    func quietFor(_ index: Int, now: Int64) -> Int64? {
+        state.withLock { state in
+            guard let connectedAt = state.connectedAt else { return nil }
+            return now - max(connectedAt, state.lastSeen[index] ?? connectedAt)
         }
     }
 }

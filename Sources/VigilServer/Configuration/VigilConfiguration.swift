@@ -13,6 +13,7 @@ public struct VigilConfiguration: Sendable {
     public var auth: AuthSettings
     public var logging: LoggingSettings
     public var store: StoreSettings
+    public var normalize: NormalizeConfig
     public var mqtt: MQTTConfig
     /// Every file read (the main file and its includes).
     public var files: [String]
@@ -47,6 +48,7 @@ public struct VigilConfiguration: Sendable {
             auth: try AuthSettings.decode(try top.section("auth")),
             logging: try LoggingSettings.decode(try top.section("logging")),
             store: try StoreSettings.decode(try top.section("store"), dataDir: dataDir),
+            normalize: try NormalizeConfig.decode(try top.section("normalize")),
             mqtt: try MQTTConfig.decode(try top.section("mqtt"), gatewayName: gatewayName),
             files: files,
             warnings: [])

@@ -31,6 +31,11 @@ public final class MosquittoClient: @unchecked Sendable {
         public var subscriptions: [(filter: String, qos: Int)]
         public var reconnectMinimum: Duration
         public var reconnectMaximum: Duration
+        public var tls: TLS?
+        /// MQTT 5 instead of 3.1.1.
+        public var mqtt5 = false
+        /// MQTT 5 session expiry interval sent on CONNECT (ignored with a clean session).
+        public var sessionExpirySeconds: UInt32 = 0
 
         public init(host: String, port: Int, clientID: String) {
             self.host = host
@@ -41,6 +46,20 @@ public final class MosquittoClient: @unchecked Sendable {
             self.subscriptions = []
             self.reconnectMinimum = .seconds(1)
             self.reconnectMaximum = .seconds(60)
+        }
+    }
+
+    public struct TLS: Sendable {
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        /// No certificate or host name verification (tests only).
+        public var insecure: Bool
+        public init(caFile: String?, certFile: String?, keyFile: String?, insecure: Bool) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.insecure = insecure
         }
     }
 
@@ -104,6 +123,18 @@ public final class MosquittoClient: @unchecked Sendable {
         self.handle = handle
         callbacks.client = Unmanaged.passUnretained(self).toOpaque()
         mosquitto_threaded_set(handle, true)
+        if options.mqtt5 {
+            try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5), "select MQTT 5")
+        }
+        if let tls = options.tls {
+            // Without a CA file, the system's CA store (Debian: /etc/ssl/certs).
+            try check(mosquitto_tls_set(handle, tls.caFile, tls.caFile == nil ? "/etc/ssl/certs" : nil, tls.certFile, tls.keyFile, nil),
+                      "set up TLS")
+            if tls.insecure {
+                try check(mosquitto_tls_opts_set(handle, 0, nil, nil), "turn off certificate verification")
+                try check(mosquitto_tls_insecure_set(handle, true), "turn off host name verification")
+            }
+        }
         if let username = options.username {
             try check(mosquitto_username_pw_set(handle, username, options.password), "set credentials")
         }
@@ -157,15 +188,32 @@ public final class MosquittoClient: @unchecked Sendable {
         try publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
     }
 
+    /// Drops the connection; the loop reconnects after the usual backoff. For the liveness
+    /// watchdog: a connection that is up but delivers nothing is worth less than a fresh one.
+    public func forceReconnect() {
+        mosquitto_disconnect(handle)
+    }
+
     private var stopRequested: Bool { state.withLock { $0.stopRequested } }
+
+    private func connect() -> Int32 {
+        guard options.mqtt5 else {
+            return mosquitto_connect(handle, options.host, Int32(options.port), Int32(options.keepalive))
+        }
+        // libmosquitto keeps these CONNECT properties for its reconnects.
+        var properties: OpaquePointer?
+        if !options.cleanSession, options.sessionExpirySeconds > 0 {
+            mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), options.sessionExpirySeconds)
+        }
+        defer { mosquitto_property_free_all(&properties) }
+        return mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepalive), nil, properties)
+    }
 
     private func runLoop() {
         var backoff = ReconnectBackoff(minimum: options.reconnectMinimum, maximum: options.reconnectMaximum)
         var everConnected = false
         while !stopRequested {
-            let rc = everConnected
-                ? mosquitto_reconnect(handle)
-                : mosquitto_connect(handle, options.host, Int32(options.port), Int32(options.keepalive))
+            let rc = everConnected ? mosquitto_reconnect(handle) : connect()
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 everConnected = true
                 let connectedAt = ContinuousClock.now
@@ -214,7 +262,7 @@ public final class MosquittoClient: @unchecked Sendable {
     /// Runs in the loop thread from the CONNACK callback.
     fileprivate func handleConnack(_ rc: Int32) {
         guard rc == 0 else {
-            let reason = String(cString: mosquitto_connack_string(rc))
+            let reason = options.mqtt5 ? String(cString: mosquitto_reason_string(rc)) : String(cString: mosquitto_connack_string(rc))
             callbacks.recordRefusal(reason)
             callbacks.onEvent(.refused(reason))
             return

@@ -1,0 +1,30 @@
+import Hummingbird
+import VigilCore
+import VigilIngest
+
+/// `/api/v1/sources` (every ingest source's state and counters) and `/api/v1/ingest/rejects` (the
+/// last 100 rejected messages with their reasons), for the console and for operators.
+enum IngestRoutes {
+    static func add<Context: RequestContext>(to group: RouterGroup<Context>, board: SourceStatusBoard, rejects: IngestRejects) {
+        group.get("sources") { _, _ in
+            let items = board.snapshot().map { source in
+                var fields = [
+                    "\"name\":\"\(QueryJSON.escape(source.name))\"", "\"kind\":\"\(QueryJSON.escape(source.kind))\"",
+                    "\"state\":\"\(source.state.rawValue)\"", "\"detail\":\"\(QueryJSON.escape(source.detail))\"",
+                    "\"messages\":\(source.messages)", "\"bytes\":\(source.bytes)", "\"silences\":\(source.silences)",
+                ]
+                fields.append("\"last_message\":" + (source.lastMessageMs.map(QueryJSON.seconds) ?? "null"))
+                return "{" + fields.joined(separator: ",") + "}"
+            }
+            return QueryRoutes.json(QueryJSON.success("[" + items.joined(separator: ",") + "]"))
+        }
+        group.get("ingest/rejects") { _, _ in
+            let items = rejects.recent().map { record in
+                "{\"time\":\(QueryJSON.seconds(record.timeMs)),\"source\":\"\(QueryJSON.escape(record.source))\","
+                    + "\"reason\":\"\(record.reason.rawValue)\",\"explanation\":\"\(QueryJSON.escape(record.reason.explanation))\","
+                    + "\"topic\":\"\(QueryJSON.escape(record.topic))\",\"payload\":\"\(QueryJSON.escape(record.preview))\"}"
+            }
+            return QueryRoutes.json(QueryJSON.success("[" + items.joined(separator: ",") + "]"))
+        }
+    }
+}
