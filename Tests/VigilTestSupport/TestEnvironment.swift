@@ -101,16 +101,21 @@ public final class MosquittoBroker: @unchecked Sendable {
 
     public var url: String { "mqtt://127.0.0.1:\(port)" }
 
-    public init(port requested: Int? = nil) async throws {
+    /// `configuration` replaces samples/mosquitto-demo.conf; `{port}` and `{dir}` in it are replaced
+    /// by the port and a directory that lives as long as the broker (or `directory`, to share one
+    /// across a restart).
+    public init(port requested: Int? = nil, configuration: String? = nil, directory shared: TemporaryDirectory? = nil) async throws {
         let mosquitto = try TestEnvironment.tool("mosquitto", package: "mosquitto")
-        directory = try TemporaryDirectory("mosquitto")
-        let template = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("samples/mosquitto-demo.conf"),
-                                  encoding: .utf8)
+        directory = try shared ?? TemporaryDirectory("mosquitto")
+        let template = try configuration
+            ?? String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("samples/mosquitto-demo.conf"), encoding: .utf8)
+                .replacingOccurrences(of: "listener 1883 ", with: "listener {port} ")
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = requested ?? TestEnvironment.freePort()
             let conf = try directory.write("mosquitto-\(port).conf",
-                                           template.replacingOccurrences(of: "listener 1883 ", with: "listener \(port) "))
+                                           template.replacingOccurrences(of: "{port}", with: "\(port)")
+                                               .replacingOccurrences(of: "{dir}", with: directory.url.path))
             let process = try ManagedProcess(mosquitto, ["-c", conf], directory: directory, name: "mosquitto-\(port)")
             let deadline = ContinuousClock.now + .seconds(5)
             while ContinuousClock.now < deadline, process.isRunning, !TestEnvironment.isListening(port: port) {
@@ -128,6 +133,46 @@ public final class MosquittoBroker: @unchecked Sendable {
     }
 
     public func stop() { process.stop() }
+
+    /// Publishes with mosquitto_pub: one message, or with `lines`, one message per line (`-l`).
+    public func publish(topic: String, payload: String? = nil, lines: [String]? = nil, qos: Int = 1,
+                        arguments: [String] = []) async throws {
+        let tool = try TestEnvironment.tool("mosquitto_pub", package: "mosquitto-clients")
+        var args = ["-h", "127.0.0.1", "-p", "\(port)", "-t", topic, "-q", "\(qos)"] + arguments
+        if lines != nil { args.append("-l") } else { args += ["-m", payload ?? ""] }
+        let scratch = try TemporaryDirectory("mosquitto-pub")
+        let process = try ManagedProcess(tool, args, directory: scratch, name: "pub",
+                                         stdin: lines.map { $0.joined(separator: "\n") + "\n" })
+        let status = try await process.finish(timeout: .seconds(60))
+        guard status == 0 else { throw TestFailure("mosquitto_pub failed (\(status)): \(process.stderr)") }
+    }
+}
+
+/// A throw-away certificate authority and a server certificate for 127.0.0.1, made with openssl.
+public struct TestCertificates: Sendable {
+    public let caCertificate: String
+    public let serverCertificate: String
+    public let serverKey: String
+
+    public init(in directory: TemporaryDirectory, name: String = "test") async throws {
+        let openssl = try TestEnvironment.tool("openssl", package: "openssl")
+        caCertificate = directory.path("\(name)-ca.crt")
+        serverCertificate = directory.path("\(name)-server.crt")
+        serverKey = directory.path("\(name)-server.key")
+        let caKey = directory.path("\(name)-ca.key"), request = directory.path("\(name)-server.csr")
+        let extensions = try directory.write("\(name)-san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Vigil test CA \(name)",
+             "-keyout", caKey, "-out", caCertificate],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", serverKey, "-out", request],
+            ["x509", "-req", "-in", request, "-CA", caCertificate, "-CAkey", caKey, "-CAcreateserial", "-days", "2",
+             "-extfile", extensions, "-out", serverCertificate],
+        ]
+        for step in steps {
+            let process = try ManagedProcess(openssl, step, directory: directory, name: "openssl")
+            guard try await process.finish() == 0 else { throw TestFailure("openssl \(step[0]) failed: \(process.stderr)") }
+        }
+    }
 }
 
 /// curl, for HTTPS requests that verify the gateway's certificate like a real client does.

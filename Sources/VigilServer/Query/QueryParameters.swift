@@ -7,13 +7,13 @@ import VigilStore
 /// `vigil query` / `vigil export`.
 public enum QueryParameters {
     /// Unix seconds (`1700000000`, `1700000000.5`), RFC 3339 (`2026-11-25T10:00:00Z`), `now`, or
-    /// relative to now (`-1h`, `now-30m`). Returns epoch milliseconds.
+    /// relative to now (`-1h`, `now-30m`, `+5m`). Returns epoch milliseconds.
     public static func parseTime(_ text: String, nowMs: Int64) -> Int64? {
         let raw = text.trimmingCharacters(in: .whitespaces)
         if raw == "now" { return nowMs }
-        if raw.hasPrefix("now-") || raw.hasPrefix("-") {
-            let amount = raw.hasPrefix("now-") ? String(raw.dropFirst(4)) : String(raw.dropFirst())
-            return ConfigValues.parseDuration(amount).map { nowMs - $0.milliseconds }
+        for (prefix, sign) in [("now-", -1), ("now+", 1), ("-", -1), ("+", 1)] as [(String, Int64)] where raw.hasPrefix(prefix) {
+            guard let amount = ConfigValues.parseDuration(String(raw.dropFirst(prefix.count))) else { return nil }
+            return nowMs + sign * amount.milliseconds
         }
         if let seconds = Double(raw), seconds.isFinite, abs(seconds) < 1e13 {
             return Int64((seconds * 1000).rounded())

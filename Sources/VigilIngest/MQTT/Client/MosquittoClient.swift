@@ -222,15 +222,17 @@ public final class MosquittoClient: @unchecked Sendable {
                     loopRC = mosquitto_loop(handle, 1000, 1)
                 }
                 if stopRequested { break }
+                // The TCP connect succeeds before TLS and CONNACK: without a CONNACK this attempt
+                // failed to connect (a TLS error, say) rather than losing a connection.
+                let gotConnack = callbacks.connectedSinceLastCheck()
                 if callbacks.takeRefusal() == nil {
-                    callbacks.onEvent(.connectionLost(Mosquitto.describe(loopRC)))
+                    callbacks.onEvent(gotConnack ? .connectionLost(Mosquitto.describe(loopRC)) : .connectFailed(Mosquitto.describe(loopRC)))
                 }
                 // A connection that lasted resets the backoff; one that dies at once does not.
-                if ContinuousClock.now - connectedAt > .seconds(30) { backoff.reset() }
+                if gotConnack, ContinuousClock.now - connectedAt > .seconds(30) { backoff.reset() }
             } else {
                 callbacks.onEvent(.connectFailed(Mosquitto.describe(rc)))
             }
-            if callbacks.connectedSinceLastCheck() { backoff.reset() }
             let delay = backoff.nextDelay()
             callbacks.onEvent(.retrying(after: delay))
             sleep(for: delay)
