@@ -3,15 +3,22 @@
 public enum Suggestions {
     public static func closest(to word: String, in candidates: [String]) -> String? {
         let lowered = word.lowercased()
+        // A key that starts with a known key, or the other way round (`qos_level`, `qos`), is the
+        // likeliest meaning even when another key is fewer edits away.
+        let related = candidates.filter {
+            let candidate = $0.lowercased()
+            return candidate.hasPrefix(lowered) || lowered.hasPrefix(candidate)
+        }
+        if let best = related.min(by: { editDistance(lowered, $0.lowercased()) < editDistance(lowered, $1.lowercased()) }) {
+            return best
+        }
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
             let distance = editDistance(lowered, candidate.lowercased())
             if distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
         }
-        guard let best else { return nil }
-        let limit = max(2, word.count / 3)
-        let related = best.candidate.lowercased().hasPrefix(lowered) || lowered.hasPrefix(best.candidate.lowercased())
-        return best.distance <= limit || related ? best.candidate : nil
+        guard let best, best.distance <= max(2, word.count / 3) else { return nil }
+        return best.candidate
     }
 
     /// Levenshtein distance with adjacent transpositions counted as one edit.

@@ -157,7 +157,29 @@ struct ConfigErrorTests {
         #expect(loadError("mqtt:\n  brokers:\n    - url: mqtt://user:pw@host\n")
                 == "DIR/config.yaml:3:7: mqtt.brokers[0].url: put credentials in 'username' and 'password', not in the URL")
         #expect(loadError("mqtt:\n  brokers:\n    - url: http://host\n")
-                == "DIR/config.yaml:3:7: mqtt.brokers[0].url: unknown scheme 'http' (use mqtt://)")
+                == "DIR/config.yaml:3:7: mqtt.brokers[0].url: unknown scheme 'http' (use mqtt:// or mqtts://)")
+    }
+
+    @Test func mqttTLSFormatsAndNormalize() throws {
+        let tls = try load("mqtt:\n  brokers:\n    - url: mqtts://broker.example\n      protocol: \"5\"\n      session_expiry: 2h\n")
+        #expect(tls.mqtt.brokers[0].port == 8883 && tls.mqtt.brokers[0].tls != nil)
+        #expect(tls.mqtt.brokers[0].protocolVersion == .v5 && tls.mqtt.brokers[0].sessionExpiry == .seconds(7200))
+        #expect(loadError("mqtt:\n  brokers:\n    - url: mqtt://h\n      tls: {insecure: true}\n")
+                == "DIR/config.yaml:4:7: mqtt.brokers[0].tls: TLS settings need an mqtts:// url")
+        #expect(loadError("mqtt:\n  brokers:\n    - url: mqtts://h\n      tls: {ca_file: /nonexistent.pem}\n")
+                == "DIR/config.yaml:4:13: mqtt.brokers[0].tls.ca_file: cannot read /nonexistent.pem")
+        let sub = "mqtt:\n  brokers:\n    - subscriptions:\n        - topic: a/+\n"
+        #expect(loadError(sub + "          json: {items: x}\n")
+                == "DIR/config.yaml:5:11: mqtt.brokers[0].subscriptions[0].json: options for the 'json' format, but format is 'value'")
+        #expect(try load(sub + "          format: json\n").mqtt.brokers[0].subscriptions[0].metric == nil)  // the payload names it
+        #expect(loadError(sub + "          format: json\n          json:\n            fields:\n              - {path: a, metric: 1x}\n")?
+                    .contains("'1x' is not a valid metric name") == true)
+        #expect(loadError(sub + "          format: xml\n")?.contains("expected one of value, json, influx, senml") == true)
+        #expect(loadError("normalize:\n  rules:\n    - {unit: bar}\n")?
+                    .contains("a rule needs 'metric' (a name) or 'match' (a regular expression)") == true)
+        #expect(loadError("normalize:\n  rules:\n    - {match: \"(\"}\n")?.contains("invalid regular expression") == true)
+        #expect(loadError("normalize:\n  rules:\n    - {metric: t, min: 5, max: 1}\n")?.contains("min (5.0) is above max (1.0)") == true)
+        #expect(loadError("normalize:\n  on_clock_skew: ignore\n")?.hasPrefix("DIR/config.yaml:2:18: normalize.on_clock_skew") == true)
     }
 
     @Test func badListenAddress() {
