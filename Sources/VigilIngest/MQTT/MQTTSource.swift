@@ -33,10 +33,12 @@ public struct MQTTSource: Service {
     public func run() async throws {
         let name = sourceName
         board.register(name: name, kind: "mqtt")
+        let batch = IngestBatch()
         let client = try MosquittoClient(
             options: clientOptions(),
-            onMessage: makeMessageHandler(),
-            onEvent: makeEventHandler())
+            onMessage: makeMessageHandler(batch),
+            onEvent: makeEventHandler(),
+            onIdle: makeIdleHandler(batch))
         logger.info("connecting to MQTT broker", metadata: ["address": "\(config.host):\(config.port)",
                                                             "client_id": "\(config.clientID)",
                                                             "tls": "\(config.tls != nil)", "protocol": "\(config.protocolVersion.rawValue)"])
@@ -79,30 +81,43 @@ public struct MQTTSource: Service {
         return options
     }
 
-    func makeMessageHandler() -> @Sendable (MosquittoClient.Message) -> Void {
+    /// Per message: map and buffer. Readings go on the bus, and counters and the status board are
+    /// updated, once per burst (when the socket is drained, or every 1024 readings), which is what
+    /// keeps a flood of small messages cheap.
+    func makeMessageHandler(_ batch: IngestBatch) -> @Sendable (MosquittoClient.Message) -> Void {
         let mapper = MessageMapper(subscriptions: config.subscriptions, normalizer: normalizer)
+        let name = sourceName
+        let (rejects, liveness) = (self.rejects, self.liveness)
+        let flush = makeIdleHandler(batch)
+        return { message in
+            let now = WallClock.nowMs()
+            let outcome = mapper.map(topic: message.topic, payload: message.payload, receivedMs: now)
+            if let index = outcome.subscription { liveness.seen(index, at: now) }
+            for reason in outcome.rejects {
+                rejects.record(source: name, reason: reason, topic: message.topic, payload: message.payload)
+            }
+            if batch.add(outcome.readings, bytes: message.payload.count, at: now) >= 1024 { flush() }
+        }
+    }
+
+    func makeIdleHandler(_ batch: IngestBatch) -> @Sendable () -> Void {
         let name = sourceName
         let messages = Counter(label: "vigil_mqtt_messages_total", dimensions: [("broker", config.name)])
         let bytes = Counter(label: "vigil_mqtt_received_bytes_total", dimensions: [("broker", config.name)])
         let readings = Counter(label: "vigil_ingest_readings_total", dimensions: [("source", name)])
-        let (bus, board, rejects, liveness) = (self.bus, self.board, self.rejects, self.liveness)
-        return { message in
-            let now = WallClock.nowMs()
-            messages.increment()
-            bytes.increment(by: Int64(message.payload.count))
+        let (bus, board) = (self.bus, self.board)
+        return {
+            guard let taken = batch.take() else { return }
+            messages.increment(by: Int64(taken.messages))
+            bytes.increment(by: Int64(taken.bytes))
             board.update(name) { status in
-                status.messages += 1
-                status.bytes += UInt64(message.payload.count)
-                status.lastMessageMs = now
+                status.messages += UInt64(taken.messages)
+                status.bytes += UInt64(taken.bytes)
+                status.lastMessageMs = taken.lastMs
             }
-            let outcome = mapper.map(topic: message.topic, payload: message.payload, receivedMs: now)
-            if let index = outcome.subscription { liveness.seen(index, at: now) }
-            if !outcome.readings.isEmpty {
-                readings.increment(by: Int64(outcome.readings.count))
-                bus.publish(outcome.readings)
-            }
-            for reason in outcome.rejects {
-                rejects.record(source: name, reason: reason, topic: message.topic, payload: message.payload)
+            if !taken.readings.isEmpty {
+                readings.increment(by: Int64(taken.readings.count))
+                bus.publish(taken.readings)
             }
         }
     }
@@ -178,6 +193,37 @@ public struct MQTTSource: Service {
                 client.forceReconnect()
                 break
             }
+        }
+    }
+}
+
+/// What arrived since the last flush to the bus. Filled and emptied on the connection's thread;
+/// the lock is uncontended.
+final class IngestBatch: Sendable {
+    struct Taken {
+        var readings: [Reading] = []
+        var messages = 0
+        var bytes = 0
+        var lastMs: Int64 = 0
+    }
+    private let state = Mutex(Taken())
+
+    /// Returns how many readings are buffered now.
+    func add(_ readings: [Reading], bytes: Int, at ms: Int64) -> Int {
+        state.withLock { state in
+            state.readings.append(contentsOf: readings)
+            state.messages += 1
+            state.bytes += bytes
+            state.lastMs = ms
+            return state.readings.count
+        }
+    }
+
+    func take() -> Taken? {
+        state.withLock { state in
+            guard state.messages > 0 else { return nil }
+            defer { state = Taken() }
+            return state
         }
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import VigilCore
 
 /// Turns one MQTT message into readings: the first subscription whose filter matches the topic
@@ -6,6 +7,9 @@ import VigilCore
 public struct MessageMapper: Sendable {
     public let subscriptions: [SubscriptionConfig]
     public let normalizer: Normalizer
+    /// Devices publish to the same few topics over and over: what a topic resolves to (its
+    /// subscription, labels and metric) and the series keys built from it are remembered.
+    let cache = TopicCache()
 
     public init(subscriptions: [SubscriptionConfig], normalizer: Normalizer = Normalizer(config: NormalizeConfig())) {
         self.subscriptions = subscriptions
@@ -22,60 +26,44 @@ public struct MessageMapper: Sendable {
 
     public func map(topic: String, payload: [UInt8], receivedMs: Int64) -> Outcome {
         var outcome = Outcome()
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard let index = subscriptions.firstIndex(where: { $0.filter.matches(levels: levels) }) else {
-            outcome.rejects = [.noSubscription]
+        let resolved = cache.resolution(for: topic) ?? cache.store(resolve(topic), for: topic)
+        let (index, topicLabels, baseMetric): (Int, Labels, String?)
+        switch resolved {
+        case .rejected(let reason, let subscription):
+            outcome.subscription = subscription
+            outcome.rejects = [reason]
             return outcome
+        case .resolved(let i, let labels, let metric):
+            (index, topicLabels, baseMetric) = (i, labels, metric)
         }
         outcome.subscription = index
         let subscription = subscriptions[index]
-        var topicLabels = subscription.labels
-        var baseMetric = subscription.metric
-        if let pattern = subscription.pattern {
-            guard let match = pattern.match(levels: levels) else {
-                outcome.rejects = [.topicMismatch]
-                return outcome
-            }
-            var captured = Labels()
-            for (name, value) in match.labels { captured[name] = value }
-            topicLabels = captured.merging(subscription.labels)  // static labels win
-            if baseMetric == nil, let name = match.metric {
-                guard let sanitized = NameRules.sanitizeMetricName(name) else {
-                    outcome.rejects = [.invalidMetricName]
-                    return outcome
-                }
-                baseMetric = sanitized
-            }
-        }
         let decoded = subscription.format.decode(payload, receivedMs: receivedMs)
         outcome.rejects = decoded.rejects
         var candidates: [Normalizer.Candidate] = []
         candidates.reserveCapacity(decoded.samples.count)
         for sample in decoded.samples {
-            let metric: String?
-            if let name = sample.name {
-                // A field called `value` is the subscription's metric itself (as in Influx).
-                let raw = sample.exactName ? name
-                    : name == "value" && baseMetric != nil ? baseMetric!
-                    : baseMetric.map { "\($0)_\(name)" } ?? name
-                metric = NameRules.sanitizeMetricName(raw)
+            let series: SeriesKey
+            if sample.labels.isEmpty, let known = cache.series(topic: topic, name: sample.name, exact: sample.exactName) {
+                series = known
             } else {
-                metric = baseMetric
-            }
-            guard let metric else {
-                outcome.rejects.append(.invalidMetricName)
-                continue
-            }
-            var labels = topicLabels
-            if !sample.labels.isEmpty {
-                var fromPayload = Labels()
-                for label in sample.labels {
-                    if let name = NameRules.sanitizeLabelName(label.name) { fromPayload[name] = label.value }
+                guard let metric = metricName(sample, base: baseMetric) else {
+                    outcome.rejects.append(.invalidMetricName)
+                    continue
                 }
-                labels = fromPayload.merging(topicLabels)  // topic and static labels win
+                var labels = topicLabels
+                if !sample.labels.isEmpty {
+                    var fromPayload = Labels()
+                    for label in sample.labels {
+                        if let name = NameRules.sanitizeLabelName(label.name) { fromPayload[name] = label.value }
+                    }
+                    labels = fromPayload.merging(topicLabels)  // topic and static labels win
+                }
+                series = SeriesKey(metric: metric, labels: labels)
+                if sample.labels.isEmpty { cache.remember(series, topic: topic, name: sample.name, exact: sample.exactName) }
             }
             let deviceTime = subscription.timestamps == .device && sample.timestampMs != nil
-            let reading = Reading(metric: metric, labels: labels, timestampMs: deviceTime ? sample.timestampMs! : receivedMs,
+            let reading = Reading(series: series, timestampMs: deviceTime ? sample.timestampMs! : receivedMs,
                                   value: sample.value, unit: sample.unit ?? subscription.unit)
             candidates.append(Normalizer.Candidate(reading: reading, deviceTime: deviceTime))
         }
@@ -83,5 +71,80 @@ public struct MessageMapper: Sendable {
         outcome.readings = normalized.readings
         outcome.rejects += normalized.rejects
         return outcome
+    }
+
+    /// The metric of a sample: its own name (with the subscription's metric in front unless the
+    /// name was configured), or the subscription's metric.
+    func metricName(_ sample: PayloadSample, base: String?) -> String? {
+        guard let name = sample.name else { return base }
+        // A field called `value` is the subscription's metric itself (as in Influx).
+        let raw = sample.exactName ? name
+            : name == "value" && base != nil ? base!
+            : base.map { "\($0)_\(name)" } ?? name
+        return NameRules.sanitizeMetricName(raw)
+    }
+
+    /// Which subscription a topic belongs to, with the labels and metric its pattern gives.
+    func resolve(_ topic: String) -> TopicCache.Resolution {
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard let index = subscriptions.firstIndex(where: { $0.filter.matches(levels: levels) }) else {
+            return .rejected(.noSubscription, subscription: nil)
+        }
+        let subscription = subscriptions[index]
+        var topicLabels = subscription.labels
+        var baseMetric = subscription.metric
+        if let pattern = subscription.pattern {
+            guard let match = pattern.match(levels: levels) else { return .rejected(.topicMismatch, subscription: index) }
+            var captured = Labels()
+            for (name, value) in match.labels { captured[name] = value }
+            topicLabels = captured.merging(subscription.labels)  // static labels win
+            if baseMetric == nil, let name = match.metric {
+                guard let sanitized = NameRules.sanitizeMetricName(name) else {
+                    return .rejected(.invalidMetricName, subscription: index)
+                }
+                baseMetric = sanitized
+            }
+        }
+        return .resolved(subscription: index, labels: topicLabels, metric: baseMetric)
+    }
+}
+
+/// Remembered topic resolutions and series keys, bounded (cleared when full: a topic space that
+/// large gains nothing from a cache anyway). Used from one connection's thread; the lock is
+/// uncontended.
+final class TopicCache: Sendable {
+    enum Resolution: Sendable {
+        case resolved(subscription: Int, labels: Labels, metric: String?)
+        case rejected(PayloadReject, subscription: Int?)
+    }
+
+    struct SeriesSlot: Hashable {
+        let topic: String
+        let name: String?
+        let exact: Bool
+    }
+
+    static let limit = 10_000
+    private let state = Mutex((topics: [String: Resolution](), series: [SeriesSlot: SeriesKey]()))
+
+    func resolution(for topic: String) -> Resolution? { state.withLock { $0.topics[topic] } }
+
+    func store(_ resolution: Resolution, for topic: String) -> Resolution {
+        state.withLock { state in
+            if state.topics.count >= Self.limit { state.topics.removeAll(keepingCapacity: true) }
+            state.topics[topic] = resolution
+        }
+        return resolution
+    }
+
+    func series(topic: String, name: String?, exact: Bool) -> SeriesKey? {
+        state.withLock { $0.series[SeriesSlot(topic: topic, name: name, exact: exact)] }
+    }
+
+    func remember(_ key: SeriesKey, topic: String, name: String?, exact: Bool) {
+        state.withLock { state in
+            if state.series.count >= Self.limit * 4 { state.series.removeAll(keepingCapacity: true) }
+            state.series[SeriesSlot(topic: topic, name: name, exact: exact)] = key
+        }
     }
 }

@@ -82,7 +82,9 @@ public final class Normalizer: Sendable {
     }
 }
 
-/// Readings with device timestamps seen recently, bounded by age and count.
+/// Readings with device timestamps seen recently, bounded by age and count. Kept as 64-bit
+/// hashes of (series, time, value): a false "duplicate" needs a hash collision among the last
+/// 200 000 readings (odds about 1 in 10^9), and hashing once is far cheaper than keeping keys.
 struct RecentSet {
     struct Key: Hashable {
         let series: SeriesKey
@@ -97,27 +99,29 @@ struct RecentSet {
 
     let window: Int64
     let capacity: Int
-    private var keys: Set<Key> = []
-    private var order: [(key: Key, at: Int64)] = []
+    private var hashes: Set<Int> = []
+    private var order: [(hash: Int, at: Int64)] = []
     private var head = 0
 
     init(window: Int64, capacity: Int) {
         self.window = window
         self.capacity = capacity
+        hashes.reserveCapacity(capacity + 1)
     }
 
     /// False when `key` was already there (a duplicate).
     mutating func insert(_ key: Key, now: Int64) -> Bool {
         while head < order.count, order[head].at < now - window || order.count - head >= capacity {
-            keys.remove(order[head].key)
+            hashes.remove(order[head].hash)
             head += 1
         }
         if head > 4096, head * 2 > order.count {
             order.removeFirst(head)
             head = 0
         }
-        guard keys.insert(key).inserted else { return false }
-        order.append((key, now))
+        let hash = key.hashValue
+        guard hashes.insert(hash).inserted else { return false }
+        order.append((hash, now))
         return true
     }
 }

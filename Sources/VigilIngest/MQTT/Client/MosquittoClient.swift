@@ -108,14 +108,17 @@ public final class MosquittoClient: @unchecked Sendable {
     private let state = Mutex(LoopState())
     private let wakeup = NSCondition()
 
+    /// `onIdle` runs on the loop thread whenever no more data is waiting on the socket: after a
+    /// lone message, or at the end of a burst. Consumers batch their work until then.
     public init(
         options: Options,
         onMessage: @escaping @Sendable (Message) -> Void,
-        onEvent: @escaping @Sendable (Event) -> Void
+        onEvent: @escaping @Sendable (Event) -> Void,
+        onIdle: @escaping @Sendable () -> Void = {}
     ) throws(MQTTClientError) {
         Mosquitto.initializeLibrary()
         self.options = options
-        self.callbacks = CallbackBox(onMessage: onMessage, onEvent: onEvent)
+        self.callbacks = CallbackBox(onMessage: onMessage, onEvent: onEvent, onIdle: onIdle)
         let userdata = Unmanaged.passUnretained(callbacks).toOpaque()
         guard let handle = mosquitto_new(options.clientID, options.cleanSession, userdata) else {
             throw MQTTClientError("cannot create MQTT client '\(options.clientID)': \(Mosquitto.errnoDescription())")
@@ -220,7 +223,9 @@ public final class MosquittoClient: @unchecked Sendable {
                 var loopRC: Int32 = MOSQ_ERR_SUCCESS.rawValue
                 while !stopRequested, loopRC == MOSQ_ERR_SUCCESS.rawValue {
                     loopRC = mosquitto_loop(handle, 1000, 1)
+                    if !socketReadable() { callbacks.onIdle() }
                 }
+                callbacks.onIdle()
                 if stopRequested { break }
                 // The TCP connect succeeds before TLS and CONNACK: without a CONNACK this attempt
                 // failed to connect (a TLS error, say) rather than losing a connection.
@@ -244,6 +249,15 @@ public final class MosquittoClient: @unchecked Sendable {
         }
         callbacks.onEvent(.stopped)
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// True when more bytes are waiting (mosquitto_loop reads one packet per call for QoS 0).
+    private func socketReadable() -> Bool {
+        let fd = mosquitto_socket(handle)
+        guard fd >= 0 else { return false }
+        if mosquitto_want_write(handle) { return false }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN) != 0
     }
 
     private func wakeLoop() {
@@ -300,13 +314,16 @@ public struct MQTTClientError: Error, CustomStringConvertible, Sendable {
 private final class CallbackBox: @unchecked Sendable {
     let onMessage: @Sendable (MosquittoClient.Message) -> Void
     let onEvent: @Sendable (MosquittoClient.Event) -> Void
+    let onIdle: @Sendable () -> Void
     var client: UnsafeMutableRawPointer?
     private let flags = Mutex((refusal: String?.none, connected: false))
 
     init(onMessage: @escaping @Sendable (MosquittoClient.Message) -> Void,
-         onEvent: @escaping @Sendable (MosquittoClient.Event) -> Void) {
+         onEvent: @escaping @Sendable (MosquittoClient.Event) -> Void,
+         onIdle: @escaping @Sendable () -> Void) {
         self.onMessage = onMessage
         self.onEvent = onEvent
+        self.onIdle = onIdle
     }
 
     func recordRefusal(_ reason: String) { flags.withLock { $0.refusal = reason } }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# bench/mqtt: end-to-end MQTT ingest, side by side with mosquitto_sub in the same run.
+#
+#   bench/mqtt/run.sh              # 500 000 JSON messages, QoS 0
+#   MESSAGES=200000 QOS=1 bench/mqtt/run.sh
+#
+# Reference: mosquitto_sub (C) receiving every message to /dev/null. Vigil: the same messages,
+# each parsed (JSON with a device timestamp), normalized, published on the bus and appended to the
+# store; the clock stops when the store has accepted all of them. Both read from one mosquitto on
+# loopback, fed by mosquitto_pub -l (C). Prints the two rates, their ratio and Vigil's CPU use.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+MESSAGES=${MESSAGES:-500000}
+QOS=${QOS:-0}
+WORK=$(mktemp -d /tmp/vigil-bench-mqtt.XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+scripts/install-deps.sh test
+swift build -c release --product vigil 2>&1 | tail -1
+BIN=$(swift build -c release --show-bin-path)/vigil
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+now_ns() { date +%s%N; }
+
+MQTT_PORT=$(free_port)
+cat > "$WORK/mosquitto.conf" <<CONF
+listener $MQTT_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+user root
+CONF
+mosquitto -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" & pids+=($!)
+sleep 0.5
+
+echo "==> $MESSAGES messages, QoS $QOS"
+base=$(( $(date +%s) * 1000 - 3600000 ))
+python3 - "$MESSAGES" "$base" > "$WORK/messages.txt" <<'PY'
+import sys
+n, base = int(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout
+for i in range(n):
+    out.write('{"t": %d, "temp": %d.%d, "state": %d}\n' % (base + i, 20 + i % 7, i % 10, i % 2))
+PY
+
+echo "==> reference: mosquitto_sub to /dev/null"
+mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t 'bench/#' -q "$QOS" -C "$MESSAGES" > /dev/null & sub=$!
+sleep 0.5
+start=$(now_ns)
+mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t bench/line-1 -q "$QOS" -l < "$WORK/messages.txt"
+wait $sub
+ref_ns=$(( $(now_ns) - start ))
+
+echo "==> Vigil: into the store"
+HTTPS_PORT=$(free_port)
+cat > "$WORK/vigil.yaml" <<YAML
+data_dir: $WORK/data
+http: {listen: "127.0.0.1:$HTTPS_PORT", tls: self-signed}
+logging: {ingest_summary: 0, level: warning}
+mqtt:
+  brokers:
+    - url: mqtt://127.0.0.1:$MQTT_PORT
+      clean_session: true
+      subscriptions:
+        - topic: bench/+
+          pattern: bench/{device}
+          qos: $QOS
+          format: json
+          json:
+            timestamp: {path: t, unit: ms}
+            fields: [{path: temp, metric: temperature}, {path: state, metric: state}]
+YAML
+"$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & vigil=$!; pids+=($vigil)
+for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$HTTPS_PORT/readyz" >/dev/null && break; sleep 0.1; done
+metric() { curl -sfk "https://127.0.0.1:$HTTPS_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$vigil/stat"; }
+want=$(( MESSAGES * 2 ))   # two readings per message
+cpu_before=$(cpu_ticks)
+start=$(now_ns)
+mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t bench/line-1 -q "$QOS" -l < "$WORK/messages.txt"
+while :; do
+  got=$(metric vigil_store_samples_appended_total); got=${got%.*}
+  [[ ${got:-0} -ge $want ]] && break
+  if (( $(now_ns) - start > 300000000000 )); then echo "timeout: $got of $want readings stored" >&2; break; fi
+  sleep 0.02
+done
+vigil_ns=$(( $(now_ns) - start ))
+cpu_after=$(cpu_ticks)
+received=$(metric 'vigil_mqtt_messages_total{broker="default"}')
+dropped=$(curl -sfk "https://127.0.0.1:$HTTPS_PORT/metrics" | awk '/^vigil_bus_dropped_readings_total\{subscriber="store"\}/ {print $2}')
+
+python3 - "$MESSAGES" "$ref_ns" "$vigil_ns" "$cpu_before" "$cpu_after" "$(getconf CLK_TCK)" "${received:-0}" "${dropped:-0}" <<'PY'
+import sys
+n, ref_ns, vigil_ns, c0, c1, hz, received, dropped = sys.argv[1:]
+n = int(n); ref = n / (int(ref_ns) / 1e9); vig = n / (int(vigil_ns) / 1e9)
+cpu = (int(c1) - int(c0)) / int(hz)
+print()
+print(f"  mosquitto_sub → /dev/null      {ref:10.0f} msgs/s")
+print(f"  Vigil → store (2 readings/msg) {vig:10.0f} msgs/s   ratio {vig / ref:.2f} (target >= 0.8)")
+print(f"  Vigil CPU: {cpu:.2f} s for {n} messages = {cpu / n * 1e4 * 100:.1f} % of one core per 10 k msgs/s")
+print(f"  messages received {received}, readings dropped by the bus {dropped}")
+PY
