@@ -83,7 +83,7 @@ mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t bench/line-1 -q "$QOS" -l < "$WORK
 while :; do
   got=$(metric vigil_store_samples_appended_total); got=${got%.*}
   [[ ${got:-0} -ge $want ]] && break
-  if (( $(now_ns) - start > 300000000000 )); then echo "timeout: $got of $want readings stored" >&2; break; fi
+  if (( $(now_ns) - start > 120000000000 )); then echo "timeout: $got of $want readings stored" >&2; break; fi
   sleep 0.02
 done
 vigil_ns=$(( $(now_ns) - start ))
