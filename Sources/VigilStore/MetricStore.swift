@@ -65,6 +65,10 @@ public final class MetricStore: Sendable {
             // FULL: each flush is on stable storage when it returns, so a power cut loses at most the
             // current flush interval. One fsync per flush is cheap at one flush a second.
             try database.execute("PRAGMA synchronous=FULL")
+            // Checkpoint every 4 MiB of WAL (not SQLite's 1000 pages, 16 MiB at our page size), and
+            // give the space back after a checkpoint: the WAL should not hold a small disk's space.
+            try database.execute("PRAGMA wal_autocheckpoint=256")
+            try database.execute("PRAGMA journal_size_limit=8388608")
             try database.transaction { () throws(StoreError) in
                 for statement in StoreSchema.statements { try database.execute(statement) }
                 try database.execute("PRAGMA user_version=\(StoreSchema.version)")
