@@ -22,8 +22,8 @@ struct MappingExplainCommand: ParsableCommand {
 
             Examples:
               vigil mapping explain --config /etc/vigil/vigil.yaml sensors/north/boiler-1/temperature 71.3
-              vigil mapping explain --config samples/mqtt.yaml devices/meter-7 '{"power": 1.5, "ts": 1764064800}'
-              vigil mapping explain --config samples/mqtt.yaml lab/line '-' < payload.bin
+              vigil mapping explain --config samples/mqtt.yaml influx/lab 'weather,site=lab temp=19.5'
+              vigil mapping explain --config samples/mqtt.yaml senml/x - < payload.json
             """)
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The config file.", valueName: "file"))

@@ -23,9 +23,10 @@ struct CommandLineTests {
         #expect(flag.stdout == command.stdout)
     }
 
-    @Test(arguments: ["run", "check-config", "simulate", "passwd", "version"])
+    @Test(arguments: ["run", "check-config", "simulate", "passwd", "version", "query", "export", "import", "store stats",
+                      "mapping explain"])
     func everyCommandHasHelpWithExamples(command: String) async throws {
-        let result = try await vigil([command, "--help"])
+        let result = try await vigil(command.split(separator: " ").map(String.init) + ["--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("Example"))
         #expect(result.stdout.contains("USAGE: vigil \(command)"))
@@ -69,6 +70,20 @@ struct CommandLineTests {
         let short = try await vigil(["passwd"], stdin: "short\n")
         #expect(short.status == 1)
         #expect(short.stderr == "vigil passwd: use at least 8 characters\n")
+    }
+
+    @Test func mappingExplainShowsReadingsAndRejects() async throws {
+        let config = TestEnvironment.packageRoot.appendingPathComponent("samples/mqtt.yaml").path
+        let good = try await vigil(["mapping", "explain", "--config", config, "devices/meter-7/telemetry",
+                                    #"{"ts": 1764064800, "power_kw": 1.5, "energy_wh": 123400, "env": {"temp_f": 71.6}}"#])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stdout.contains("subscription 2: devices/+/telemetry (format json)"))
+        #expect(good.stdout.contains(#"reading  power{device="meter-7"} = 1500.0 W  at 2025-11-25T10:00:00.000Z (device time)"#))
+        let bad = try await vigil(["mapping", "explain", "--config", config, "sensors/a/b/temperature", "-"], stdin: "hot")
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("rejected not_a_number: the payload is not a number"))
+        let none = try await vigil(["mapping", "explain", "--config", config, "nowhere", "1"])
+        #expect(none.status == 1 && none.stdout.contains("no subscription matches 'nowhere'"))
     }
 
     @Test func runWithAMissingConfigIsOneLine() async throws {

@@ -175,7 +175,8 @@ struct MQTTIngestEndToEndTests {
 
     /// 1000 QoS 1 messages published while the gateway is disconnected (the broker restarted and
     /// the gateway is still backing off) are all stored once it reconnects: the persistent session.
-    @Test func aBrokerRestartLosesNothing() async throws {
+    @Test(arguments: ["3.1.1", "5"])
+    func aBrokerRestartLosesNothing(protocolVersion: String) async throws {
         let brokerDirectory = try TemporaryDirectory("mosquitto-persistent")
         let configuration = """
             listener {port} 127.0.0.1
@@ -191,6 +192,8 @@ struct MQTTIngestEndToEndTests {
         let directory = try TemporaryDirectory()
         let gateway = try await RunningGateway(mqttURL: "", config: try gatewayConfig(directory, broker: """
             url: mqtt://127.0.0.1:\(port)
+            protocol: "\(protocolVersion)"
+            session_expiry: 1h
             clean_session: false
             reconnect: {min_delay: 4s, max_delay: 4s}
             subscriptions:
