@@ -1,6 +1,7 @@
 import Foundation
 import VigilConfig
 import VigilCore
+import VigilIngest
 import VigilStore
 
 /// Parsing of the time, step and aggregation parameters shared by the HTTP query API and
@@ -18,12 +19,7 @@ public enum QueryParameters {
         if let seconds = Double(raw), seconds.isFinite, abs(seconds) < 1e13 {
             return Int64((seconds * 1000).rounded())
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: raw) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: raw) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-        return nil
+        return PayloadTimestamp.rfc3339(raw)
     }
 
     /// A duration (`15s`, `1m`, `1h30m`) or float seconds (`60`, `0.5`), in milliseconds.
