@@ -68,7 +68,7 @@ struct PlainValueTests {
     @Test(arguments: [
         ([UInt8](), PayloadReject.empty), (Array("nan".utf8), .nonFinite), (Array("inf".utf8), .nonFinite),
         (Array("21,5".utf8), .notANumber), ([0xFF, 0xFE], .invalidUTF8),
-        (Array(repeating: UInt8(ascii: "1"), count: 1_000_000), .tooLarge), (Array("{\"v\":1}".utf8), .notANumber),
+        (Array(repeating: UInt8(ascii: "1"), count: 65), .tooLarge), (Array("{\"v\":1}".utf8), .notANumber),
     ])
     func rejected(payload: [UInt8], reason: PayloadReject) {
         #expect(throws: reason) { try PlainValueParser.parse(payload).get() }
