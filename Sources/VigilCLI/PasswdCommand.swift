@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import HummingbirdBcrypt
 
 #if canImport(Glibc)
@@ -14,10 +15,23 @@ struct PasswdCommand: ParsableCommand {
             it reads the first line. Prints a bcrypt hash to paste into the config. The password itself is
             never printed or logged.
 
+            With --token, makes a random API token for a machine client instead: prints the token (give
+            it to the client; it is shown once) and the auth.tokens entry with its SHA-256.
+
             Examples:
               vigil passwd
               printf '%s\\n' "$PASSWORD" | vigil passwd --cost 12
+              vigil passwd --token --name grafana --role viewer
             """)
+
+    @Flag(help: "Make an API token instead of hashing a password.")
+    var token = false
+
+    @Option(help: "The token's name (with --token).")
+    var name = "client"
+
+    @Option(help: "The token's role: viewer, operator or admin (with --token).")
+    var role = "viewer"
 
     @Option(help: "bcrypt cost factor (work doubles with each step).")
     var cost: Int = 12
@@ -27,6 +41,17 @@ struct PasswdCommand: ParsableCommand {
     }
 
     func run() throws {
+        if token {
+            guard ["viewer", "operator", "admin"].contains(role) else { Terminal.fail("vigil passwd: --role must be viewer, operator or admin") }
+            var bytes = [UInt8](repeating: 0, count: 32)
+            var generator = SystemRandomNumberGenerator()
+            for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+            let secret = "vgl_" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            let digest = SHA256.hash(data: Array(secret.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            print("token: \(secret)")
+            print("config (auth.tokens):\n  - name: \(name)\n    role: \(role)\n    sha256: \(digest)")
+            return
+        }
         let password: String
         if isatty(STDIN_FILENO) == 1 {
             guard let first = Terminal.readSecret(prompt: "Password: ") else { Terminal.fail("no password read") }

@@ -5,6 +5,8 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import HummingbirdWSCompression
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOPosix
@@ -70,19 +72,41 @@ public struct Gateway: Sendable {
             ])
         }
 
-        let router = Router()
+        let router = Router(context: VigilRequestContext.self)
+        router.add(middleware: SecurityHeaders(https: tls != nil))
         OperationalRoutes.add(to: router, metrics: metrics, board: board, storeHealth: storeHealth)
-        let api = router.group("/api/v1")
-            .add(middleware: APIAuthenticator(users: config.auth.users, cache: VerifiedCredentials(), logger: Logger(label: "vigil.api")))
+        let sessions = SessionStore(path: (config.dataDir as NSString).appendingPathComponent("sessions.json"),
+                                    ttl: config.auth.sessionTTL)
+        let authenticator = Authenticator(settings: config.auth, sessions: sessions, logger: Logger(label: "vigil.auth"))
+        LoginRoutes.add(to: router, authenticator: authenticator, secureCookies: tls != nil)
+        let hub = LiveHub(settings: config.http.ws, store: store, bus: bus, logger: Logger(label: "vigil.live"))
+        let gate = LiveRoutes.Gate(http: config.http, https: tls != nil, authenticator: authenticator, hub: hub)
+        LiveRoutes.addRefusals(to: router, gate: gate)
+        let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: authenticator, minimum: .viewer))
         QueryRoutes.add(to: api, store: store)
         IngestRoutes.add(to: api, board: board, rejects: rejects)
         router.get("/") { _, _ in
             OperationalRoutes.textResponse("Vigil \(BuildInfo.version) gateway '\(config.gatewayName)'. "
-                                           + "Endpoints: /healthz /readyz /metrics /api/v1/query_range /api/v1/series /api/v1/labels\n")
+                                           + "Endpoints: /healthz /readyz /metrics /api/v1/login /api/v1/live /api/v1/query_range /api/v1/series /api/v1/labels\n")
         }
+        let wsRouter = Router(context: VigilRequestContext.self)
+        LiveRoutes.addUpgrades(to: wsRouter, gate: gate, logger: Logger(label: "vigil.live"))
         let scheme = tls == nil ? "http" : "https"
         let http = config.http
-        let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls.configuration) } else { .http1() }
+        var extensions: [WebSocketExtensionFactory] = []
+        if http.ws.compression {
+            extensions.append(.perMessageDeflate(maxDecompressedFrameSize: max(http.ws.maxMessageBytes, http.diagnosticsEcho ? 16 << 20 : 0)))
+        }
+        let wsConfiguration = WebSocketServerConfiguration(
+            maxFrameSize: max(http.ws.maxMessageBytes, http.diagnosticsEcho ? 16 << 20 : 0),
+            extensions: extensions,
+            // The library's ping closes a peer that has not answered by the next one; at twice
+            // the interval, a peer is closed after missing two (the live protocol also pings at
+            // the application level, for the RTT).
+            autoPing: .enabled(timePeriod: http.ws.pingInterval * 2),
+            validateUTF8: true)
+        let base: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: wsConfiguration)
+        let server: HTTPServerBuilder = if let tls { try .tls(base, tlsConfiguration: tls.configuration) } else { base }
         let application = Application(
             router: router,
             server: server,
@@ -94,7 +118,7 @@ public struct Gateway: Sendable {
             },
             logger: Logger(label: "vigil.http"))
 
-        var services: [any Service] = [application]
+        var services: [any Service] = [application, hub]
         let hooks: [@Sendable (VigilConfiguration) -> Void] = [{ levelControl.level = $0.logging.level }]
         services.append(ReloadService(configPath: configPath, current: config, hooks: hooks,
                                       logger: Logger(label: "vigil.reload")))

@@ -180,6 +180,10 @@ public enum Curl {
     public struct Response: Sendable {
         public let status: Int
         public let body: String
+        public init(status: Int, body: String) {
+            self.status = status
+            self.body = body
+        }
     }
 
     /// `arguments` go to curl before the URL: `-u user:password`, `--data-urlencode …` for a POST.

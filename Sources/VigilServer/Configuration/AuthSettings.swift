@@ -20,7 +20,16 @@ public struct AuthSettings: Sendable {
         public var description: String { "\(name) (\(role.rawValue))" }
     }
 
+    /// A machine client's token: only its SHA-256 is in the config (`vigil passwd --token`).
+    public struct Token: Sendable, CustomStringConvertible {
+        public var name: String
+        public var sha256: [UInt8]
+        public var role: Role
+        public var description: String { "token \(name) (\(role.rawValue))" }
+    }
+
     public var users: [User]
+    public var tokens: [Token] = []
     public var sessionTTL: Duration
 
     static func decode(_ object: ConfigObject) throws(ConfigError) -> AuthSettings {
@@ -43,12 +52,35 @@ public struct AuthSettings: Sendable {
             users.append(User(name: name, passwordHash: hash, role: Role(rawValue: role) ?? .viewer))
             try entry.finish()
         }
+        var tokens: [Token] = []
+        for entry in try object.objects("tokens") {
+            let name = try entry.requiredString("name")
+            let hex = try entry.requiredString("sha256")
+            guard let digest = hexBytes(hex), digest.count == 32 else {
+                throw ConfigError("\(entry.qualified("sha256")): expected the 64 hex digits printed by `vigil passwd --token`",
+                                  at: entry.location(of: "sha256"))
+            }
+            let role = try entry.choice("role", from: Role.allCases.map(\.rawValue), default: "viewer")
+            tokens.append(Token(name: name, sha256: digest, role: Role(rawValue: role) ?? .viewer))
+            try entry.finish()
+        }
         let ttl = try object.duration("session_ttl", default: .seconds(12 * 3600))
         guard ttl >= .seconds(60) else {
             throw ConfigError("auth.session_ttl: must be at least 1m", at: object.location(of: "session_ttl"))
         }
         try object.finish()
-        return AuthSettings(users: users, sessionTTL: ttl)
+        return AuthSettings(users: users, tokens: tokens, sessionTTL: ttl)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.lowercased().utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[i...i + 1], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+        }
+        return out
     }
 
     /// `$2a$`, `$2b$` or `$2y$`, a two-digit cost, then 53 characters of bcrypt's base64.

@@ -2,54 +2,69 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
-import Logging
-import NIOPosix
 import Synchronization
-import VigilCore
 
-/// HTTP Basic authentication against the configured users (`auth.users`), for the API.
-///
-/// bcrypt is slow on purpose (tens of milliseconds at cost 10), so a verified user and password
-/// are remembered for a few minutes, keyed by a SHA-256 of the pair and the stored hash: a
-/// dashboard polling every few seconds does not pay bcrypt each time, and a changed password in
-/// the config invalidates the entry. Verification runs on the blocking thread pool.
-struct APIAuthenticator<Context: RequestContext>: RouterMiddleware {
-    let users: [AuthSettings.User]
-    let cache: VerifiedCredentials
-    let logger: Logger
-    let rateLimiter = RateLimiter(burst: 5, window: .seconds(60))
+/// Every `/api/v1/` route except login needs a principal (session cookie, API token or HTTP
+/// Basic) with at least `minimum` role; the principal is resolved by `Authenticator`.
+struct RequireRole<Context: RequestContext & RemoteAddressRequestContext>: RouterMiddleware {
+    let authenticator: Authenticator
+    let minimum: AuthSettings.Role
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], let (name, password) = Self.basicCredentials(header) else {
-            return Self.unauthorized("authentication required: HTTP Basic with a user from auth.users")
-        }
-        guard let user = users.first(where: { $0.name == name }), !user.passwordHash.isEmpty else {
-            reject(name)
-            return Self.unauthorized("wrong user name or password")
-        }
-        let key = VerifiedCredentials.key(name: name, password: password, hash: user.passwordHash)
-        if !cache.contains(key) {
-            let hash = user.passwordHash
-            let ok = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
-            guard ok else {
-                reject(name)
-                return Self.unauthorized("wrong user name or password")
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        switch try await authenticator.authenticate(request, clientAddress: address) {
+        case .success(let principal):
+            guard principal.role >= minimum else {
+                return APIErrors.response(.forbidden, "forbidden", "the \(principal.role.rawValue) role may not do this")
             }
-            cache.insert(key)
-        }
-        return try await next(request, context)
-    }
-
-    private func reject(_ name: String) {
-        let decision = rateLimiter.check("reject")
-        if decision.emit {
-            // The user name is logged (it is not a secret); the password never is.
-            logger.warning("API authentication failed", metadata: ["user": "\(name)", "suppressed_since_last": "\(decision.suppressed)"])
+            return try await next(request, context)
+        case .failure(let failure):
+            return APIErrors.response(for: failure)
         }
     }
+}
 
-    static func basicCredentials(_ header: String) -> (String, String)? {
+enum APIErrors {
+    static func response(_ status: HTTPResponse.Status, _ type: String, _ message: String, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: QueryJSON.error(type, message))))
+    }
+
+    struct Answer {
+        let status: HTTPResponse.Status
+        let type: String
+        let message: String
+        var headers: HTTPFields = [:]
+        var response: Response { APIErrors.response(status, type, message, headers: headers) }
+        var body: String { QueryJSON.error(type, message) }
+    }
+
+    static func response(for failure: Authenticator.Failure) -> Response { answer(for: failure).response }
+
+    static func answer(for failure: Authenticator.Failure) -> Answer {
+        let challenge: HTTPFields = [.wwwAuthenticate: "Basic realm=\"vigil\", charset=\"UTF-8\""]
+        switch failure {
+        case .missing:
+            return Answer(status: .unauthorized, type: "unauthorized",
+                          message: "log in (POST /api/v1/login), or send an API token or HTTP Basic credentials", headers: challenge)
+        case .invalid:
+            return Answer(status: .unauthorized, type: "unauthorized", message: "wrong user name, password, token or session",
+                          headers: challenge)
+        case .tokenInURL:
+            return Answer(status: .badRequest, type: "bad_data",
+                          message: "credentials in the URL are refused: send them in the Authorization header")
+        case .tooManyAttempts(let seconds):
+            return Answer(status: .tooManyRequests, type: "too_many_requests",
+                          message: "too many failed logins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
+        }
+    }
+}
+
+/// HTTP Basic's `user:password`.
+enum BasicCredentials {
+    static func parse(_ header: String) -> (String, String)? {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",
               let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
@@ -57,15 +72,10 @@ struct APIAuthenticator<Context: RequestContext>: RouterMiddleware {
         else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
-
-    static func unauthorized(_ message: String) -> Response {
-        Response(status: .unauthorized,
-                 headers: [.contentType: "application/json", .wwwAuthenticate: "Basic realm=\"vigil\", charset=\"UTF-8\""],
-                 body: .init(byteBuffer: ByteBuffer(string: QueryJSON.error("unauthorized", message))))
-    }
 }
 
-/// Credentials verified recently (SHA-256 keys, never the passwords), for five minutes.
+/// Credentials verified recently (SHA-256 keys, never the passwords), for five minutes: bcrypt
+/// costs tens of milliseconds on purpose, and a polling client should not pay it every time.
 final class VerifiedCredentials: Sendable {
     private let entries = Mutex([String: ContinuousClock.Instant]())
     let lifetime: Duration = .seconds(300)

@@ -5,7 +5,7 @@ import VigilCore
 /// `/metrics` (Prometheus text format). None of them needs a login: they are what a supervisor,
 /// a load balancer or a Prometheus server reads.
 enum OperationalRoutes {
-    static func add(to router: Router<BasicRequestContext>, metrics: MetricsExposition, board: SourceStatusBoard,
+    static func add<Context: RequestContext>(to router: Router<Context>, metrics: MetricsExposition, board: SourceStatusBoard,
                     storeHealth: StoreHealth) {
         router.get("/healthz") { _, _ in
             textResponse("ok\n")

@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+import Synchronization
+import VigilCore
+
+/// Browser sessions: a random 256-bit id in an HttpOnly cookie, and on the server only its
+/// SHA-256, the user, the role and the expiry. Persisted to `data_dir/sessions.json` (hashes only:
+/// the file does not let anyone log in) so a restart does not log everyone out.
+public final class SessionStore: Sendable {
+    struct Session: Codable, Sendable {
+        var user: String
+        var role: String
+        var expiresMs: Int64
+    }
+
+    public static let cookieName = "vigil_session"
+    let path: String?
+    let ttl: Duration
+    private let sessions = Mutex([String: Session]())
+
+    public init(path: String?, ttl: Duration) {
+        self.path = path
+        self.ttl = ttl
+        if let path, let data = FileManager.default.contents(atPath: path),
+           let stored = try? JSONDecoder().decode([String: Session].self, from: data) {
+            let now = WallClock.nowMs()
+            sessions.withLock { $0 = stored.filter { $0.value.expiresMs > now } }
+        }
+    }
+
+    /// A new session; returns the id for the cookie (never stored).
+    public func create(user: String, role: AuthSettings.Role) -> (id: String, expiresMs: Int64) {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        let id = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let expires = WallClock.nowMs() + ttl.milliseconds
+        sessions.withLock { sessions in
+            let now = WallClock.nowMs()
+            sessions = sessions.filter { $0.value.expiresMs > now }
+            sessions[Self.hash(id)] = Session(user: user, role: role.rawValue, expiresMs: expires)
+        }
+        save()
+        return (id, expires)
+    }
+
+    /// The user and role of a live session; nil for unknown, forged or expired ids.
+    public func lookup(_ id: String) -> (user: String, role: AuthSettings.Role)? {
+        // A dictionary keyed by the id's hash: timing reveals nothing about the id itself.
+        let now = WallClock.nowMs()
+        guard let session = sessions.withLock({ $0[Self.hash(id)] }), session.expiresMs > now,
+              let role = AuthSettings.Role(rawValue: session.role) else { return nil }
+        return (session.user, role)
+    }
+
+    public func delete(_ id: String) {
+        sessions.withLock { _ = $0.removeValue(forKey: Self.hash(id)) }
+        save()
+    }
+
+    /// Ends every session of a user (for a removed user or a changed role after reload).
+    public func deleteAll(except users: Set<String>) {
+        sessions.withLock { $0 = $0.filter { users.contains($0.value.user) } }
+        save()
+    }
+
+    static func hash(_ id: String) -> String {
+        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func save() {
+        guard let path else { return }
+        let snapshot = sessions.withLock { $0 }
+        guard let data = try? JSONEncoder().encode(snapshot) else { return }
+        let temporary = path + ".tmp"
+        FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
+        _ = try? FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+    }
+}

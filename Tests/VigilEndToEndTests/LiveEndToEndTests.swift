@@ -1,0 +1,254 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import HummingbirdBcrypt
+import HummingbirdWSClient
+import Logging
+import NIOSSL
+import Synchronization
+import Testing
+import VigilTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A gateway with a viewer, an operator and an API token; mosquitto behind it.
+final class LiveGateway: Sendable {
+    static let password = "live-test-password"
+    static let token = "vgl_test_token_0123456789"
+    let broker: MosquittoBroker
+    let gateway: RunningGateway
+    let configDirectory: TemporaryDirectory
+    var origin: String { gateway.baseURL }
+    var wsURL: String { gateway.baseURL.replacingOccurrences(of: "https://", with: "wss://") + "/api/v1/live" }
+
+    init(origins: [String] = []) async throws {
+        broker = try await MosquittoBroker()
+        configDirectory = try TemporaryDirectory()
+        let hash = Bcrypt.hash(Self.password, cost: 4)
+        let tokenHash = SHA256.hash(data: Data(Self.token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let config = try configDirectory.write("vigil.yaml", """
+            data_dir: ${VIGIL_DATA_DIR}
+            http:
+              listen: 127.0.0.1:0
+              ws: {ping_interval: 1s, replay_buffer: 1000}
+              allowed_origins: [\(origins.joined(separator: ", "))]
+            auth:
+              users:
+                - {name: viewer, password_hash: "\(hash)", role: viewer}
+                - {name: admin, password_hash: "\(hash)", role: admin}
+              tokens:
+                - {name: grafana, sha256: \(tokenHash), role: viewer}
+            logging: {ingest_summary: 0}
+            store: {flush_interval: 100ms}
+            mqtt:
+              brokers:
+                - url: \(broker.url)
+                  subscriptions:
+                    - {topic: "s/+/+", pattern: "s/{device}/{metric}"}
+            """)
+        gateway = try await RunningGateway(mqttURL: broker.url, config: config)
+        try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
+    }
+
+    func stop() {
+        gateway.process.stop()
+        broker.stop()
+    }
+
+    /// Logs in and returns the session cookie's value and the full Set-Cookie header.
+    func login(_ user: String = "viewer", password: String = LiveGateway.password) async throws -> (cookie: String, header: String, status: Int) {
+        let scratch = try TemporaryDirectory()
+        let response = try await Curl.get(gateway.baseURL + "/api/v1/login", caCertificate: gateway.caCertificate, arguments: [
+            "-H", "Content-Type: application/json", "--data", #"{"username":"\#(user)","password":"\#(password)"}"#,
+            "-D", scratch.path("headers"),
+        ])
+        let headers = (try? String(contentsOfFile: scratch.path("headers"), encoding: .utf8)) ?? ""
+        let line = headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }.map(String.init) ?? ""
+        let value = line.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last.map(String.init) ?? ""
+        return (value, line, response.status)
+    }
+
+    /// The status of a WebSocket upgrade request made with curl.
+    func upgradeStatus(headers: [String], query: String = "") async throws -> Curl.Response {
+        var arguments: [String] = []
+        for header in ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="] + headers {
+            arguments += ["-H", header]
+        }
+        // A successful upgrade leaves curl waiting for data until --max-time (exit 28): read the
+        // status it printed either way.
+        let curl = try TestEnvironment.tool("curl", package: "curl")
+        let scratch = try TemporaryDirectory("curl")
+        let process = try ManagedProcess(curl, ["-sS", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}",
+                                                "--cacert", gateway.caCertificate] + arguments + [gateway.baseURL + "/api/v1/live" + query],
+                                         directory: scratch, name: "curl")
+        _ = try await process.finish()
+        return Curl.Response(status: Int(process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, body: "")
+    }
+}
+
+/// Collects a live connection's messages.
+final class LiveClient: Sendable {
+    let messages = Mutex([String]())
+    let outgoing = Mutex([String]())
+
+    func received() -> [[String: Any]] {
+        messages.withLock { $0 }.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+    func send(_ text: String) { outgoing.withLock { $0.append(text) } }
+
+    func waitFor(timeout: Duration = .seconds(10), _ predicate: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let match = received().first(where: predicate) { return match }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("no matching live message in \(received().count) received")
+    }
+
+    /// Connects and runs until `until` returns true (checked as messages arrive) or the timeout.
+    func run(_ live: LiveGateway, cookie: String, script: @escaping @Sendable (LiveClient) async throws -> Void) async throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        // This test is about the live protocol; certificate checks are curl's part (BoringSSL
+        // does not take a self-signed leaf as its own trust anchor).
+        tls.certificateVerification = .none
+        var headers = HTTPFields()
+        // The client sends Origin wss://127.0.0.1 itself (the gateway reads it as https://127.0.0.1).
+        headers[.cookie] = "vigil_session=\(cookie)"
+        headers[.secWebSocketProtocol] = "vigil.v1.json"
+        let configuration = WebSocketClientConfiguration(additionalHeaders: headers, closeTimeout: .seconds(1), sniHostname: "localhost")
+        try await WebSocketClient.connect(url: live.wsURL, configuration: configuration, tlsConfiguration: tls,
+                                          logger: Logger(label: "test")) { inbound, outbound, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message,
+                              let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
+                        if object["type"] as? String == "ping", let id = object["id"] as? Int {
+                            try await outbound.write(.text(#"{"op":"pong","id":\#(id)}"#))
+                        }
+                        self.messages.withLock { $0.append(text) }
+                    }
+                }
+                group.addTask {
+                    try await script(self)
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        for text in self.outgoing.withLock({ list in defer { list = [] }; return list }) {
+                            try await outbound.write(.text(text))
+                        }
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+}
+
+@Suite("Live stream and its security, end to end", .serialized)
+struct LiveEndToEndTests {
+    @Test func upgradesAreOriginCheckedAndAuthenticated() async throws {
+        let live = try await LiveGateway()
+        defer { live.stop() }
+        let session = try await live.login()
+        #expect(session.status == 200)
+        #expect(session.header.contains("vigil_session=") && session.header.contains("; Path=/;") && session.header.contains("; HttpOnly;")
+                && session.header.contains("; Secure;") && session.header.hasSuffix("SameSite=Strict"), "\(session.header)")
+        let protocolHeader = "Sec-WebSocket-Protocol: vigil.v1.json"
+        let cookie = "Cookie: vigil_session=\(session.cookie)"
+        #expect(try await live.upgradeStatus(headers: ["Origin: https://evil.example", cookie, protocolHeader]).status == 403)
+        #expect(try await live.upgradeStatus(headers: [cookie, protocolHeader]).status == 403)
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", protocolHeader]).status == 401)
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", "Cookie: vigil_session=forged", protocolHeader]).status == 401)
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", cookie]).status == 400)  // no subprotocol
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", protocolHeader],
+                                             query: "?token=\(LiveGateway.token)").status == 400)
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", cookie, protocolHeader]).status == 101)
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", "Authorization: Bearer \(LiveGateway.token)",
+                                                       protocolHeader]).status == 101)
+
+        // Logged out sessions are dead; tokens work on the API; a wrong one does not.
+        _ = try await Curl.get(live.gateway.baseURL + "/api/v1/logout", caCertificate: live.gateway.caCertificate,
+                               arguments: ["-X", "POST", "-H", cookie])
+        #expect(try await live.upgradeStatus(headers: ["Origin: \(live.origin)", cookie, protocolHeader]).status == 401)
+        let api = try await Curl.get(live.gateway.baseURL + "/api/v1/labels", caCertificate: live.gateway.caCertificate,
+                                     headers: ["Authorization: Bearer \(LiveGateway.token)"])
+        #expect(api.status == 200)
+        let wrong = try await Curl.get(live.gateway.baseURL + "/api/v1/labels", caCertificate: live.gateway.caCertificate,
+                                       headers: ["Authorization: Bearer vgl_wrong"])
+        #expect(wrong.status == 401)
+        #expect(!live.gateway.process.stderr.contains(LiveGateway.token))
+
+        // Brute force: the sixth wrong password in a row is answered 429 with Retry-After.
+        var statuses: [Int] = []
+        for _ in 0..<6 { statuses.append(try await live.login("admin", password: "wrong-password").status) }
+        #expect(statuses.prefix(5).allSatisfy { $0 == 401 } && statuses.last == 429, "\(statuses)")
+        let scratch = try TemporaryDirectory()
+        _ = try await Curl.get(live.gateway.baseURL + "/healthz", caCertificate: live.gateway.caCertificate,
+                               arguments: ["-D", scratch.path("headers")])
+        let securityHeaders = (try? String(contentsOfFile: scratch.path("headers"), encoding: .utf8))?.lowercased() ?? ""
+        #expect(securityHeaders.contains("strict-transport-security: max-age=31536000"))
+        #expect(securityHeaders.contains("x-content-type-options: nosniff"))
+    }
+
+    @Test func snapshotThenUpdatesThenResumeWithoutAGap() async throws {
+        let live = try await LiveGateway(origins: ["https://127.0.0.1"])
+        defer { live.stop() }
+        let session = try await live.login()
+        try await live.broker.publish(topic: "s/boiler-1/temperature", payload: "70.5")
+        try await Task.sleep(for: .milliseconds(300))
+
+        let first = LiveClient()
+        defer { if first.received().isEmpty { print(live.gateway.process.stderr.suffix(2000)) } }
+        try await first.run(live, cookie: session.cookie) { client in
+            let hello = try await client.waitFor { $0["type"] as? String == "hello" }
+            #expect(hello["user"] as? String == "viewer" && hello["role"] as? String == "viewer")
+            client.send(#"{"op":"subscribe","id":1,"selector":"temperature","history_minutes":5}"#)
+            let snapshot = try await client.waitFor { $0["type"] as? String == "snapshot" }
+            let readings = snapshot["readings"] as? [[String: Any]]
+            #expect(readings?.first?["v"] as? Double == 70.5)
+            for value in [71.0, 71.5, 72.0] {
+                try await live.broker.publish(topic: "s/boiler-1/temperature", payload: "\(value)")
+            }
+            _ = try await client.waitFor { ($0["readings"] as? [[String: Any]])?.contains { $0["v"] as? Double == 72.0 } == true
+                && $0["type"] as? String == "update" }
+            _ = try await client.waitFor { $0["type"] as? String == "rtt" }
+        }
+        let seen = first.received()
+        let streamID = try #require(seen.first { $0["type"] as? String == "hello" }?["stream"] as? String)
+        let seqs = seen.compactMap { $0["seq"] as? Int }.filter { $0 > 0 }
+        #expect(seqs == Array(1...(seqs.last ?? 0)), "\(seqs)")  // no gap, starting at 1
+
+        // Disconnected: three more readings; the resumed stream replays them in order.
+        for value in [73.0, 73.5, 74.0] { try await live.broker.publish(topic: "s/boiler-1/temperature", payload: "\(value)") }
+        try await Task.sleep(for: .milliseconds(500))
+        let lastSeq = seqs.last ?? 0
+        let second = LiveClient()
+        try await second.run(live, cookie: session.cookie) { client in
+            _ = try await client.waitFor { $0["type"] as? String == "hello" }
+            client.send(#"{"op":"resume","stream":"\#(streamID)","seq":\#(lastSeq)}"#)
+            _ = try await client.waitFor { $0["type"] as? String == "resumed" }
+            _ = try await client.waitFor { ($0["readings"] as? [[String: Any]])?.contains { $0["v"] as? Double == 74.0 } == true }
+        }
+        let resumed = second.received().compactMap { $0["seq"] as? Int }.filter { $0 > 0 }
+        #expect(resumed.first == lastSeq + 1, "\(resumed) \(second.messages.withLock { $0 })")
+        #expect(resumed == Array((lastSeq + 1)...(resumed.last ?? lastSeq)))
+        let values = second.received().filter { $0["type"] as? String == "update" }
+            .flatMap { ($0["readings"] as? [[String: Any]]) ?? [] }.compactMap { $0["v"] as? Double }
+        #expect(values == [73.0, 73.5, 74.0])
+
+        // A stream id from someone else, or one the buffer no longer covers: a fresh snapshot is needed.
+        let third = LiveClient()
+        try await third.run(live, cookie: session.cookie) { client in
+            _ = try await client.waitFor { $0["type"] as? String == "hello" }
+            client.send(#"{"op":"resume","stream":"nope","seq":3}"#)
+            _ = try await client.waitFor { $0["type"] as? String == "resync" }
+        }
+    }
+}
