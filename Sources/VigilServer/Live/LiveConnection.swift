@@ -147,6 +147,8 @@ struct LiveConnection {
                 shared.attachment.withLock { $0 = attachment }
             }
             if stream.overflowed {
+                hub.closedSlow.increment()
+                logger.warning("closing a live client that does not keep up", metadata: ["user": "\(principal.name)"])
                 try? await outbound.close(.unknown(1013), reason: "too slow: send queue over its limit")
                 return
             }

@@ -17,6 +17,14 @@ final class LiveHub: Service, Sendable {
     private let streams = Mutex([String: LiveStream]())
     let connections = Atomic<Int>(0)
     let rtt = Metrics.Timer(label: "vigil_live_rtt_seconds", preferredDisplayUnit: .seconds)
+    let connectionsGauge = Gauge(label: "vigil_live_connections")
+    let streamsGauge = Gauge(label: "vigil_live_streams")
+    let closedSlow = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "too_slow")])
+
+    func connected(_ delta: Int) {
+        let now = connections.add(delta, ordering: .relaxed).newValue
+        connectionsGauge.record(now)
+    }
 
     init(settings: HTTPSettings.WebSocketSettings, store: MetricStore, bus: ReadingBus, logger: Logger) {
         self.settings = settings
@@ -81,9 +89,11 @@ final class LiveHub: Service, Sendable {
 
     func expire() {
         let now = WallClock.nowMs()
-        streams.withLock { streams in
+        let count = streams.withLock { streams in
             streams = streams.filter { !$0.value.expired(nowMs: now, window: settings.resumeWindow.milliseconds) }
+            return streams.count
         }
+        streamsGauge.record(count)
     }
 
     var streamCount: Int { streams.withLock { $0.count } }

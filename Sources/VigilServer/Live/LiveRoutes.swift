@@ -96,8 +96,8 @@ enum LiveRoutes {
             guard case .success(let principal) = try await gate.check(context.request, clientAddress: context.requestContext.clientAddress) else {
                 return
             }
-            gate.hub.connections.add(1, ordering: .relaxed)
-            defer { gate.hub.connections.subtract(1, ordering: .relaxed) }
+            gate.hub.connected(+1)
+            defer { gate.hub.connected(-1) }
             await LiveConnection(hub: gate.hub, principal: principal, inbound: inbound, outbound: outbound, logger: logger).run()
         })
         if gate.http.diagnosticsEcho {

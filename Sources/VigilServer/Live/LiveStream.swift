@@ -105,7 +105,8 @@ final class LiveStream: Sendable {
             }
             guard !jsons.isEmpty else { return nil }
             state.seq += 1
-            let message = "{\"type\":\"update\",\"seq\":\(state.seq),\"readings\":[" + jsons.joined(separator: ",") + "]}"
+            // `t`: when the server sent it (Unix ms), for the client's latency figures.
+            let message = "{\"type\":\"update\",\"seq\":\(state.seq),\"t\":\(WallClock.nowMs()),\"readings\":[" + jsons.joined(separator: ",") + "]}"
             Self.remember(&state, state.seq, message, capacity: settings.replayBuffer)
             return message
         }
