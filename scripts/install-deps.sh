@@ -11,7 +11,7 @@ build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 
@@ -20,18 +20,28 @@ for package in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$package")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-if [[ $(id -u) -eq 0 ]]; then
-  sudo=()
-elif command -v sudo >/dev/null 2>&1; then
-  sudo=(sudo)
-else
-  echo "Vigil needs these Debian packages: ${missing[*]}" >&2
-  echo "Install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
-  exit 1
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "Vigil needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "==> installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "==> installing Debian packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The tests run the Autobahn cases through kosoku (PyPI), from a venv kept in .build/.
+if [[ "$purpose" == "test" ]]; then
+  venv="$(cd "$(dirname "$0")/.." && pwd)/.build/test-venv"
+  if ! "$venv/bin/python" -c 'import kosoku' 2>/dev/null; then
+    echo "==> creating $venv with kosoku (Autobahn conformance cases)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q kosoku==0.1.0
+  fi
+fi

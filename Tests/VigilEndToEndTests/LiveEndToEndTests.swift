@@ -252,3 +252,38 @@ struct LiveEndToEndTests {
         }
     }
 }
+
+@Suite("WebSocket conformance (Autobahn TestSuite cases through kosoku)", .serialized)
+struct ConformanceTests {
+    /// The cases without permessage-deflate (301 of 517) on the diagnostics echo endpoint, over ws;
+    /// the whole suite over wss runs in bench/live (bench/README.md).
+    @Test func autobahnCasesWithoutCompressionPass() async throws {
+        let python = TestEnvironment.packageRoot.appendingPathComponent(".build/test-venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw TestFailure("no \(python): run `scripts/install-deps.sh test` (make test does)")
+        }
+        let directory = try TemporaryDirectory()
+        let config = try directory.write("vigil.yaml", """
+            data_dir: ${VIGIL_DATA_DIR}
+            http: {listen: 127.0.0.1:0, tls: off, diagnostics_echo: true}
+            logging: {ingest_summary: 0, level: notice}
+            """)
+        let gateway = try await RunningGateway(mqttURL: "", config: config)
+        defer { gateway.process.stop() }
+        let url = gateway.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/diagnostics/echo"
+        let runner = try ManagedProcess(python, [TestEnvironment.packageRoot.appendingPathComponent("scripts/conformance.py").path,
+                                                 url, "--fast"], directory: directory, name: "autobahn")
+        let status = try await runner.finish(timeout: .seconds(600))
+        let summary = runner.stdout
+        #expect(status == 0, "\(summary)\n\(runner.stderr.suffix(2000))")
+        #expect(summary.contains("301 passed, 0 failed"), "\(summary)")
+    }
+
+    @Test func theEchoEndpointIsAbsentByDefault() async throws {
+        let directory = try TemporaryDirectory()
+        let config = try directory.write("vigil.yaml", "data_dir: ${VIGIL_DATA_DIR}\nhttp: {listen: 127.0.0.1:0}\nlogging: {ingest_summary: 0}\n")
+        let gateway = try await RunningGateway(mqttURL: "", config: config)
+        defer { gateway.process.stop() }
+        #expect(try await gateway.get("/diagnostics/echo").status == 404)
+    }
+}

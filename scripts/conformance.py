@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Autobahn TestSuite cases (server side) against a WebSocket echo endpoint, through kosoku.
+
+    scripts/conformance.py ws://127.0.0.1:PORT/diagnostics/echo [--fast] [--exclude GLOB ...]
+
+Prints one line per case group (OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED, FAILED, ERROR) and
+as the last line "N passed, M failed"; exit status 1 when any case failed or errored.
+--fast leaves out the permessage-deflate groups 12 and 13.
+"""
+import argparse
+import asyncio
+import collections
+import sys
+
+from kosoku import FailureError, run_fuzzingclient
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--fast", action="store_true")
+    parser.add_argument("--exclude", action="append", default=[])
+    args = parser.parse_args()
+    exclude = list(args.exclude) + (["12.*", "13.*"] if args.fast else [])
+    try:
+        results = asyncio.run(run_fuzzingclient(args.url, None, exclude or None, concurrency=1))
+    except FailureError as failure:
+        results = failure.results
+    groups = collections.OrderedDict()
+    failed_cases = []
+    for result in results:
+        case = str(result.case_id)
+        behavior = str(result.behavior.value).upper()
+        groups.setdefault(case.split(".")[0], collections.Counter())[behavior] += 1
+        if behavior in ("FAILED", "ERROR"):
+            failed_cases.append(f"{case} {behavior}")
+    names = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "ERROR"]
+    for group, counts in groups.items():
+        print(f"group {group:>3}: " + " ".join(f"{name}={counts[name]}" for name in names))
+    for case in failed_cases:
+        print("failed:", case)
+    total = collections.Counter()
+    for counts in groups.values():
+        total.update(counts)
+    passed = total["OK"] + total["NON-STRICT"] + total["INFORMATIONAL"]
+    failed = total["FAILED"] + total["ERROR"]
+    print(f"non-strict {total['NON-STRICT']}, unimplemented {total['UNIMPLEMENTED']}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
