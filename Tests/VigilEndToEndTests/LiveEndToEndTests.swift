@@ -108,8 +108,14 @@ final class LiveClient: Sendable {
         throw TestFailure("no matching live message in \(received().count) received")
     }
 
-    /// Connects and runs until `until` returns true (checked as messages arrive) or the timeout.
-    func run(_ live: LiveGateway, cookie: String, script: @escaping @Sendable (LiveClient) async throws -> Void) async throws {
+    let answerPings: Bool
+    init(answerPings: Bool = true) { self.answerPings = answerPings }
+
+    /// Connects, runs `script` while collecting messages, and returns the server's close frame (if
+    /// the server closed).
+    @discardableResult
+    func run(_ live: LiveGateway, cookie: String, script: @escaping @Sendable (LiveClient) async throws -> Void) async throws
+        -> WebSocketCloseFrame? {
         var tls = TLSConfiguration.makeClientConfiguration()
         // This test is about the live protocol; certificate checks are curl's part (BoringSSL
         // does not take a self-signed leaf as its own trust anchor).
@@ -119,14 +125,14 @@ final class LiveClient: Sendable {
         headers[.cookie] = "vigil_session=\(cookie)"
         headers[.secWebSocketProtocol] = "vigil.v1.json"
         let configuration = WebSocketClientConfiguration(additionalHeaders: headers, closeTimeout: .seconds(1), sniHostname: "localhost")
-        try await WebSocketClient.connect(url: live.wsURL, configuration: configuration, tlsConfiguration: tls,
+        return try await WebSocketClient.connect(url: live.wsURL, configuration: configuration, tlsConfiguration: tls,
                                           logger: Logger(label: "test")) { inbound, outbound, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for try await message in inbound.messages(maxSize: 1 << 20) {
                         guard case .text(let text) = message,
                               let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
-                        if object["type"] as? String == "ping", let id = object["id"] as? Int {
+                        if self.answerPings, object["type"] as? String == "ping", let id = object["id"] as? Int {
                             try await outbound.write(.text(#"{"op":"pong","id":\#(id)}"#))
                         }
                         self.messages.withLock { $0.append(text) }
@@ -250,6 +256,28 @@ struct LiveEndToEndTests {
             client.send(#"{"op":"resume","stream":"nope","seq":3}"#)
             _ = try await client.waitFor { $0["type"] as? String == "resync" }
         }
+    }
+}
+
+extension LiveEndToEndTests {
+    @Test func oversizedMessagesAndSilentClientsAreClosed() async throws {
+        let live = try await LiveGateway(origins: ["https://127.0.0.1"])
+        defer { live.stop() }
+        let session = try await live.login()
+        let big = LiveClient()
+        let tooLarge = try await big.run(live, cookie: session.cookie) { client in
+            _ = try await client.waitFor { $0["type"] as? String == "hello" }
+            client.send("{\"op\":\"subscribe\",\"id\":1,\"selector\":\"" + String(repeating: "x", count: 70_000) + "\"}")
+            try await Task.sleep(for: .seconds(5))
+        }
+        #expect(tooLarge?.closeCode == .messageTooLarge, "\(String(describing: tooLarge))")
+
+        // A client that stops answering the application pings (every 1 s here) is closed.
+        let silent = LiveClient(answerPings: false)
+        let started = ContinuousClock.now
+        let closed = try await silent.run(live, cookie: session.cookie) { _ in try await Task.sleep(for: .seconds(10)) }
+        #expect(closed?.closeCode == .goingAway, "\(String(describing: closed))")
+        #expect(ContinuousClock.now - started < .seconds(6))
     }
 }
 
