@@ -36,8 +36,6 @@ public struct HTTPSettings: Sendable {
         public var replayBuffer = 10_000
         /// How long a disconnected stream can be resumed.
         public var resumeWindow: Duration = .seconds(300)
-        public var handshakeTimeout: Duration = .seconds(10)
-        public var idleTimeout: Duration = .seconds(300)
         public var compression = true
     }
 
@@ -76,8 +74,6 @@ public struct HTTPSettings: Sendable {
             ws.sendQueueHardLimit = try wsObject.int("send_queue_limit", default: max(ws.sendQueueHardLimit, ws.sendQueue), in: ws.sendQueue...10_000_000)
             ws.replayBuffer = try wsObject.int("replay_buffer", default: ws.replayBuffer, in: 0...1_000_000)
             ws.resumeWindow = try wsObject.duration("resume_window", default: ws.resumeWindow)
-            ws.handshakeTimeout = try wsObject.duration("handshake_timeout", default: ws.handshakeTimeout)
-            ws.idleTimeout = try wsObject.duration("idle_timeout", default: ws.idleTimeout)
             ws.compression = try wsObject.bool("compression", default: true)
             try wsObject.finish()
         }
