@@ -31,7 +31,14 @@ struct StoreService: Service {
             await group.next()  // the consumer ends when the bus is finished
             group.cancelAll()
         }
-        await flush()
+        // The last flush runs here, synchronously: this task may be cancelled by now (a shutdown
+        // past its grace period), and a cancelled hop to the thread pool would skip it.
+        do {
+            try store.flush()
+        } catch {
+            health.failed("\(error)")
+            logger.error("final store flush failed: \(error)")
+        }
         let counters = store.counters
         logger.notice("store closed", metadata: [
             "samples_flushed": "\(counters.flushed)", "series": "\(store.seriesCount)", "path": "\(store.options.path)",
@@ -61,6 +68,8 @@ struct StoreService: Service {
         do {
             try await NIOThreadPool.singleton.runIfActive { try store.flush() }
             health.flushed(duration: ContinuousClock.now - started)
+        } catch is CancellationError {
+            return  // shutting down: the final flush in run() commits what is pending
         } catch {
             health.failed("\(error)")
             warn("flush", "flush failed; samples stay in memory and are retried: \(error)", count: 1)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/live: the live WebSocket stream side by side with node-ws (Debian), using the shared
+# harness in ../shared/bench/ws (fanout-sweep and its C client).
+#
+#   bench/live/run.sh idle [N]          # resident memory per idle WSS connection (default N=10000)
+#
+# Vigil runs from a release build with a throw-away config: an API token for the clients, Origin
+# https://127.0.0.1 allowed, TLS self-signed. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+HARNESS=${HARNESS:-../shared/bench/ws}
+MODE=${1:-idle}
+N=${2:-10000}
+WORK=$(mktemp -d /tmp/vigil-bench-live.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+for package in nodejs node-ws gcc libssl-dev; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [[ -n "${missing[*]:-}" ]]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+scripts/install-deps.sh build
+swift build -c release --product vigil 2>&1 | tail -1
+BIN=$(swift build -c release --show-bin-path)/vigil
+
+TOKEN="vgl_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+SHA=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+cat > "$WORK/vigil.yaml" <<YAML
+data_dir: $WORK/data
+http:
+  listen: \${VIGIL_LISTEN}
+  allowed_origins: [https://127.0.0.1]
+  ws: {max_connections: 20000}
+auth:
+  tokens: [{name: bench, sha256: $SHA, role: viewer}]
+logging: {ingest_summary: 0, level: warning}
+YAML
+ulimit -n 65536 || true
+
+case "$MODE" in
+  idle)
+    echo "==> Vigil: $N idle WSS connections"
+    "$HARNESS/fanout-sweep" --idle -n "$N" \
+      --server-cmd "env VIGIL_LISTEN=127.0.0.1:{port} $BIN run --config $WORK/vigil.yaml" \
+      --url 'wss://127.0.0.1:{port}/api/v1/live' --label vigil \
+      --fanout-arg=--insecure --fanout-arg=--origin=https://127.0.0.1 --fanout-arg=--protocol=vigil.v1.json \
+      --fanout-arg="--header='Authorization: Bearer $TOKEN'" 2>&1 | tail -6
+    echo "==> node-ws: $N idle WSS connections"
+    "$HARNESS/tls/gen-cert.sh" "$WORK/tls" >/dev/null 2>&1 || true
+    "$HARNESS/fanout-sweep" --idle -n "$N" --peer node-ws --label node-ws --fanout-arg=--insecure 2>&1 | tail -6
+    ;;
+  *) echo "usage: $0 idle [N]" >&2; exit 2 ;;
+esac
