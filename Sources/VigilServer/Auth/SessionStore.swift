@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Crypto
 import Foundation
 import Synchronization
@@ -75,6 +78,7 @@ public final class SessionStore: Sendable {
         guard let data = try? JSONEncoder().encode(snapshot) else { return }
         let temporary = path + ".tmp"
         FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
-        _ = try? FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+        // rename(2) replaces atomically (FileManager.replaceItemAt fails on Linux when the file is new).
+        if rename(temporary, path) != 0 { unlink(temporary) }
     }
 }
