@@ -3,6 +3,7 @@
 # harness in ../shared/bench/ws (fanout-sweep and its C client).
 #
 #   bench/live/run.sh idle [N]          # resident memory per idle WSS connection (default N=10000)
+#   bench/live/run.sh fanout [N] [RATE]  # N clients (1000), RATE readings/s (100), ws; Vigil and node-ws
 #
 # Vigil runs from a release build with a throw-away config: an API token for the clients, Origin
 # https://127.0.0.1 allowed, TLS self-signed. Loopback only.
@@ -50,5 +51,38 @@ case "$MODE" in
     "$HARNESS/tls/gen-cert.sh" "$WORK/tls" >/dev/null 2>&1 || true
     "$HARNESS/fanout-sweep" --idle -n "$N" --peer node-ws --label node-ws --fanout-arg=--insecure 2>&1 | tail -6
     ;;
-  *) echo "usage: $0 idle [N]" >&2; exit 2 ;;
+  fanout)
+    N=${2:-1000}
+    RATE=${3:-100}
+    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    MQTT=$(free_port); PORT=$(free_port)
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT" > "$WORK/mosquitto.conf"
+    mosquitto -c "$WORK/mosquitto.conf" 2>/dev/null & MPID=$!
+    cat >> "$WORK/vigil.yaml" <<YAML
+mqtt:
+  brokers:
+    - url: mqtt://127.0.0.1:$MQTT
+      subscriptions:
+        - {topic: bench/+, format: json, qos: 0, json: {timestamp: {path: t, unit: ms}, fields: [{path: v, metric: bench}]}}
+YAML
+    sed -i 's/  tls: .*//' "$WORK/vigil.yaml"
+    sed -i 's|  allowed_origins|  tls: off\n  allowed_origins|' "$WORK/vigil.yaml"
+    VIGIL_LISTEN=127.0.0.1:$PORT taskset -c 0 "$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & VPID=$!
+    sleep 2
+    (bench/live/publish.py "$RATE" 40 | mosquitto_pub -h 127.0.0.1 -p "$MQTT" -l -t bench/line -q 0) & PUB=$!
+    echo "==> Vigil: $N clients over ws, $RATE readings/s (t = server send time)"
+    "$HARNESS/fanout" "ws://127.0.0.1:$PORT/api/v1/live" -n "$N" --origin https://127.0.0.1 --protocol vigil.v1.json \
+      --header "Authorization: Bearer $TOKEN" --send '{"op":"subscribe","id":1,"selector":"bench"}' \
+      --ts-field t --seq-field seq --expect-rate "$RATE" --duration 15 --warmup 5 --server-pid "$VPID" --client-cpus 1 2>&1 | tail -9
+    kill "$PUB" "$VPID" "$MPID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    echo "==> node-ws: $N clients over ws, $RATE messages/s"
+    NPORT=$(free_port)
+    taskset -c 0 node "$HARNESS/peers/node-ws/broadcast.js" --port "$NPORT" --rate "$RATE" --max-seconds 60 >/dev/null 2>&1 & NPID=$!
+    sleep 1
+    "$HARNESS/fanout" "ws://127.0.0.1:$NPORT/" -n "$N" --ts-field t --seq-field s --expect-rate "$RATE" --duration 15 --warmup 5 \
+      --server-pid "$NPID" --client-cpus 1 2>&1 | tail -9
+    kill "$NPID" 2>/dev/null || true
+    ;;
+  *) echo "usage: $0 idle [N] | fanout [N] [RATE]" >&2; exit 2 ;;
 esac

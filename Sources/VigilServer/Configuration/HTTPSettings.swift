@@ -33,7 +33,7 @@ public struct HTTPSettings: Sendable {
         /// Past this many conflated series waiting, the client is closed with 1013.
         public var sendQueueHardLimit = 20_000
         /// How many recent updates a stream keeps for `resume` after a reconnect.
-        public var replayBuffer = 10_000
+        public var replayBuffer = 1000
         /// How long a disconnected stream can be resumed.
         public var resumeWindow: Duration = .seconds(300)
         public var compression = true
