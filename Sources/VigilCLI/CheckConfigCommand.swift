@@ -53,6 +53,7 @@ enum ConfigSummary {
             "  listener:  \(config.http.listenDescription) (\(tls))",
             "  origins:   \(config.http.allowedOrigins.isEmpty ? "own origin only" : config.http.allowedOrigins.joined(separator: ", "))",
             "  users:     \(config.auth.users.isEmpty ? "none (console login disabled)" : config.auth.users.map(\.description).joined(separator: ", "))",
+            "  tokens:    \(config.auth.tokens.isEmpty ? "none" : config.auth.tokens.map(\.description).joined(separator: ", "))",
         ]
         let store = config.store.options
         lines.append("  store:     \(config.store.path) (flush every \(ConfigValues.format(config.store.flushInterval)), "
