@@ -60,7 +60,7 @@ struct QueryCommand: ParsableCommand {
         var rows: [(labels: Labels, points: [(Int64, Double)])] = []
         do {
             if last {
-                rows = try store.lastValues(parsed).map { (QueryCLIOutput.withName($0.series), [($0.timestampMs, $0.value)]) }
+                rows = try store.lastValues(parsed).map { (QueryJSON.withName($0.series), [($0.timestampMs, $0.value)]) }
             } else if step != nil || agg != nil || by != nil {
                 let stepMs = try step.map { text in
                     guard let value = QueryParameters.parseStep(text) else { throw ValidationError("--step: expected a duration such as 1m") }
@@ -77,7 +77,7 @@ struct QueryCommand: ParsableCommand {
                     for gap in samples.gaps {
                         Terminal.printError("warning: \(samples.series): data from \(gap.lowerBound) to \(gap.upperBound) ms is unreadable (corrupt chunk)")
                     }
-                    return (QueryCLIOutput.withName(samples.series), Array(zip(samples.timestamps, samples.values)))
+                    return (QueryJSON.withName(samples.series), Array(zip(samples.timestamps, samples.values)))
                 }
             }
         } catch let error as ValidationError {
@@ -98,12 +98,9 @@ struct QueryCommand: ParsableCommand {
 }
 
 enum QueryCLIOutput {
-    static func withName(_ key: SeriesKey) -> Labels { Labels([("__name__", key.metric)]).merging(key.labels) }
-
-    /// `name{labels}` from a label set that may hold `__name__`.
-    static func seriesText(_ labels: Labels) -> String {
-        let name = labels["__name__"] ?? ""
-        return name + Labels(labels.filter { $0.name != "__name__" }.map { ($0.name, $0.value) }).description
+    /// The series a result row stands for: `__name__` is the metric, the rest are its labels.
+    static func seriesKey(_ labels: Labels) -> SeriesKey {
+        SeriesKey(metric: labels["__name__"] ?? "", labels: Labels(labels.filter { $0.name != "__name__" }.map { ($0.name, $0.value) }))
     }
 
     static func render(_ rows: [(labels: Labels, points: [(Int64, Double)])], format: QueryCommand.OutputFormat) -> String {
@@ -113,7 +110,7 @@ enum QueryCLIOutput {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             for row in rows {
-                out += seriesText(row.labels).ifEmpty("{}") + "\n"
+                out += seriesKey(row.labels).description.ifEmpty("{}") + "\n"
                 for (t, v) in row.points {
                     out += "  " + formatter.string(from: Date(timeIntervalSince1970: Double(t) / 1000)) + "  \(v)\n"
                 }
@@ -122,35 +119,15 @@ enum QueryCLIOutput {
         case .csv:
             out = SampleCSV.header + "\n"
             for row in rows {
-                let key = SeriesKey(metric: row.labels["__name__"] ?? "", labels: Labels(row.labels.filter { $0.name != "__name__" }.map { ($0.name, $0.value) }))
+                let key = seriesKey(row.labels)
                 for (t, v) in row.points { out += SampleCSV.line(key, t, v) + "\n" }
             }
         case .json:
             let series = rows.map { row in
-                "{\"metric\":" + jsonLabels(row.labels) + ",\"values\":["
-                    + row.points.map { "[\($0.0),\(jsonNumber($0.1))]" }.joined(separator: ",") + "]}"
+                "{\"metric\":" + QueryJSON.labels(row.labels) + ",\"values\":["
+                    + row.points.map { "[\($0.0),\($0.1.isFinite ? "\($0.1)" : "null")]" }.joined(separator: ",") + "]}"
             }
             out = "[" + series.joined(separator: ",\n") + "]\n"
-        }
-        return out
-    }
-
-    static func jsonLabels(_ labels: Labels) -> String {
-        "{" + labels.map { "\"\(escape($0.name))\":\"\(escape($0.value))\"" }.joined(separator: ",") + "}"
-    }
-
-    static func jsonNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
         }
         return out
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilServer
 import VigilStore
 
 struct StoreCommand: ParsableCommand {
@@ -36,7 +37,7 @@ struct StoreStatsCommand: ParsableCommand {
         }
         if json {
             print("""
-                {"path":"\(QueryCLIOutput.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
+                {"path":"\(QueryJSON.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
                 "bytes_on_disk":\(stats.bytesOnDisk),"bytes_per_sample":\(String(format: "%.3f", stats.bytesPerSample)),\
                 "chunks":\(stats.chunks),"rollup_blobs":\(stats.rollupBlobs),\
                 "oldest_ms":\(stats.oldestMs.map(String.init) ?? "null"),"newest_ms":\(stats.newestMs.map(String.init) ?? "null")}

@@ -4,7 +4,7 @@ import VigilStore
 /// Responses shaped like Prometheus's HTTP API (`{"status":"success","data":…}`), written by hand:
 /// query answers can hold hundreds of thousands of points, and building them as strings directly
 /// is several times faster than going through Codable.
-enum QueryJSON {
+public enum QueryJSON {
     static func success(_ data: String) -> String { #"{"status":"success","data":"# + data + "}" }
 
     static func error(_ type: String, _ message: String) -> String {
@@ -38,9 +38,10 @@ enum QueryJSON {
         "[" + values.map { "\"" + escape($0) + "\"" }.joined(separator: ",") + "]"
     }
 
-    static func withName(_ key: SeriesKey) -> Labels { Labels([("__name__", key.metric)]).merging(key.labels) }
+    /// The series' labels with its metric name as `__name__`, as Prometheus shows a series.
+    public static func withName(_ key: SeriesKey) -> Labels { Labels([("__name__", key.metric)]).merging(key.labels) }
 
-    static func labels(_ labels: Labels) -> String {
+    public static func labels(_ labels: Labels) -> String {
         "{" + labels.map { "\"" + escape($0.name) + "\":\"" + escape($0.value) + "\"" }.joined(separator: ",") + "}"
     }
 
@@ -59,5 +60,5 @@ enum QueryJSON {
         return "\(v)"
     }
 
-    static func escape(_ text: String) -> String { VigilLogHandler.escapeJSON(text) }
+    public static func escape(_ text: String) -> String { VigilLogHandler.escapeJSON(text) }
 }
