@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import HummingbirdBcrypt
+import VigilCore
 
 #if canImport(Glibc)
 import Glibc
@@ -43,11 +44,8 @@ struct PasswdCommand: ParsableCommand {
     func run() throws {
         if token {
             guard ["viewer", "operator", "admin"].contains(role) else { Terminal.fail("vigil passwd: --role must be viewer, operator or admin") }
-            var bytes = [UInt8](repeating: 0, count: 32)
-            var generator = SystemRandomNumberGenerator()
-            for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
-            let secret = "vgl_" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-            let digest = SHA256.hash(data: Array(secret.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            let secret = "vgl_" + Secrets.hex(Secrets.randomBytes(32))
+            let digest = Secrets.hex(SHA256.hash(data: Array(secret.utf8)))
             print("token: \(secret)")
             print("config (auth.tokens):\n  - name: \(name)\n    role: \(role)\n    sha256: \(digest)")
             return

@@ -53,8 +53,6 @@ public enum UnitTable {
         return (round(value * conversion.scale + conversion.offset, decimalsOf: value, extra: 2), conversion.canonical)
     }
 
-    public static func knows(_ unit: String) -> Bool { conversions[unit.lowercased()] != nil }
-
     /// Rounds to the input's decimal places plus `extra` (at most 9), which removes binary noise
     /// from a conversion without inventing or losing precision the input had.
     static func round(_ value: Double, decimalsOf input: Double, extra: Int) -> Double {

@@ -16,13 +16,9 @@ enum LoginRoutes {
                 username = object?["username"] as? String ?? ""
                 password = object?["password"] as? String ?? ""
             } else {
-                for item in String(buffer: body).split(separator: "&") {
-                    let pair = item.split(separator: "=", maxSplits: 1).map {
-                        String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
-                    }
-                    if pair.count == 2, pair[0] == "username" { username = pair[1] }
-                    if pair.count == 2, pair[0] == "password" { password = pair[1] }
-                }
+                let form = QueryRoutes.Form(pairs: QueryRoutes.formPairs(String(buffer: body)))
+                username = form.first("username") ?? ""
+                password = form.first("password") ?? ""
             }
             guard !username.isEmpty, !password.isEmpty else {
                 return APIErrors.response(.badRequest, "bad_data", "username and password are required")

@@ -33,9 +33,7 @@ public final class SessionStore: Sendable {
 
     /// A new session; returns the id for the cookie (never stored).
     public func create(user: String, role: AuthSettings.Role) -> (id: String, expiresMs: Int64) {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        let bytes = Secrets.randomBytes(32)
         let id = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let expires = WallClock.nowMs() + ttl.milliseconds
@@ -62,14 +60,8 @@ public final class SessionStore: Sendable {
         save()
     }
 
-    /// Ends every session of a user (for a removed user or a changed role after reload).
-    public func deleteAll(except users: Set<String>) {
-        sessions.withLock { $0 = $0.filter { users.contains($0.value.user) } }
-        save()
-    }
-
     static func hash(_ id: String) -> String {
-        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+        Secrets.hex(SHA256.hash(data: Data(id.utf8)))
     }
 
     private func save() {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Synchronization
+import VigilCore
 
 /// Every `/api/v1/` route except login needs a principal (session cookie, API token or HTTP
 /// Basic) with at least `minimum` role; the principal is resolved by `Authenticator`.
@@ -82,7 +83,7 @@ final class VerifiedCredentials: Sendable {
 
     static func key(name: String, password: String, hash: String) -> String {
         let digest = SHA256.hash(data: Data("\(name)\u{0}\(password)\u{0}\(hash)".utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return Secrets.hex(digest)
     }
 
     func contains(_ key: String) -> Bool {

@@ -91,15 +91,18 @@ enum QueryRoutes {
             if !text.isEmpty { text += "&" }
             text += String(buffer: body)
         }
-        var pairs: [(String, String)] = []
-        for item in text.split(separator: "&") {
+        return Form(pairs: formPairs(text))
+    }
+
+    /// `a=1&b=x+y` (URL query or form body) → name/value pairs, percent- and plus-decoded.
+    static func formPairs(_ text: String) -> [(String, String)] {
+        text.split(separator: "&").map { item in
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
                 String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
             }
-            pairs.append((decode(parts[0]), parts.count > 1 ? decode(parts[1]) : ""))
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
         }
-        return Form(pairs: pairs)
     }
 
     static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {

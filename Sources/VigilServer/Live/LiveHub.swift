@@ -68,10 +68,7 @@ final class LiveHub: Service, Sendable {
     }
 
     func newStream(owner: String) -> LiveStream {
-        var bytes = [UInt8](repeating: 0, count: 12)
-        var generator = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
-        let id = bytes.map { String(format: "%02x", $0) }.joined()
+        let id = Secrets.hex(Secrets.randomBytes(12))
         let stream = LiveStream(id: id, owner: owner, settings: settings)
         streams.withLock { $0[id] = stream }
         return stream
@@ -95,6 +92,4 @@ final class LiveHub: Service, Sendable {
         }
         streamsGauge.record(count)
     }
-
-    var streamCount: Int { streams.withLock { $0.count } }
 }

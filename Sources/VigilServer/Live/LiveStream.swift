@@ -177,6 +177,4 @@ final class LiveStream: Sendable {
     func expired(nowMs: Int64, window: Int64) -> Bool {
         state.withLock { state in state.detachedAtMs.map { nowMs - $0 > window } ?? false }
     }
-
-    var queuedReadings: Int { state.withLock { $0.pending.count + ($0.conflated?.count ?? 0) } }
 }
