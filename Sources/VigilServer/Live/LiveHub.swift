@@ -53,8 +53,13 @@ final class LiveHub: Service, Sendable {
         // One encode per reading, shared by every stream it goes to.
         let fragments = batch.map { LiveStream.Fragment(key: $0.series.description, json: Self.encode($0)) }
         for stream in all {
+            // The stream's selectors once per batch, not its lock once per reading.
+            let selectors = Array(stream.subscriptions.values)
+            guard !selectors.isEmpty else { continue }
             var chosen: [LiveStream.Fragment] = []
-            for (index, reading) in batch.enumerated() where stream.wants(reading.series) { chosen.append(fragments[index]) }
+            for (index, reading) in batch.enumerated() where selectors.contains(where: { $0.matches(reading.series) }) {
+                chosen.append(fragments[index])
+            }
             if !chosen.isEmpty { stream.enqueue(chosen) }
         }
     }

@@ -46,11 +46,6 @@ final class LiveStream: Sendable {
     func subscribe(_ id: Int, _ selector: SeriesSelector) { state.withLock { $0.subscriptions[id] = selector } }
     func unsubscribe(_ id: Int) { state.withLock { _ = $0.subscriptions.removeValue(forKey: id) } }
 
-    /// True when any subscription wants this series.
-    func wants(_ key: SeriesKey) -> Bool {
-        state.withLock { state in state.subscriptions.values.contains { $0.matches(key) } }
-    }
-
     /// Queues update fragments; conflates when the queue is long. Returns false once the stream
     /// has overflowed its hard limit.
     @discardableResult
