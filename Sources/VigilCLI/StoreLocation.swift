@@ -23,8 +23,7 @@ struct StoreLocation: ParsableArguments {
             return (loaded.dataDir, loaded.store)
         }
         let directory = URL(fileURLWithPath: dataDir!).standardizedFileURL.path
-        return (directory, StoreSettings(path: directory + "/metrics.db", flushInterval: .seconds(1),
-                                         options: StoreOptions(path: directory + "/metrics.db")))
+        return (directory, StoreSettings.defaults(dataDir: directory))
     }
 
     /// Opens the store read-only: safe while a gateway writes to it.

@@ -16,12 +16,20 @@ public struct StoreSettings: Sendable {
         self.options = options
     }
 
+    /// The settings of an empty `store:` section for this data directory.
+    public static func defaults(dataDir: String) -> StoreSettings {
+        let path = URL(fileURLWithPath: dataDir).appendingPathComponent(defaultFile).path
+        return StoreSettings(path: path, flushInterval: .seconds(1), options: StoreOptions(path: path))
+    }
+
+    static let defaultFile = "metrics.db"
+
     static func decode(_ object: ConfigObject, dataDir: String) throws(ConfigError) -> StoreSettings {
-        let rawPath = try object.string("path", default: "metrics.db")
+        let rawPath = try object.string("path", default: defaultFile)
         guard !rawPath.isEmpty else { throw ConfigError("store.path must not be empty", at: object.location(of: "path")) }
         let path = rawPath.hasPrefix("/") ? rawPath : URL(fileURLWithPath: dataDir).appendingPathComponent(rawPath).path
         var options = StoreOptions(path: path)
-        let flushInterval = try object.duration("flush_interval", default: .seconds(1))
+        let flushInterval = try object.duration("flush_interval", default: defaults(dataDir: dataDir).flushInterval)
         guard flushInterval >= .milliseconds(10), flushInterval <= .seconds(60) else {
             throw ConfigError("store.flush_interval: must be between 10ms and 1m", at: object.location(of: "flush_interval"))
         }
