@@ -7,7 +7,7 @@
 set -euo pipefail
 
 purpose="${1:-build}"
-build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev)
+build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl) ;;

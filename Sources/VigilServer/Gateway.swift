@@ -5,8 +5,6 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import HummingbirdWSCompression
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOPosix
@@ -89,26 +87,15 @@ public struct Gateway: Sendable {
             OperationalRoutes.textResponse("Vigil \(BuildInfo.version) gateway '\(config.gatewayName)'. "
                                            + "Endpoints: /healthz /readyz /metrics /api/v1/login /api/v1/live /api/v1/query_range /api/v1/series /api/v1/labels\n")
         }
-        let wsRouter = Router(context: VigilRequestContext.self)
-        LiveRoutes.addUpgrades(to: wsRouter, gate: gate, logger: Logger(label: "vigil.live"))
         let scheme = tls == nil ? "http" : "https"
         let http = config.http
-        var extensions: [WebSocketExtensionFactory] = []
-        if http.ws.compression {
-            // The conformance run (diagnostics echo on) wants every message compressed, however
-            // small; the live stream skips messages under 256 bytes, where deflate only costs.
-            extensions.append(.perMessageDeflate(maxDecompressedFrameSize: max(http.ws.maxMessageBytes, http.diagnosticsEcho ? 16 << 20 : 0),
-                                                 minFrameSizeToCompress: http.diagnosticsEcho ? 0 : 256))
+        // WebSocket upgrades become NIO handlers (WebSocket/); everything else goes to the router.
+        let decide = LiveRoutes.decider(gate: gate, logger: Logger(label: "vigil.live"))
+        let base = HTTPServerBuilder { responder in
+            VigilServerChannel(responder: responder, decide: decide, idleTimeout: http.idleTimeout,
+                               handshakeTimeout: .nanoseconds(Int64(http.handshakeTimeout.components.seconds) * 1_000_000_000
+                                                              + http.handshakeTimeout.components.attoseconds / 1_000_000_000))
         }
-        let wsConfiguration = WebSocketServerConfiguration(
-            maxFrameSize: max(http.ws.maxMessageBytes, http.diagnosticsEcho ? 16 << 20 : 0),
-            extensions: extensions,
-            // The library's ping closes a peer that has not answered by the next one; at twice
-            // the interval, a peer is closed after missing two (the live protocol also pings at
-            // the application level, for the RTT).
-            autoPing: .enabled(timePeriod: http.ws.pingInterval * 2),
-            validateUTF8: true)
-        let base: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: wsConfiguration)
         let server: HTTPServerBuilder = if let tls { try .tls(base, tlsConfiguration: tls.configuration) } else { base }
         let application = Application(
             router: router,

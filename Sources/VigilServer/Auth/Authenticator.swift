@@ -41,8 +41,13 @@ public final class Authenticator: Sendable {
     }
 
     public func authenticate(_ request: Request, clientAddress: String) async throws -> Result<Principal, Failure> {
-        if let query = request.uri.query, Self.hasCredentialParameter(query) { return .failure(.tokenInURL) }
-        if let authorization = request.headers[.authorization] {
+        try await authenticate(headers: request.headers, query: request.uri.query, clientAddress: clientAddress)
+    }
+
+    /// The same from a request's header fields and query string (the WebSocket upgrade has no Request).
+    func authenticate(headers: HTTPFields, query: String?, clientAddress: String) async throws -> Result<Principal, Failure> {
+        if let query, Self.hasCredentialParameter(query) { return .failure(.tokenInURL) }
+        if let authorization = headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2 else { return .failure(.invalid) }
             switch parts[0].lowercased() {
@@ -51,7 +56,7 @@ public final class Authenticator: Sendable {
             default: return .failure(.invalid)
             }
         }
-        if let id = Self.cookie(SessionStore.cookieName, in: request.headers) {
+        if let id = Self.cookie(SessionStore.cookieName, in: headers) {
             guard let (user, role) = sessions.lookup(id) else { return .failure(.invalid) }
             return .success(Principal(name: user, role: role, kind: .session))
         }

@@ -21,6 +21,10 @@ public struct HTTPSettings: Sendable {
     /// `/diagnostics/echo`: a WebSocket echo endpoint without Origin check or login, for the
     /// Autobahn conformance suite. Off means absent (404).
     public var diagnosticsEcho: Bool
+    /// A connection must have sent a complete request head (after TLS) this soon (slowloris).
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// An idle HTTP keep-alive connection is closed after this long.
+    public var idleTimeout: Duration = .seconds(120)
 
     /// `http.ws`: the live stream's limits and heartbeat.
     public struct WebSocketSettings: Sendable, Equatable {
@@ -59,6 +63,12 @@ public struct HTTPSettings: Sendable {
             }
             origins.append(normalized)
         }
+        let handshakeTimeout = try object.duration("handshake_timeout", default: .seconds(10))
+        let idleTimeout = try object.duration("idle_timeout", default: .seconds(120))
+        guard handshakeTimeout >= .milliseconds(100), idleTimeout >= .milliseconds(100) else {
+            throw ConfigError("http.handshake_timeout and http.idle_timeout: must be at least 100ms",
+                              at: object.location(of: handshakeTimeout < .milliseconds(100) ? "handshake_timeout" : "idle_timeout"))
+        }
         var ws = WebSocketSettings()
         if let wsObject = try object.object("ws") {
             ws.pingInterval = try wsObject.duration("ping_interval", default: ws.pingInterval)
@@ -77,9 +87,11 @@ public struct HTTPSettings: Sendable {
             ws.compression = try wsObject.bool("compression", default: true)
             try wsObject.finish()
         }
-        let settings = HTTPSettings(host: listen.host, port: listen.port, listenLocation: object.location(of: "listen"),
+        var settings = HTTPSettings(host: listen.host, port: listen.port, listenLocation: object.location(of: "listen"),
                                     tls: tls, allowedOrigins: origins, ws: ws,
                                     diagnosticsEcho: try object.bool("diagnostics_echo", default: false))
+        settings.handshakeTimeout = handshakeTimeout
+        settings.idleTimeout = idleTimeout
         try object.finish()
         return settings
     }

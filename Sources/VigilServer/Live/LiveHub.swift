@@ -1,30 +1,32 @@
 import Foundation
 import Logging
 import Metrics
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 import VigilCore
 import VigilStore
 
-/// The live fan-out: one bus subscriber that encodes each reading once as a JSON fragment and
-/// hands the fragments to every stream whose subscriptions match. Streams are kept for
-/// `resume_window` after their connection ends.
+/// The live fan-out. One bus subscriber encodes each batch of readings once and hands it to every
+/// event loop that has live connections (one task per loop and batch, not per connection); on the
+/// loop, connections with the same subscriptions share one encoded (and compressed) update body.
+/// Streams whose connection is gone get the batch queued, for `resume_window`.
 final class LiveHub: Service, Sendable {
     let settings: HTTPSettings.WebSocketSettings
     let store: MetricStore
     let subscription: ReadingSubscription
     let logger: Logger
+    private let shards = Mutex([ObjectIdentifier: LiveShard]())
     private let streams = Mutex([String: LiveStream]())
+    private let detached = Mutex([String: LiveStream]())
+    private let owners = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
     let rtt = Metrics.Timer(label: "vigil_live_rtt_seconds", preferredDisplayUnit: .seconds)
     let connectionsGauge = Gauge(label: "vigil_live_connections")
     let streamsGauge = Gauge(label: "vigil_live_streams")
     let closedSlow = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "too_slow")])
-
-    func connected(_ delta: Int) {
-        let now = connections.add(delta, ordering: .relaxed).newValue
-        connectionsGauge.record(now)
-    }
+    let closedSilent = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "missed_pings")])
+    let slowLog = RateLimiter(burst: 5, window: .seconds(60))
 
     init(settings: HTTPSettings.WebSocketSettings, store: MetricStore, bus: ReadingBus, logger: Logger) {
         self.settings = settings
@@ -33,10 +35,22 @@ final class LiveHub: Service, Sendable {
         self.logger = logger
     }
 
+    func connected(_ delta: Int) {
+        let now = connections.add(delta, ordering: .relaxed).newValue
+        connectionsGauge.record(now)
+    }
+
     func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
-                for await batch in subscription { broadcast(batch) }
+                var number: UInt64 = 0
+                for await batch in subscription {
+                    number += 1
+                    broadcast(batch, number: number)
+                }
+            }
+            group.addTask { [self] in
+                while (try? await Task.sleep(for: settings.pingInterval)) != nil { heartbeat() }
             }
             group.addTask { [self] in
                 while (try? await Task.sleep(for: .seconds(5))) != nil { expire() }
@@ -45,41 +59,62 @@ final class LiveHub: Service, Sendable {
             group.cancelAll()
         }
         try? await gracefulShutdown()
+        for shard in shards.withLock({ Array($0.values) }) { shard.closeAll() }
     }
 
-    func broadcast(_ batch: [Reading]) {
-        let all = streams.withLock { Array($0.values) }
-        guard !all.isEmpty else { return }
-        // One encode per reading, shared by every stream it goes to.
-        let fragments = batch.map { LiveStream.Fragment(key: $0.series.description, json: Self.encode($0)) }
-        for stream in all {
-            // The stream's selectors once per batch, not its lock once per reading.
-            let selectors = Array(stream.subscriptions.values)
-            guard !selectors.isEmpty else { continue }
+    // MARK: Broadcast
+
+    struct Batch: Sendable {
+        let number: UInt64
+        let nowMs: Int64
+        let readings: [Reading]
+        let fragments: [LiveStream.Fragment]
+
+        /// The fragments of the readings that any of `selectors` matches, in batch order.
+        func select(_ selectors: [SeriesSelector]) -> [LiveStream.Fragment] {
             var chosen: [LiveStream.Fragment] = []
-            for (index, reading) in batch.enumerated() where selectors.contains(where: { $0.matches(reading.series) }) {
+            for (index, reading) in readings.enumerated() where selectors.contains(where: { $0.matches(reading.series) }) {
                 chosen.append(fragments[index])
             }
-            if !chosen.isEmpty { stream.enqueue(chosen) }
+            return chosen
         }
     }
 
-    static func encode(_ reading: Reading) -> String {
-        var out = "{\"series\":\"" + QueryJSON.escape(reading.series.description) + "\",\"metric\":\"" + QueryJSON.escape(reading.metric)
-            + "\",\"labels\":" + QueryJSON.labels(reading.labels) + ",\"t\":" + String(reading.timestampMs)
-            + ",\"v\":" + (reading.value.isFinite ? "\(reading.value)" : "null")
-        if let unit = reading.unit { out += ",\"unit\":\"" + QueryJSON.escape(unit) + "\"" }
-        return out + "}"
+    func broadcast(_ readings: [Reading], number: UInt64) {
+        let allocator = ByteBufferAllocator()
+        // One encode per reading, shared by every stream it goes to.
+        let fragments = readings.map { LiveStream.Fragment(key: $0.series.description, json: LiveMessages.reading($0, allocator: allocator)) }
+        let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings, fragments: fragments)
+        for shard in shards.withLock({ Array($0.values) }) { shard.deliver(batch) }
+        for stream in detached.withLock({ Array($0.values) }) {
+            stream.enqueueDetached(batch: number) { batch.select($0) }
+        }
     }
 
+    func heartbeat() {
+        for shard in shards.withLock({ Array($0.values) }) { shard.heartbeat() }
+    }
+
+    // MARK: Connections and streams
+
+    func shard(for loop: any EventLoop) -> LiveShard {
+        shards.withLock { shards in
+            if let shard = shards[ObjectIdentifier(loop)] { return shard }
+            let shard = LiveShard(loop: loop)
+            shards[ObjectIdentifier(loop)] = shard
+            return shard
+        }
+    }
+
+    func newOwner() -> Int { owners.add(1, ordering: .relaxed).newValue }
+
     func newStream(owner: String) -> LiveStream {
-        let id = Secrets.hex(Secrets.randomBytes(12))
-        let stream = LiveStream(id: id, owner: owner, settings: settings)
-        streams.withLock { $0[id] = stream }
+        let stream = LiveStream(id: Secrets.hex(Secrets.randomBytes(12)), owner: owner, settings: settings)
+        streams.withLock { $0[stream.id] = stream }
         return stream
     }
 
-    /// A stream to resume: only its owner may take it over.
+    /// A stream to resume: only its user may take it over.
     func stream(_ id: String, owner: String) -> LiveStream? {
         streams.withLock { streams in
             guard let stream = streams[id], stream.owner == owner else { return nil }
@@ -87,14 +122,58 @@ final class LiveHub: Service, Sendable {
         }
     }
 
-    func remove(_ stream: LiveStream) { streams.withLock { _ = $0.removeValue(forKey: stream.id) } }
+    /// A stream lost its connection: the hub queues its updates until it is resumed or expires.
+    func parked(_ stream: LiveStream) { detached.withLock { $0[stream.id] = stream } }
+    func unparked(_ stream: LiveStream) { _ = detached.withLock { $0.removeValue(forKey: stream.id) } }
+
+    func remove(_ stream: LiveStream) {
+        streams.withLock { _ = $0.removeValue(forKey: stream.id) }
+        unparked(stream)
+    }
 
     func expire() {
         let now = WallClock.nowMs()
+        let window = settings.resumeWindow.milliseconds
+        let gone = detached.withLock { detached -> [String] in
+            let gone = detached.values.filter { $0.expired(nowMs: now, window: window) }.map(\.id)
+            for id in gone { detached.removeValue(forKey: id) }
+            return gone
+        }
         let count = streams.withLock { streams in
-            streams = streams.filter { !$0.value.expired(nowMs: now, window: settings.resumeWindow.milliseconds) }
+            for id in gone { streams.removeValue(forKey: id) }
             return streams.count
         }
         streamsGauge.record(count)
+    }
+}
+
+/// The live connections of one event loop. Its set is only touched on that loop.
+final class LiveShard: Sendable {
+    let loop: any EventLoop
+    let sessions: NIOLoopBoundBox<[ObjectIdentifier: LiveSession]>
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+        self.sessions = NIOLoopBoundBox([:], eventLoop: loop)
+    }
+
+    func deliver(_ batch: LiveHub.Batch) {
+        loop.execute { [sessions] in
+            guard !sessions.value.isEmpty else { return }
+            var bodies: [String: LiveSession.SharedBody] = [:]
+            for session in sessions.value.values { session.deliver(batch, bodies: &bodies) }
+        }
+    }
+
+    func heartbeat() {
+        loop.execute { [sessions] in
+            for session in sessions.value.values { session.heartbeat() }
+        }
+    }
+
+    func closeAll() {
+        loop.execute { [sessions] in
+            for session in sessions.value.values { session.socket?.close(code: WebSocketConnection.CloseCode.goingAway, reason: "server shutting down") }
+        }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -10,8 +9,8 @@ import VigilCore
 
 /// The WebSocket endpoints: `/api/v1/live` (Origin-checked, authenticated, subprotocol
 /// `vigil.v1.json`) and, when `http.diagnostics_echo` is on, `/diagnostics/echo` for the Autobahn
-/// conformance suite. A refused upgrade falls through to the plain HTTP route of the same path,
-/// which answers 403, 401, 400 or 503 with the reason: the WebSocket upgrader alone can only say 400.
+/// conformance suite. `decide` runs in the upgrade handshake; a refused upgrade is answered with
+/// 403, 401, 400, 404 or 503 and the reason (a plain GET of the endpoint gets the same answer).
 enum LiveRoutes {
     static let subprotocol = "vigil.v1.json"
 
@@ -41,19 +40,18 @@ enum LiveRoutes {
             }
         }
 
-        func check(_ request: Request, clientAddress: String) async throws -> Result<Principal, Refusal> {
+        func check(headers: HTTPFields, query: String?, authority: String?, clientAddress: String) async throws -> Result<Principal, Refusal> {
             // Cross-site WebSocket hijacking: the browser always sends Origin; a page elsewhere
             // cannot fake it. No Origin, or a foreign one, is refused before anything else.
-            guard let origin = request.headers[.origin], originAllowed(origin, host: request.head.authority) else {
-                return .failure(.origin(request.headers[.origin] ?? "none"))
+            guard let origin = headers[.origin], originAllowed(origin, host: authority) else {
+                return .failure(.origin(headers[.origin] ?? "none"))
             }
             let principal: Principal
-            switch try await authenticator.authenticate(request, clientAddress: clientAddress) {
+            switch try await authenticator.authenticate(headers: headers, query: query, clientAddress: clientAddress) {
             case .success(let found): principal = found
             case .failure(let failure): return .failure(.auth(failure))
             }
-            let offered = request.headers[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+            let offered = headers[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters() }
             guard offered.contains(LiveRoutes.subprotocol) else { return .failure(.subprotocol) }
             guard hub.connections.load(ordering: .relaxed) < http.ws.maxConnections else { return .failure(.full) }
             return .success(principal)
@@ -74,65 +72,83 @@ enum LiveRoutes {
         }
     }
 
-    static func addUpgrades(to router: Router<VigilRequestContext>, gate: Gate, logger: Logger) {
+    /// The upgrade decision for the gateway's server channel.
+    static func decider(gate: Gate, logger: Logger) -> WebSocketUpgrader.Decide {
         let limiter = RateLimiter(burst: 5, window: .seconds(60))
-        router.ws("/api/v1/live", shouldUpgrade: { request, context in
-            switch try await gate.check(request, clientAddress: context.clientAddress) {
-            case .success: return .upgrade([.secWebSocketProtocol: subprotocol])
-            case .failure(let refusal):
-                let answer = refusal.answer
-                if limiter.check("\(answer.status.code)").emit {
-                    logger.info("live upgrade refused", metadata: [
-                        "status": "\(answer.status.code)", "reason": "\(answer.message)", "client": "\(context.clientAddress)",
-                        "host": "\(request.head.authority ?? "-")",
-                    ])
+        let ws = gate.http.ws
+        let echo = gate.http.diagnosticsEcho
+        return { head, channel in
+            let (path, query) = splitURI(head.uri)
+            let offers = head.headers["sec-websocket-extensions"]
+            switch path {
+            case "/api/v1/live":
+                let headers = fields(head.headers)
+                let client = channel.remoteAddress?.ipAddress ?? "unknown"
+                let result: Result<Principal, Gate.Refusal>
+                do {
+                    result = try await gate.check(headers: headers, query: query, authority: head.headers["host"].first, clientAddress: client)
+                } catch {
+                    return .failure(UpgradeRefusal(answer: .init(status: .serviceUnavailable, type: "unavailable", message: "\(error)")))
                 }
-                // The upgrader answers every refusal with a bare 400; write the real answer (403,
-                // 401, …) first and close, so the client learns why.
-                try await writeRefusal(refusal.answer, on: context.channel)
-                return .dontUpgrade
-            }
-        }, onUpgrade: { inbound, outbound, context in
-            guard case .success(let principal) = try await gate.check(context.request, clientAddress: context.requestContext.clientAddress) else {
-                return
-            }
-            gate.hub.connected(+1)
-            defer { gate.hub.connected(-1) }
-            await LiveConnection(hub: gate.hub, principal: principal, inbound: inbound, outbound: outbound, logger: logger).run()
-        })
-        if gate.http.diagnosticsEcho {
-            router.ws("/diagnostics/echo") { inbound, outbound, _ in
-                for try await message in inbound.messages(maxSize: 16 << 20) {
-                    switch message {
-                    case .text(let text): try await outbound.write(.text(text))
-                    case .binary(let buffer): try await outbound.write(.binary(buffer))
+                switch result {
+                case .success(let principal):
+                    let deflate = ws.compression ? PerMessageDeflate.negotiate(offers: offers, askClientNoContextTakeover: true) : nil
+                    let limits = WebSocketConnection.Limits(maxMessage: ws.maxMessageBytes, compressMinimum: 256)
+                    let hub = gate.hub
+                    return .success(WebSocketAcceptance(headers: [("Sec-WebSocket-Protocol", subprotocol)], deflate: deflate, limits: limits) {
+                        LiveSession(hub: hub, principal: principal, logger: logger)
+                    })
+                case .failure(let refusal):
+                    let answer = refusal.answer
+                    if limiter.check("\(answer.status.code)").emit {
+                        logger.info("live upgrade refused", metadata: [
+                            "status": "\(answer.status.code)", "reason": "\(answer.message)", "client": "\(client)",
+                            "host": "\(head.headers["host"].first ?? "-")",
+                        ])
                     }
+                    return .failure(UpgradeRefusal(answer: answer))
                 }
+            case "/diagnostics/echo" where echo:
+                // The conformance suite wants every message compressed when deflate is on (see
+                // ../shared/notes: kosoku mis-hashes small uncompressed echoes) and 16 MiB messages.
+                let deflate = PerMessageDeflate.negotiate(offers: offers, askClientNoContextTakeover: false)
+                return .success(WebSocketAcceptance(deflate: deflate, limits: .init(maxMessage: 16 << 20, compressMinimum: 0)) { EchoEndpoint() })
+            default:
+                return .failure(UpgradeRefusal(answer: .init(status: .notFound, type: "not_found", message: "no WebSocket endpoint at \(path)")))
             }
         }
     }
 
-    /// A plain GET of the endpoint: what is missing for an upgrade.
+    /// A plain GET of the endpoint (or a refused upgrade): what is missing.
     static func addRefusals(to router: Router<VigilRequestContext>, gate: Gate) {
         router.get("/api/v1/live") { request, context in
-            switch try await gate.check(request, clientAddress: context.clientAddress) {
+            switch try await gate.check(headers: request.headers, query: request.uri.query, authority: request.head.authority,
+                                        clientAddress: context.clientAddress) {
             case .failure(let refusal): return refusal.answer.response
             case .success: return APIErrors.response(.badRequest, "bad_data", "this is a WebSocket endpoint: send an upgrade request")
             }
         }
     }
 
-    static func writeRefusal(_ answer: APIErrors.Answer, on channel: any Channel) async throws {
-        var headers = HTTPHeaders()
-        for field in answer.headers { headers.add(name: field.name.rawName, value: field.value) }
-        let body = ByteBuffer(string: answer.body)
-        headers.replaceOrAdd(name: "content-type", value: "application/json")
-        headers.replaceOrAdd(name: "content-length", value: "\(body.readableBytes)")
-        headers.replaceOrAdd(name: "connection", value: "close")
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: Int(answer.status.code)), headers: headers)
-        channel.write(HTTPServerResponsePart.head(head), promise: nil)
-        channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
-        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
-        try await channel.close()
+    static func splitURI(_ uri: String) -> (path: String, query: String?) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, nil) }
+        return (String(uri[..<mark]), String(uri[uri.index(after: mark)...]))
     }
+
+    static func fields(_ headers: HTTPHeaders) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in headers {
+            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
+        }
+        return fields
+    }
+}
+
+/// `/diagnostics/echo`: every message back as it came (text as text, binary as binary).
+final class EchoEndpoint: WebSocketEndpoint {
+    func opened(_ socket: WebSocketConnection) {}
+    func received(text: ByteBuffer, on socket: WebSocketConnection) { socket.send(text: text) }
+    func received(binary: ByteBuffer, on socket: WebSocketConnection) { socket.send(binary: binary) }
+    func becameWritable(_ socket: WebSocketConnection) {}
+    func closed(_ socket: WebSocketConnection) {}
 }

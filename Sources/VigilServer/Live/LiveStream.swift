@@ -1,33 +1,54 @@
+import NIOCore
 import Synchronization
 import VigilCore
 import VigilStore
 
-/// One console's stream of updates. It outlives its WebSocket connection for
+/// One console's stream of numbered messages. It outlives its WebSocket connection for
 /// `http.ws.resume_window`, so a client that reconnects can `resume` from its last sequence
-/// number: what was sent is kept in a bounded replay ring, what was not sent yet waits in a bounded
-/// queue. A client that falls behind gets conflated updates (latest value per series); past the
-/// hard limit it is closed with 1013.
+/// number: what was sent is kept in a bounded replay ring, what could not be sent yet (the
+/// connection was not writable, or there was none) waits in a bounded queue. A client that falls
+/// behind gets conflated updates (latest value per series); past the hard limit it is closed with
+/// 1013. The connection that owns the stream (`owner`) is the only one that may number messages.
 final class LiveStream: Sendable {
+    /// A reading encoded once as a JSON object, shared by every stream it goes to.
     struct Fragment: Sendable {
         let key: String
-        let json: String
+        let json: ByteBuffer
+    }
+
+    /// A numbered message kept for replay. An update is stored as its body (shared with every
+    /// stream that got the same readings); its per-stream start is rebuilt from `seq`.
+    struct Entry: Sendable {
+        let seq: UInt64
+        let body: ByteBuffer
+        let isUpdate: Bool
+    }
+
+    enum Offer {
+        case send(seq: UInt64)
+        case queued
+        case overflowed
+        case notOwner
+        case duplicate
     }
 
     struct State {
         var subscriptions: [Int: SeriesSelector] = [:]
         var pending: [Fragment] = []
         /// Conflation mode: latest fragment per series, in first-arrival order.
-        var conflated: [String: String]?
+        var conflated: [String: ByteBuffer]?
         var conflatedOrder: [String] = []
         var seq: UInt64 = 0
-        var ring: [(seq: UInt64, message: String)] = []
+        var ring: [Entry] = []
         var ringHead = 0
-        var wakeup: AsyncStream<Void>.Continuation?
-        /// Which connection is attached: a late detach from an earlier one must not cut off the
-        /// connection that resumed the stream.
-        var attachment = 0
+        var owner = 0
         var detachedAtMs: Int64?
         var overflowed = false
+        /// The last broadcast batch applied: a batch reaches a stream once, through its connection
+        /// or (detached) through the hub, even while a resume moves it between the two.
+        var lastBatch: UInt64 = 0
+
+        var hasBacklog: Bool { !pending.isEmpty || conflated != nil }
     }
 
     let id: String
@@ -43,50 +64,77 @@ final class LiveStream: Sendable {
 
     var subscriptions: [Int: SeriesSelector] { state.withLock { $0.subscriptions } }
 
-    func subscribe(_ id: Int, _ selector: SeriesSelector) { state.withLock { $0.subscriptions[id] = selector } }
-    func unsubscribe(_ id: Int) { state.withLock { _ = $0.subscriptions.removeValue(forKey: id) } }
-
-    /// Queues update fragments; conflates when the queue is long. Returns false once the stream
-    /// has overflowed its hard limit.
-    @discardableResult
-    func enqueue(_ fragments: [Fragment]) -> Bool {
-        let (wakeup, ok) = state.withLock { state -> (AsyncStream<Void>.Continuation?, Bool) in
-            if state.conflated != nil {
-                for fragment in fragments {
-                    if state.conflated![fragment.key] == nil { state.conflatedOrder.append(fragment.key) }
-                    state.conflated![fragment.key] = fragment.json
-                }
-            } else {
-                state.pending += fragments
-                if state.pending.count > settings.sendQueue {
-                    var latest: [String: String] = [:]
-                    var order: [String] = []
-                    for fragment in state.pending {
-                        if latest[fragment.key] == nil { order.append(fragment.key) }
-                        latest[fragment.key] = fragment.json
-                    }
-                    state.pending = []
-                    state.conflated = latest
-                    state.conflatedOrder = order
-                }
-            }
-            if (state.conflated?.count ?? 0) > settings.sendQueueHardLimit {
-                state.overflowed = true
-                state.conflated = [:]
-                state.conflatedOrder = []
-            }
-            return (state.wakeup, !state.overflowed)
-        }
-        wakeup?.yield()
-        return ok
+    func subscribe(_ id: Int, _ selector: SeriesSelector) -> [Int: SeriesSelector] {
+        state.withLock { $0.subscriptions[id] = selector; return $0.subscriptions }
     }
 
-    var overflowed: Bool { state.withLock { $0.overflowed } }
+    func unsubscribe(_ id: Int) -> [Int: SeriesSelector] {
+        state.withLock { _ = $0.subscriptions.removeValue(forKey: id); return $0.subscriptions }
+    }
 
-    /// The next update message (at most `limit` readings), numbered and kept for replay.
-    func nextUpdate(limit: Int = 500) -> String? {
-        state.withLock { state -> String? in
-            var jsons: [String] = []
+    // MARK: Updates
+
+    /// An update for the owning connection: numbered now when it can be written now and nothing
+    /// older waits; queued otherwise.
+    func offer(owner: Int, batch: UInt64, body: ByteBuffer, fragments: [Fragment], writable: Bool) -> Offer {
+        state.withLock { state -> Offer in
+            guard state.owner == owner else { return .notOwner }
+            guard batch > state.lastBatch else { return .duplicate }
+            state.lastBatch = batch
+            if writable, !state.hasBacklog {
+                state.seq += 1
+                Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), capacity: settings.replayBuffer)
+                return .send(seq: state.seq)
+            }
+            Self.enqueue(&state, fragments, settings: settings)
+            return state.overflowed ? .overflowed : .queued
+        }
+    }
+
+    /// Queues a batch's matching readings for a stream that has no connection.
+    func enqueueDetached(batch: UInt64, select: ([SeriesSelector]) -> [Fragment]) {
+        state.withLock { state in
+            guard state.owner == 0, batch > state.lastBatch, !state.subscriptions.isEmpty else { return }
+            state.lastBatch = batch
+            let chosen = select(Array(state.subscriptions.values))
+            if !chosen.isEmpty { Self.enqueue(&state, chosen, settings: settings) }
+        }
+    }
+
+    private static func enqueue(_ state: inout State, _ fragments: [Fragment], settings: HTTPSettings.WebSocketSettings) {
+        guard !state.overflowed else { return }
+        if state.conflated != nil {
+            for fragment in fragments {
+                if state.conflated![fragment.key] == nil { state.conflatedOrder.append(fragment.key) }
+                state.conflated![fragment.key] = fragment.json
+            }
+        } else {
+            state.pending += fragments
+            if state.pending.count > settings.sendQueue {
+                var latest: [String: ByteBuffer] = [:]
+                var order: [String] = []
+                for fragment in state.pending {
+                    if latest[fragment.key] == nil { order.append(fragment.key) }
+                    latest[fragment.key] = fragment.json
+                }
+                state.pending = []
+                state.conflated = latest
+                state.conflatedOrder = order
+            }
+        }
+        if (state.conflated?.count ?? 0) > settings.sendQueueHardLimit {
+            state.overflowed = true
+            state.conflated = nil
+            state.conflatedOrder = []
+            state.pending = []
+        }
+    }
+
+    /// The next queued readings (at most `limit`) as a numbered update body, kept for replay.
+    func drain(owner: Int, nowMs: Int64, limit: Int = 500, allocator: ByteBufferAllocator) -> (seq: UInt64, body: ByteBuffer)? {
+        state.withLock { state -> (UInt64, ByteBuffer)? in
+            guard state.owner == owner else { return nil }
+            var jsons: [ByteBuffer] = []
             if state.conflated != nil {
                 let take = state.conflatedOrder.prefix(limit)
                 for key in take { if let json = state.conflated![key] { jsons.append(json) } }
@@ -99,73 +147,65 @@ final class LiveStream: Sendable {
                 state.pending.removeFirst(take)
             }
             guard !jsons.isEmpty else { return nil }
+            let body = LiveMessages.updateBody(nowMs: nowMs, readings: jsons, allocator: allocator)
             state.seq += 1
-            // `t`: when the server sent it (Unix ms), for the client's latency figures.
-            let message = "{\"type\":\"update\",\"seq\":\(state.seq),\"t\":\(WallClock.nowMs()),\"readings\":[" + jsons.joined(separator: ",") + "]}"
-            Self.remember(&state, state.seq, message, capacity: settings.replayBuffer)
-            return message
+            Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), capacity: settings.replayBuffer)
+            return (state.seq, body)
         }
     }
+
+    var overflowed: Bool { state.withLock { $0.overflowed } }
 
     /// A numbered message that is not an update (a snapshot), kept for replay like updates.
-    func numbered(_ build: (UInt64) -> String) -> String {
+    /// The caller builds it from the number; nil when `owner` no longer owns the stream.
+    func numbered(owner: Int, _ build: (UInt64) -> ByteBuffer) -> ByteBuffer? {
         state.withLock { state in
+            guard state.owner == owner else { return nil }
             state.seq += 1
             let message = build(state.seq)
-            Self.remember(&state, state.seq, message, capacity: settings.replayBuffer)
+            Self.remember(&state, Entry(seq: state.seq, body: message, isUpdate: false), capacity: settings.replayBuffer)
             return message
         }
     }
 
-    private static func remember(_ state: inout State, _ seq: UInt64, _ message: String, capacity: Int) {
+    private static func remember(_ state: inout State, _ entry: Entry, capacity: Int) {
         guard capacity > 0 else { return }
-        state.ring.append((seq, message))
+        state.ring.append(entry)
         if state.ring.count - state.ringHead > capacity { state.ringHead += 1 }
-        if state.ringHead > 1024, state.ringHead * 2 > state.ring.count {
+        if state.ringHead > 256, state.ringHead * 2 > state.ring.count {
             state.ring.removeFirst(state.ringHead)
             state.ringHead = 0
         }
     }
 
-    /// Messages after `seq` for a resuming client, or nil when the ring no longer reaches back
-    /// that far (the client must take a fresh snapshot).
-    func replay(after seq: UInt64) -> [String]? {
-        state.withLock { state -> [String]? in
-            if seq == state.seq { return [] }
-            guard seq < state.seq, !state.overflowed else { return nil }
-            let kept = state.ring[state.ringHead...]
-            guard let first = kept.first, first.seq <= seq + 1 else { return nil }
-            return kept.filter { $0.seq > seq }.map(\.message)
+    // MARK: Ownership
+
+    /// Takes the stream for a connection. With `after`, for a resume: the messages after that
+    /// sequence number to send again, or nil when the ring no longer reaches back that far (the
+    /// client must take a fresh snapshot; the stream is then left as it was).
+    func attach(owner: Int, after seq: UInt64? = nil) -> [Entry]? {
+        state.withLock { state -> [Entry]? in
+            var missed: [Entry] = []
+            if let seq, seq != state.seq {
+                guard seq < state.seq, !state.overflowed else { return nil }
+                let kept = state.ring[state.ringHead...]
+                guard let first = kept.first, first.seq <= seq + 1 else { return nil }
+                missed = kept.filter { $0.seq > seq }
+            }
+            state.owner = owner
+            state.detachedAtMs = nil
+            return missed
         }
     }
 
-    /// Connects a writer: returns the signal it waits on for new updates, and its attachment.
-    func attach() -> (signal: AsyncStream<Void>, attachment: Int) {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let (old, attachment) = state.withLock { state in
-            defer {
-                state.wakeup = continuation
-                state.attachment += 1
-                state.detachedAtMs = nil
-            }
-            return (state.wakeup, state.attachment + 1)
+    /// Lets go of the stream when `owner` still has it; true when it did.
+    func detach(owner: Int, nowMs: Int64) -> Bool {
+        state.withLock { state in
+            guard state.owner == owner else { return false }
+            state.owner = 0
+            state.detachedAtMs = nowMs
+            return true
         }
-        old?.finish()
-        continuation.yield()  // whatever waits already
-        return (stream, attachment)
-    }
-
-    /// Disconnects the writer of `attachment` (nil: whoever is attached).
-    func detach(nowMs: Int64, attachment: Int? = nil) {
-        let wakeup = state.withLock { state -> AsyncStream<Void>.Continuation? in
-            guard attachment == nil || attachment == state.attachment else { return nil }
-            defer {
-                state.wakeup = nil
-                state.detachedAtMs = nowMs
-            }
-            return state.wakeup
-        }
-        wakeup?.finish()
     }
 
     /// Detached for longer than `window`: the hub forgets the stream.

@@ -1,0 +1,66 @@
+import NIOCore
+import VigilCore
+
+/// The JSON of the live protocol's server messages, built as bytes. An update is split in two: a
+/// per-stream start (`{"type":"update","seq":N,`) and a body (`"t":…,"readings":[…]}`) that is
+/// encoded once per broadcast and shared by every stream that gets the same readings.
+enum LiveMessages {
+    static func reading(_ reading: Reading, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = "{\"series\":\"" + QueryJSON.escape(reading.series.description) + "\",\"metric\":\"" + QueryJSON.escape(reading.metric)
+            + "\",\"labels\":" + QueryJSON.labels(reading.labels) + ",\"t\":" + String(reading.timestampMs)
+            + ",\"v\":" + (reading.value.isFinite ? "\(reading.value)" : "null")
+        if let unit = reading.unit { out += ",\"unit\":\"" + QueryJSON.escape(unit) + "\"" }
+        out += "}"
+        return allocator.buffer(string: out)
+    }
+
+    /// `"t":<server send time>,"readings":[…]}`
+    static func updateBody(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var body = allocator.buffer(capacity: 32 + readings.reduce(0) { $0 + $1.readableBytes + 1 })
+        body.writeString("\"t\":")
+        body.writeString(String(nowMs))
+        body.writeString(",\"readings\":[")
+        for (index, reading) in readings.enumerated() {
+            if index > 0 { body.writeInteger(UInt8(ascii: ",")) }
+            body.writeImmutableBuffer(reading)
+        }
+        body.writeString("]}")
+        return body
+    }
+
+    static func updateStart(seq: UInt64) -> String { "{\"type\":\"update\",\"seq\":\(seq)," }
+
+    /// A whole text frame for an update. With `deflated` (the body compressed on its own), the
+    /// frame is compressed: the per-stream start goes first as a stored deflate block (RFC 1951
+    /// §3.2.4: byte 0, LEN, NLEN, bytes), then the shared compressed body, which starts on a byte
+    /// boundary with an empty window; the client's inflater reads the two as one stream.
+    static func updateFrame(seq: UInt64, body: ByteBuffer, deflated: ByteBuffer?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let start = updateStart(seq: seq)
+        let startBytes = start.utf8.count
+        if let deflated {
+            let length = 5 + startBytes + deflated.readableBytes
+            var frame = allocator.buffer(capacity: WebSocketFrames.headerSize(payload: length) + length)
+            WebSocketFrames.writeHeader(.text, payload: length, compressed: true, into: &frame)
+            frame.writeInteger(UInt8(0))  // BFINAL 0, BTYPE 00 (stored), padding to the byte boundary
+            frame.writeInteger(UInt16(startBytes), endianness: .little)
+            frame.writeInteger(~UInt16(startBytes), endianness: .little)
+            frame.writeString(start)
+            frame.writeImmutableBuffer(deflated)
+            return frame
+        }
+        let length = startBytes + body.readableBytes
+        var frame = allocator.buffer(capacity: WebSocketFrames.headerSize(payload: length) + length)
+        WebSocketFrames.writeHeader(.text, payload: length, into: &frame)
+        frame.writeString(start)
+        frame.writeImmutableBuffer(body)
+        return frame
+    }
+
+    /// A replayed or queued update as a plain payload (the connection compresses it if it gains).
+    static func update(seq: UInt64, body: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var message = allocator.buffer(capacity: 32 + body.readableBytes)
+        message.writeString(updateStart(seq: seq))
+        message.writeImmutableBuffer(body)
+        return message
+    }
+}

@@ -1,0 +1,258 @@
+import CoreMetrics
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import VigilCore
+import VigilStore
+
+/// One connection of the live protocol (docs/live-protocol.md), living on its channel's event loop:
+/// handles client operations, writes numbered updates from its stream, and measures the round-trip
+/// time with application pings (browsers cannot see WebSocket pongs, and the console shows the RTT).
+final class LiveSession: WebSocketEndpoint {
+    /// One batch's update body for one set of subscriptions, shared by the loop's connections that
+    /// have that set; compressed at most once.
+    final class SharedBody {
+        let fragments: [LiveStream.Fragment]
+        let body: ByteBuffer
+        private var deflated: ByteBuffer??
+
+        init(fragments: [LiveStream.Fragment], body: ByteBuffer) {
+            self.fragments = fragments
+            self.body = body
+        }
+
+        func compressed(allocator: ByteBufferAllocator) -> ByteBuffer? {
+            if let deflated { return deflated }
+            let made = DeflaterPool.shared.compress(body, windowBits: 15, allocator: allocator)
+            deflated = .some(made)
+            return made
+        }
+    }
+
+    let hub: LiveHub
+    let principal: Principal
+    let logger: Logger
+    let owner: Int
+    private(set) var socket: WebSocketConnection?
+    private var stream: LiveStream?
+    private var shard: LiveShard?
+    private var selectors: [SeriesSelector] = []
+    private var signature = ""
+    private var nextPing = 0
+    private var pings: [Int: NIODeadline] = [:]
+
+    init(hub: LiveHub, principal: Principal, logger: Logger) {
+        self.hub = hub
+        self.principal = principal
+        self.logger = logger
+        self.owner = hub.newOwner()
+    }
+
+    // MARK: Connection events
+
+    func opened(_ socket: WebSocketConnection) {
+        guard let loop = socket.channel?.eventLoop else { return }
+        self.socket = socket
+        hub.connected(+1)
+        let shard = hub.shard(for: loop)
+        shard.sessions.value[ObjectIdentifier(self)] = self
+        self.shard = shard
+        let stream = hub.newStream(owner: principal.name)
+        _ = stream.attach(owner: owner)
+        self.stream = stream
+        send("{\"type\":\"hello\",\"stream\":\"\(stream.id)\",\"seq\":0,\"user\":\"\(QueryJSON.escape(principal.name))\","
+             + "\"role\":\"\(principal.role.rawValue)\",\"ping_interval\":\(Double(hub.settings.pingInterval.milliseconds) / 1000)}")
+    }
+
+    func closed(_ socket: WebSocketConnection) {
+        shard?.sessions.value.removeValue(forKey: ObjectIdentifier(self))
+        shard = nil
+        hub.connected(-1)
+        if let stream, stream.detach(owner: owner, nowMs: WallClock.nowMs()) { hub.parked(stream) }
+        self.socket = nil
+    }
+
+    func received(binary: ByteBuffer, on socket: WebSocketConnection) {
+        sendError("binary messages are not part of \(LiveRoutes.subprotocol)")
+    }
+
+    func becameWritable(_ socket: WebSocketConnection) { drain() }
+
+    // MARK: Updates
+
+    func deliver(_ batch: LiveHub.Batch, bodies: inout [String: SharedBody]) {
+        guard !selectors.isEmpty, let socket, socket.isOpen, let stream else { return }
+        let shared: SharedBody
+        if let cached = bodies[signature] {
+            shared = cached
+        } else {
+            let chosen = batch.select(selectors)
+            let body = chosen.isEmpty ? ByteBuffer() : LiveMessages.updateBody(nowMs: batch.nowMs, readings: chosen.map(\.json), allocator: socket.allocator)
+            shared = SharedBody(fragments: chosen, body: body)
+            bodies[signature] = shared
+        }
+        guard !shared.fragments.isEmpty else { return }
+        switch stream.offer(owner: owner, batch: batch.number, body: shared.body, fragments: shared.fragments, writable: socket.isWritable) {
+        case .send(let seq):
+            // The shared compressed body serves clients that let us use a full window.
+            var deflated: ByteBuffer?
+            if let deflate = socket.deflate, deflate.serverWindowBits == 15, shared.body.readableBytes >= socket.limits.compressMinimum {
+                deflated = shared.compressed(allocator: socket.allocator)
+            }
+            socket.write(frames: LiveMessages.updateFrame(seq: seq, body: shared.body, deflated: deflated, allocator: socket.allocator), flush: true)
+        case .queued:
+            if socket.isWritable { drain() }
+        case .duplicate:
+            break
+        case .overflowed:
+            closeSlow()
+        case .notOwner:
+            socket.close(code: WebSocketConnection.CloseCode.normal, reason: "the stream was resumed on another connection")
+        }
+    }
+
+    /// Sends what waits in the stream's queue while the channel takes writes.
+    private func drain() {
+        guard let stream else { return }
+        while let socket, socket.isOpen, socket.isWritable,
+              let (seq, body) = stream.drain(owner: owner, nowMs: WallClock.nowMs(), allocator: socket.allocator) {
+            socket.send(text: LiveMessages.update(seq: seq, body: body, allocator: socket.allocator))
+        }
+        if stream.overflowed { closeSlow() }
+    }
+
+    private func closeSlow() {
+        guard let socket, socket.isOpen else { return }
+        hub.closedSlow.increment()
+        if hub.slowLog.check("slow").emit {
+            logger.warning("closing a live client that does not keep up", metadata: ["user": "\(principal.name)"])
+        }
+        socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: "too slow: send queue over its limit", waitForPeer: false)
+    }
+
+    // MARK: Heartbeat
+
+    func heartbeat() {
+        guard let socket, socket.isOpen else { return }
+        if pings.count >= 2 {
+            hub.closedSilent.increment()
+            socket.close(code: WebSocketConnection.CloseCode.goingAway, reason: "missed two pings", waitForPeer: false)
+            return
+        }
+        nextPing += 1
+        pings[nextPing] = .now()
+        send("{\"type\":\"ping\",\"id\":\(nextPing)}")
+    }
+
+    // MARK: Client operations
+
+    func received(text: ByteBuffer, on socket: WebSocketConnection) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.readableBytesView))) as? [String: Any],
+              let op = object["op"] as? String else {
+            return sendError("expected a JSON object with an \"op\"")
+        }
+        switch op {
+        case "subscribe": subscribe(object)
+        case "unsubscribe":
+            guard let id = object["id"] as? Int else { return sendError("unsubscribe needs \"id\"") }
+            if let stream { use(stream.unsubscribe(id)) }
+        case "resume": resume(object)
+        case "pong":
+            guard let id = object["id"] as? Int, let sent = pings.removeValue(forKey: id) else { return }
+            let nanoseconds = (NIODeadline.now() - sent).nanoseconds
+            hub.rtt.recordNanoseconds(nanoseconds)
+            let ms = (Double(nanoseconds) / 10_000).rounded() / 100
+            send("{\"type\":\"rtt\",\"ms\":\(ms)}")
+        default:
+            sendError("unknown op '\(op)'")
+        }
+    }
+
+    private func subscribe(_ object: [String: Any]) {
+        guard let id = object["id"] as? Int, let text = object["selector"] as? String else {
+            return sendError("subscribe needs \"id\" (a number) and \"selector\"")
+        }
+        let selector: SeriesSelector
+        do { selector = try SeriesSelector.parse(text) } catch {
+            return sendError("subscribe \(id): \(error)", id: id)
+        }
+        guard let loop = socket?.channel?.eventLoop else { return }
+        let history = (object["history_minutes"] as? Int).map { min(max($0, 0), 24 * 60) } ?? 0
+        let store = hub.store
+        NIOThreadPool.singleton.runIfActive(eventLoop: loop) { () throws -> String in
+            try Self.snapshotFields(store: store, selector: selector, historyMinutes: history)
+        }.assumeIsolated().whenComplete { [self] result in
+            guard let socket, socket.isOpen, let stream else { return }
+            switch result {
+            case .failure(let error):
+                sendError("subscribe \(id): \(error)", id: id)
+            case .success(let fields):
+                // Subscribe and number the snapshot in one step on the loop: updates after it follow it.
+                use(stream.subscribe(id, selector))
+                if let message = stream.numbered(owner: owner, { seq in
+                    socket.allocator.buffer(string: "{\"type\":\"snapshot\",\"sub\":\(id),\"seq\":\(seq),\(fields)}")
+                }) {
+                    socket.send(text: message)
+                }
+            }
+        }
+    }
+
+    /// `"readings":[…],"history":[…]` for a snapshot (on the thread pool: it reads the store).
+    static func snapshotFields(store: MetricStore, selector: SeriesSelector, historyMinutes: Int) throws -> String {
+        let allocator = ByteBufferAllocator()
+        var parts = try store.lastValues(selector).map {
+            String(buffer: LiveMessages.reading(Reading(series: $0.series, timestampMs: $0.timestampMs, value: $0.value), allocator: allocator))
+        }
+        parts.sort()
+        var history: [String] = []
+        if historyMinutes > 0 {
+            let now = WallClock.nowMs()
+            for samples in try store.read(selector, from: now - Int64(historyMinutes) * 60_000, to: now) {
+                let points = zip(samples.timestamps, samples.values).map { "[\($0),\($1.isFinite ? "\($1)" : "null")]" }
+                history.append("{\"series\":\"\(QueryJSON.escape(samples.series.description))\",\"points\":[" + points.joined(separator: ",") + "]}")
+            }
+        }
+        return "\"readings\":[" + parts.joined(separator: ",") + "],\"history\":[" + history.joined(separator: ",") + "]"
+    }
+
+    private func resume(_ object: [String: Any]) {
+        guard let streamID = object["stream"] as? String, let seq = (object["seq"] as? NSNumber)?.uint64Value else {
+            return sendError("resume needs \"stream\" and \"seq\"")
+        }
+        guard let socket, let old = hub.stream(streamID, owner: principal.name), old !== stream,
+              let missed = old.attach(owner: owner, after: seq) else {
+            return send("{\"type\":\"resync\",\"reason\":\"the stream is gone or its replay buffer no longer reaches seq \(seq): subscribe again for a fresh snapshot\"}")
+        }
+        // The old stream is ours now (a connection still holding it closes at its next update).
+        if let fresh = stream {
+            _ = fresh.detach(owner: owner, nowMs: WallClock.nowMs())
+            hub.remove(fresh)
+        }
+        hub.unparked(old)
+        stream = old
+        use(old.subscriptions)
+        send("{\"type\":\"resumed\",\"stream\":\"\(old.id)\",\"replayed\":\(missed.count)}")
+        for entry in missed {
+            socket.send(text: entry.isUpdate ? LiveMessages.update(seq: entry.seq, body: entry.body, allocator: socket.allocator) : entry.body)
+        }
+        drain()
+    }
+
+    /// Takes a stream's subscriptions as the ones updates are matched against.
+    private func use(_ subscriptions: [Int: SeriesSelector]) {
+        selectors = Array(subscriptions.values)
+        signature = selectors.map(\.description).sorted().joined(separator: "\n")
+    }
+
+    private func send(_ text: String) {
+        guard let socket else { return }
+        socket.send(text: socket.allocator.buffer(string: text))
+    }
+
+    private func sendError(_ message: String, id: Int? = nil) {
+        let idPart = id.map { ",\"id\":\($0)" } ?? ""
+        send("{\"type\":\"error\"\(idPart),\"message\":\"\(QueryJSON.escape(message))\"}")
+    }
+}

@@ -1,0 +1,127 @@
+import HTTPTypes
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// The gateway's HTTP/1.1 connection setup for Hummingbird: a connection whose first request is a
+/// WebSocket upgrade that an endpoint accepts becomes a bare `WebSocketConnection` on the channel
+/// (no task, no async stream per connection: frames are handled on the event loop); every other
+/// connection is served by Hummingbird's router as usual.
+struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
+    enum Outcome: Sendable {
+        case webSocket
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, UpgradeRefusal)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let outcome: EventLoopFuture<Outcome>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let decide: WebSocketUpgrader.Decide
+    /// An HTTP keep-alive connection idle this long is closed.
+    let idleTimeout: Duration
+    /// The request head (after TLS) must be complete this soon after the connection opens.
+    let handshakeTimeout: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
+            let upgrader = WebSocketUpgrader(eventLoop: channel.eventLoop, decide: decide)
+            let idleTimeout = self.idleTimeout
+            let upgrades = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(upgraders: [upgrader]) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                    try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
+                    let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                    if let refusal = upgrader.refusal.value { return .refused(http, refusal) }
+                    return .http(http)
+                }
+            }
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgrades)
+            configuration.enablePipelining = false  // NIOAsyncChannel serializes requests
+            configuration.enableErrorHandling = false  // Hummingbird answers errors
+            configuration.enableResponseHeaderValidation = false  // HTTP types validate
+            let outcome = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(outcome: outcome, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.outcome.get() {
+            case .webSocket: return  // lives on in its channel handler
+            case .http(let channel): await handleHTTP(asyncChannel: channel, logger: logger)
+            case .refused(let channel, let refusal): try await Self.answer(refusal.answer, on: channel)
+            }
+        } catch {
+            logger.debug("connection ended before its first request", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension VigilServerChannel {
+    /// Writes a refused upgrade's answer and closes the connection.
+    static func answer(_ answer: APIErrors.Answer, on channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async throws {
+        try await channel.executeThenClose { _, outbound in
+            let body = ByteBuffer(string: answer.body)
+            var fields = answer.headers
+            fields[.contentType] = "application/json"
+            fields[.contentLength] = "\(body.readableBytes)"
+            fields[.connection] = "close"
+            fields[.cacheControl] = "no-store"
+            try await outbound.write(contentsOf: [.head(HTTPResponse(status: answer.status, headerFields: fields)), .body(body), .end(nil)])
+        }
+    }
+}
+
+/// Closes a connection that has not sent a complete request head within the timeout (slowloris),
+/// then steps out of the pipeline. Counts the TLS handshake in, as it sits after TLS.
+final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// The last bytes seen, to find CR LF CR LF across reads.
+    private var tail: UInt32 = 0
+    private var done = false
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !done {
+            let bytes = unwrapInboundIn(data)
+            var tail = self.tail
+            let found = bytes.withUnsafeReadableBytes { raw in
+                for byte in raw {
+                    tail = tail << 8 | UInt32(byte)
+                    if tail == 0x0D0A_0D0A { return true }
+                }
+                return false
+            }
+            self.tail = tail
+            if found {
+                done = true
+                timer?.cancel()
+                context.fireChannelRead(data)
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+        }
+        context.fireChannelRead(data)
+    }
+}
