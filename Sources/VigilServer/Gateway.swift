@@ -77,7 +77,7 @@ public struct Gateway: Sendable {
                                     ttl: config.auth.sessionTTL)
         let authenticator = Authenticator(settings: config.auth, sessions: sessions, logger: Logger(label: "vigil.auth"))
         LoginRoutes.add(to: router, authenticator: authenticator, secureCookies: tls != nil)
-        let hub = LiveHub(settings: config.http.ws, store: store, bus: bus, logger: Logger(label: "vigil.live"))
+        let hub = LiveHub(settings: config.http.ws, store: store, board: board, bus: bus, logger: Logger(label: "vigil.live"))
         let gate = LiveRoutes.Gate(http: config.http, https: tls != nil, authenticator: authenticator, hub: hub)
         LiveRoutes.addRefusals(to: router, gate: gate)
         let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: authenticator, minimum: .viewer))

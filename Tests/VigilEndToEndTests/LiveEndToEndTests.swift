@@ -23,7 +23,7 @@ final class LiveGateway: Sendable {
     var origin: String { gateway.baseURL }
     var wsURL: String { gateway.baseURL.replacingOccurrences(of: "https://", with: "wss://") + "/api/v1/live" }
 
-    init(origins: [String] = []) async throws {
+    init(origins: [String] = [], ws: String = "{ping_interval: 1s, replay_buffer: 1000}") async throws {
         broker = try await MosquittoBroker()
         configDirectory = try TemporaryDirectory()
         let hash = Bcrypt.hash(Self.password, cost: 4)
@@ -32,7 +32,7 @@ final class LiveGateway: Sendable {
             data_dir: ${VIGIL_DATA_DIR}
             http:
               listen: 127.0.0.1:0
-              ws: {ping_interval: 1s, replay_buffer: 1000}
+              ws: \(ws)
               allowed_origins: [\(origins.joined(separator: ", "))]
             auth:
               users:
@@ -47,6 +47,7 @@ final class LiveGateway: Sendable {
                 - url: \(broker.url)
                   subscriptions:
                     - {topic: "s/+/+", pattern: "s/{device}/{metric}"}
+                    - {topic: "bulk", format: influx, qos: 0}
             """)
         gateway = try await RunningGateway(mqttURL: broker.url, config: config)
         try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
@@ -124,7 +125,8 @@ final class LiveClient: Sendable {
         // The client sends Origin wss://127.0.0.1 itself (the gateway reads it as https://127.0.0.1).
         headers[.cookie] = "vigil_session=\(cookie)"
         headers[.secWebSocketProtocol] = "vigil.v1.json"
-        let configuration = WebSocketClientConfiguration(additionalHeaders: headers, closeTimeout: .seconds(1), sniHostname: "localhost")
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: headers, closeTimeout: .seconds(1),
+                                                         sniHostname: "localhost")
         return try await WebSocketClient.connect(url: live.wsURL, configuration: configuration, tlsConfiguration: tls,
                                           logger: Logger(label: "test")) { inbound, outbound, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -278,6 +280,57 @@ extension LiveEndToEndTests {
         let closed = try await silent.run(live, cookie: session.cookie) { _ in try await Task.sleep(for: .seconds(10)) }
         #expect(closed?.closeCode == .goingAway, "\(String(describing: closed))")
         #expect(ContinuousClock.now - started < .seconds(6))
+    }
+}
+
+extension LiveEndToEndTests {
+    /// scripts/ws_probe.py (a raw-socket client that misbehaves on purpose), and its directory.
+    static func probe(_ arguments: [String]) throws -> (ManagedProcess, TemporaryDirectory) {
+        let python = TestEnvironment.packageRoot.appendingPathComponent(".build/test-venv/bin/python").path
+        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/ws_probe.py").path
+        let directory = try TemporaryDirectory("probe")
+        return (try ManagedProcess(python, [script] + arguments, directory: directory, name: "ws_probe"), directory)
+    }
+
+    /// A client that stops reading is closed with 1013 once its queue passes the hard limit; a
+    /// healthy client on the same gateway keeps getting every update on time.
+    @Test func aClientThatStopsReadingIsDroppedAndOthersStayOnTime() async throws {
+        let live = try await LiveGateway(origins: ["https://127.0.0.1"], ws: "{ping_interval: 1m, send_queue: 10, send_queue_limit: 200}")
+        defer { live.stop() }
+        let session = try await live.login()
+        let (staller, stallerDirectory) = try Self.probe(["stall", live.wsURL, "https://127.0.0.1", LiveGateway.token, "bulk", "8"])
+        let healthy = LiveClient()
+        try await healthy.run(live, cookie: session.cookie) { client in
+            _ = try await client.waitFor { $0["type"] as? String == "hello" }
+            client.send(#"{"op":"subscribe","id":1,"selector":"bulk"}"#)
+            _ = try await client.waitFor { $0["type"] as? String == "snapshot" }
+            try await Task.sleep(for: .seconds(1))  // the staller has subscribed too
+            // 40 000 readings of 2000 series: megabytes of updates for the stalled client.
+            for round in 0..<20 {
+                try await live.broker.publish(topic: "bulk", lines: (0..<2000).map { "bulk,device=d\($0) value=\(round)" }, qos: 0)
+            }
+            try await live.broker.publish(topic: "bulk", lines: ["bulk,device=last value=42"], qos: 0)
+            let published = ContinuousClock.now
+            _ = try await client.waitFor(timeout: .seconds(10)) { message in
+                (message["readings"] as? [[String: Any]])?.contains { ($0["labels"] as? [String: String])?["device"] == "last" } == true
+            }
+            #expect(ContinuousClock.now - published < .seconds(3))
+        }
+        _ = try await staller.finish(timeout: .seconds(30))
+        _ = stallerDirectory
+        #expect(staller.stdout.contains("closed"), "\(staller.stdout) \(staller.stderr)")
+        let metrics = try await live.gateway.get("/metrics").body
+        #expect(metrics.contains(#"vigil_live_closed_total{reason="too_slow"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("live") })")
+    }
+
+    /// A small compressed message that inflates past `max_message` is refused with 1009.
+    @Test func aDecompressionBombIsRefused() async throws {
+        let live = try await LiveGateway(origins: ["https://127.0.0.1"])
+        defer { live.stop() }
+        let (bomb, directory) = try Self.probe(["bomb", live.wsURL, "https://127.0.0.1", LiveGateway.token])
+        _ = try await bomb.finish(timeout: .seconds(20))
+        _ = directory
+        #expect(bomb.stdout.contains("close 1009"), "\(bomb.stdout) \(bomb.stderr)")
     }
 }
 

@@ -3,7 +3,8 @@
 # harness in ../shared/bench/ws (fanout-sweep and its C client).
 #
 #   bench/live/run.sh idle [N]          # resident memory per idle WSS connection (default N=10000)
-#   bench/live/run.sh fanout [N] [RATE]  # N clients (1000), RATE readings/s (100), ws; Vigil and node-ws
+#   bench/live/run.sh fanout [N] [RATE] [ws|wss]      # N clients (1000), RATE readings/s (100); Vigil and node-ws
+#   bench/live/run.sh sweep N "R1 R2 ..." [ws|wss]    # the same for several rates (the sustained maximum)
 #
 # Vigil runs from a release build with a throw-away config: an API token for the clients, Origin
 # https://127.0.0.1 allowed, TLS self-signed. Loopback only.
@@ -51,11 +52,23 @@ case "$MODE" in
     "$HARNESS/tls/gen-cert.sh" "$WORK/tls" >/dev/null 2>&1 || true
     "$HARNESS/fanout-sweep" --idle -n "$N" --peer node-ws --label node-ws --fanout-arg=--insecure 2>&1 | tail -6
     ;;
-  fanout)
+  fanout|sweep)
+    # fanout N RATE [ws|wss]: one rate; sweep N "R1 R2 …" [ws|wss]: several rates, both servers.
     N=${2:-1000}
-    RATE=${3:-100}
+    RATES=${3:-100}
+    SCHEME=${4:-ws}
     free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-    MQTT=$(free_port); PORT=$(free_port)
+    "$HARNESS/tls/gen-cert.sh" "$WORK/tls" >/dev/null 2>&1
+    if [[ "$SCHEME" == ws ]]; then
+      sed -i 's|  allowed_origins|  tls: off\n  allowed_origins|' "$WORK/vigil.yaml"
+      NODE_TLS=()
+    else
+      sed -i "s|  allowed_origins|  tls: {cert: $WORK/tls/cert.pem, key: $WORK/tls/key.pem}\n  allowed_origins|" "$WORK/vigil.yaml"
+      NODE_TLS=(--tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem")
+    fi
+    # Application pings would close the harness's clients (they do not answer them).
+    sed -i 's|  ws: {max_connections: 20000}|  ws: {max_connections: 20000, ping_interval: 1h}|' "$WORK/vigil.yaml"
+    MQTT=$(free_port)
     printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT" > "$WORK/mosquitto.conf"
     mosquitto -c "$WORK/mosquitto.conf" 2>/dev/null & MPID=$!
     cat >> "$WORK/vigil.yaml" <<YAML
@@ -65,24 +78,28 @@ mqtt:
       subscriptions:
         - {topic: bench/+, format: json, qos: 0, json: {timestamp: {path: t, unit: ms}, fields: [{path: v, metric: bench}]}}
 YAML
-    sed -i 's/  tls: .*//' "$WORK/vigil.yaml"
-    sed -i 's|  allowed_origins|  tls: off\n  allowed_origins|' "$WORK/vigil.yaml"
-    VIGIL_LISTEN=127.0.0.1:$PORT taskset -c 0 "$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & VPID=$!
-    sleep 2
-    (bench/live/publish.py "$RATE" 40 | mosquitto_pub -h 127.0.0.1 -p "$MQTT" -l -t bench/line -q 0) & PUB=$!
-    echo "==> Vigil: $N clients over ws, $RATE readings/s (t = server send time)"
-    "$HARNESS/fanout" "ws://127.0.0.1:$PORT/api/v1/live" -n "$N" --origin https://127.0.0.1 --protocol vigil.v1.json \
-      --header "Authorization: Bearer $TOKEN" --send '{"op":"subscribe","id":1,"selector":"bench"}' \
-      --ts-field t --seq-field seq --expect-rate "$RATE" --duration 15 --warmup 5 --server-pid "$VPID" --client-cpus 1 2>&1 | tail -9
-    kill "$PUB" "$VPID" "$MPID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    echo "==> node-ws: $N clients over ws, $RATE messages/s"
-    NPORT=$(free_port)
-    taskset -c 0 node "$HARNESS/peers/node-ws/broadcast.js" --port "$NPORT" --rate "$RATE" --max-seconds 60 >/dev/null 2>&1 & NPID=$!
-    sleep 1
-    "$HARNESS/fanout" "ws://127.0.0.1:$NPORT/" -n "$N" --ts-field t --seq-field s --expect-rate "$RATE" --duration 15 --warmup 5 \
-      --server-pid "$NPID" --client-cpus 1 2>&1 | tail -9
-    kill "$NPID" 2>/dev/null || true
+    for RATE in $RATES; do
+      PORT=$(free_port)
+      VIGIL_LISTEN=127.0.0.1:$PORT taskset -c 0 "$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & VPID=$!
+      sleep 2
+      (bench/live/publish.py "$RATE" 40 | mosquitto_pub -h 127.0.0.1 -p "$MQTT" -l -t bench/line -q 0) & PUB=$!
+      echo "==> Vigil: $N clients over $SCHEME, $RATE readings/s (t = server send time)"
+      "$HARNESS/fanout" "$SCHEME://127.0.0.1:$PORT/api/v1/live" -n "$N" --insecure --origin https://127.0.0.1 --protocol vigil.v1.json \
+        --header "Authorization: Bearer $TOKEN" --send '{"op":"subscribe","id":1,"selector":"bench"}' \
+        --ts-field t --seq-field seq --expect-rate "$RATE" --duration 15 --warmup 5 --server-pid "$VPID" --client-cpus 1 2>&1 | tail -9
+      kill "$PUB" "$VPID" 2>/dev/null || true
+      wait "$VPID" 2>/dev/null || true
+      pkill -f "publish.py $RATE 40" 2>/dev/null || true
+      echo "==> node-ws: $N clients over $SCHEME, $RATE messages/s"
+      NPORT=$(free_port)
+      taskset -c 0 node "$HARNESS/peers/node-ws/broadcast.js" --port "$NPORT" --rate "$RATE" --max-seconds 60 "${NODE_TLS[@]}" >/dev/null 2>&1 & NPID=$!
+      sleep 1
+      "$HARNESS/fanout" "$SCHEME://127.0.0.1:$NPORT/" -n "$N" --insecure --ts-field t --seq-field s --expect-rate "$RATE" --duration 15 --warmup 5 \
+        --server-pid "$NPID" --client-cpus 1 2>&1 | tail -9
+      kill "$NPID" 2>/dev/null || true
+      wait "$NPID" 2>/dev/null || true
+    done
+    kill "$MPID" 2>/dev/null || true
     ;;
-  *) echo "usage: $0 idle [N] | fanout [N] [RATE]" >&2; exit 2 ;;
+  *) echo "usage: $0 idle [N] | fanout [N] [RATE] [ws|wss] | sweep N 'RATES' [ws|wss]" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ import VigilStore
 final class LiveHub: Service, Sendable {
     let settings: HTTPSettings.WebSocketSettings
     let store: MetricStore
+    let board: SourceStatusBoard
     let subscription: ReadingSubscription
     let logger: Logger
     private let shards = Mutex([ObjectIdentifier: LiveShard]())
@@ -28,9 +29,10 @@ final class LiveHub: Service, Sendable {
     let closedSilent = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "missed_pings")])
     let slowLog = RateLimiter(burst: 5, window: .seconds(60))
 
-    init(settings: HTTPSettings.WebSocketSettings, store: MetricStore, bus: ReadingBus, logger: Logger) {
+    init(settings: HTTPSettings.WebSocketSettings, store: MetricStore, board: SourceStatusBoard, bus: ReadingBus, logger: Logger) {
         self.settings = settings
         self.store = store
+        self.board = board
         self.subscription = bus.subscribe("live", capacity: 200_000)
         self.logger = logger
     }
@@ -54,6 +56,19 @@ final class LiveHub: Service, Sendable {
             }
             group.addTask { [self] in
                 while (try? await Task.sleep(for: .seconds(5))) != nil { expire() }
+            }
+            group.addTask { [self] in
+                // Source status changes go to every connection as `source` events.
+                var last = Dictionary(board.snapshot().map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+                while (try? await Task.sleep(for: .seconds(1))) != nil {
+                    for status in board.snapshot() {
+                        let before = last[status.name]
+                        last[status.name] = status
+                        guard before?.state != status.state || before?.detail != status.detail || before?.silences != status.silences else { continue }
+                        let event = "{\"type\":\"source\"," + LiveMessages.sourceFields(status) + "}"
+                        for shard in shards.withLock({ Array($0.values) }) { shard.send(event) }
+                    }
+                }
             }
             await group.next()
             group.cancelAll()
@@ -162,6 +177,13 @@ final class LiveShard: Sendable {
             guard !sessions.value.isEmpty else { return }
             var bodies: [String: LiveSession.SharedBody] = [:]
             for session in sessions.value.values { session.deliver(batch, bodies: &bodies) }
+        }
+    }
+
+    /// An unnumbered event to every connection of the loop.
+    func send(_ event: String) {
+        loop.execute { [sessions] in
+            for session in sessions.value.values { session.event(event) }
         }
     }
 

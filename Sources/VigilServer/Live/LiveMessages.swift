@@ -14,6 +14,28 @@ enum LiveMessages {
         return allocator.buffer(string: out)
     }
 
+    static let maxReadingsPerUpdate = 500
+    static let maxUpdateBytes = 32 * 1024
+
+    /// The readings as update bodies of at most `maxReadingsPerUpdate` readings and about
+    /// `maxUpdateBytes` each.
+    static func updateBodies(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> [ByteBuffer] {
+        guard !readings.isEmpty else { return [] }
+        var bodies: [ByteBuffer] = []
+        var start = 0
+        var bytes = 0
+        for (index, reading) in readings.enumerated() {
+            if index > start, index - start >= maxReadingsPerUpdate || bytes + reading.readableBytes > maxUpdateBytes {
+                bodies.append(updateBody(nowMs: nowMs, readings: Array(readings[start..<index]), allocator: allocator))
+                start = index
+                bytes = 0
+            }
+            bytes += reading.readableBytes + 1
+        }
+        bodies.append(updateBody(nowMs: nowMs, readings: Array(readings[start...]), allocator: allocator))
+        return bodies
+    }
+
     /// `"t":<server send time>,"readings":[…]}`
     static func updateBody(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> ByteBuffer {
         var body = allocator.buffer(capacity: 32 + readings.reduce(0) { $0 + $1.readableBytes + 1 })
@@ -62,5 +84,16 @@ enum LiveMessages {
         message.writeString(updateStart(seq: seq))
         message.writeImmutableBuffer(body)
         return message
+    }
+
+    /// `"name":…,"kind":…,"state":…,"detail":…,"last_message":…` of a source's status.
+    static func sourceFields(_ status: SourceStatus) -> String {
+        "\"name\":\"\(QueryJSON.escape(status.name))\",\"kind\":\"\(QueryJSON.escape(status.kind))\",\"state\":\"\(status.state.rawValue)\","
+            + "\"detail\":\"\(QueryJSON.escape(status.detail))\",\"last_message\":\(status.lastMessageMs.map(String.init) ?? "null")"
+    }
+
+    /// `[{…}, …]`: every source's status, for `hello` and after `resumed`.
+    static func sources(_ board: SourceStatusBoard) -> String {
+        "[" + board.snapshot().map { "{" + sourceFields($0) + "}" }.joined(separator: ",") + "]"
     }
 }

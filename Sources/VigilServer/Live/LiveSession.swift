@@ -10,22 +10,23 @@ import VigilStore
 /// handles client operations, writes numbered updates from its stream, and measures the round-trip
 /// time with application pings (browsers cannot see WebSocket pongs, and the console shows the RTT).
 final class LiveSession: WebSocketEndpoint {
-    /// One batch's update body for one set of subscriptions, shared by the loop's connections that
-    /// have that set; compressed at most once.
+    /// One batch's update bodies for one set of subscriptions, shared by the loop's connections
+    /// that have that set; each compressed at most once. A large batch becomes several updates
+    /// (at most `LiveMessages.maxReadingsPerUpdate` readings or about 32 KiB each).
     final class SharedBody {
         let fragments: [LiveStream.Fragment]
-        let body: ByteBuffer
-        private var deflated: ByteBuffer??
+        let bodies: [ByteBuffer]
+        private var deflated: [ByteBuffer?]?
 
-        init(fragments: [LiveStream.Fragment], body: ByteBuffer) {
+        init(fragments: [LiveStream.Fragment], nowMs: Int64, allocator: ByteBufferAllocator) {
             self.fragments = fragments
-            self.body = body
+            self.bodies = LiveMessages.updateBodies(nowMs: nowMs, readings: fragments.map(\.json), allocator: allocator)
         }
 
-        func compressed(allocator: ByteBufferAllocator) -> ByteBuffer? {
+        func compressed(allocator: ByteBufferAllocator) -> [ByteBuffer?] {
             if let deflated { return deflated }
-            let made = DeflaterPool.shared.compress(body, windowBits: 15, allocator: allocator)
-            deflated = .some(made)
+            let made = bodies.map { DeflaterPool.shared.compress($0, windowBits: 15, allocator: allocator) }
+            deflated = made
             return made
         }
     }
@@ -62,7 +63,8 @@ final class LiveSession: WebSocketEndpoint {
         _ = stream.attach(owner: owner)
         self.stream = stream
         send("{\"type\":\"hello\",\"stream\":\"\(stream.id)\",\"seq\":0,\"user\":\"\(QueryJSON.escape(principal.name))\","
-             + "\"role\":\"\(principal.role.rawValue)\",\"ping_interval\":\(Double(hub.settings.pingInterval.milliseconds) / 1000)}")
+             + "\"role\":\"\(principal.role.rawValue)\",\"ping_interval\":\(Double(hub.settings.pingInterval.milliseconds) / 1000),"
+             + "\"sources\":\(LiveMessages.sources(hub.board))}")
     }
 
     func closed(_ socket: WebSocketConnection) {
@@ -87,20 +89,20 @@ final class LiveSession: WebSocketEndpoint {
         if let cached = bodies[signature] {
             shared = cached
         } else {
-            let chosen = batch.select(selectors)
-            let body = chosen.isEmpty ? ByteBuffer() : LiveMessages.updateBody(nowMs: batch.nowMs, readings: chosen.map(\.json), allocator: socket.allocator)
-            shared = SharedBody(fragments: chosen, body: body)
+            shared = SharedBody(fragments: batch.select(selectors), nowMs: batch.nowMs, allocator: socket.allocator)
             bodies[signature] = shared
         }
         guard !shared.fragments.isEmpty else { return }
-        switch stream.offer(owner: owner, batch: batch.number, body: shared.body, fragments: shared.fragments, writable: socket.isWritable) {
-        case .send(let seq):
-            // The shared compressed body serves clients that let us use a full window.
-            var deflated: ByteBuffer?
-            if let deflate = socket.deflate, deflate.serverWindowBits == 15, shared.body.readableBytes >= socket.limits.compressMinimum {
-                deflated = shared.compressed(allocator: socket.allocator)
+        switch stream.offer(owner: owner, batch: batch.number, bodies: shared.bodies, fragments: shared.fragments, writable: socket.isWritable) {
+        case .send(let first):
+            // The shared compressed bodies serve clients that let us use a full window.
+            let compress = socket.deflate?.serverWindowBits == 15
+            let deflated = compress ? shared.compressed(allocator: socket.allocator) : []
+            for (index, body) in shared.bodies.enumerated() {
+                let packed = compress && body.readableBytes >= socket.limits.compressMinimum ? deflated[index] : nil
+                socket.write(frames: LiveMessages.updateFrame(seq: first + UInt64(index), body: body, deflated: packed, allocator: socket.allocator),
+                             flush: index == shared.bodies.count - 1)
             }
-            socket.write(frames: LiveMessages.updateFrame(seq: seq, body: shared.body, deflated: deflated, allocator: socket.allocator), flush: true)
         case .queued:
             if socket.isWritable { drain() }
         case .duplicate:
@@ -129,6 +131,12 @@ final class LiveSession: WebSocketEndpoint {
             logger.warning("closing a live client that does not keep up", metadata: ["user": "\(principal.name)"])
         }
         socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: "too slow: send queue over its limit", waitForPeer: false)
+    }
+
+    /// An unnumbered event (a source's status change).
+    func event(_ text: String) {
+        guard let socket, socket.isOpen else { return }
+        send(text)
     }
 
     // MARK: Heartbeat
@@ -233,7 +241,7 @@ final class LiveSession: WebSocketEndpoint {
         hub.unparked(old)
         stream = old
         use(old.subscriptions)
-        send("{\"type\":\"resumed\",\"stream\":\"\(old.id)\",\"replayed\":\(missed.count)}")
+        send("{\"type\":\"resumed\",\"stream\":\"\(old.id)\",\"replayed\":\(missed.count),\"sources\":\(LiveMessages.sources(hub.board))}")
         for entry in missed {
             socket.send(text: entry.isUpdate ? LiveMessages.update(seq: entry.seq, body: entry.body, allocator: socket.allocator) : entry.body)
         }

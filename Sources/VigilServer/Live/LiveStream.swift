@@ -25,7 +25,8 @@ final class LiveStream: Sendable {
     }
 
     enum Offer {
-        case send(seq: UInt64)
+        /// Send now, numbered from `first` on.
+        case send(first: UInt64)
         case queued
         case overflowed
         case notOwner
@@ -76,15 +77,18 @@ final class LiveStream: Sendable {
 
     /// An update for the owning connection: numbered now when it can be written now and nothing
     /// older waits; queued otherwise.
-    func offer(owner: Int, batch: UInt64, body: ByteBuffer, fragments: [Fragment], writable: Bool) -> Offer {
+    func offer(owner: Int, batch: UInt64, bodies: [ByteBuffer], fragments: [Fragment], writable: Bool) -> Offer {
         state.withLock { state -> Offer in
             guard state.owner == owner else { return .notOwner }
             guard batch > state.lastBatch else { return .duplicate }
             state.lastBatch = batch
             if writable, !state.hasBacklog {
-                state.seq += 1
-                Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), capacity: settings.replayBuffer)
-                return .send(seq: state.seq)
+                let first = state.seq + 1
+                for body in bodies {
+                    state.seq += 1
+                    Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), capacity: settings.replayBuffer)
+                }
+                return .send(first: first)
             }
             Self.enqueue(&state, fragments, settings: settings)
             return state.overflowed ? .overflowed : .queued
@@ -131,7 +135,7 @@ final class LiveStream: Sendable {
     }
 
     /// The next queued readings (at most `limit`) as a numbered update body, kept for replay.
-    func drain(owner: Int, nowMs: Int64, limit: Int = 500, allocator: ByteBufferAllocator) -> (seq: UInt64, body: ByteBuffer)? {
+    func drain(owner: Int, nowMs: Int64, limit: Int = LiveMessages.maxReadingsPerUpdate, allocator: ByteBufferAllocator) -> (seq: UInt64, body: ByteBuffer)? {
         state.withLock { state -> (UInt64, ByteBuffer)? in
             guard state.owner == owner else { return nil }
             var jsons: [ByteBuffer] = []

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Misbehaving WebSocket clients for the live-stream robustness tests (stdlib only).
+
+    ws_probe.py bomb  URL ORIGIN TOKEN            # a compressed message that inflates past the limit
+    ws_probe.py stall URL ORIGIN TOKEN SELECTOR SECONDS   # subscribe, then stop reading
+
+bomb prints the close code the server sent ("close 1009"); stall prints "closed" when the server
+had dropped the connection by the end, "open" otherwise. wss:// is accepted without verification.
+"""
+import base64
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+import urllib.parse
+import zlib
+
+
+def connect(url, origin, token, extensions=None, rcvbuf=None):
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect((parts.hostname, port))
+    if parts.scheme == "wss":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock, server_hostname="localhost")
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.hostname}:{port}", "Upgrade: websocket",
+             "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
+             f"Origin: {origin}", f"Authorization: Bearer {token}", "Sec-WebSocket-Protocol: vigil.v1.json"]
+    if extensions:
+        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise SystemExit("connection closed during the handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise SystemExit("upgrade refused: " + head.split(b"\r\n")[0].decode())
+    return sock
+
+
+def frame(payload, opcode=1, rsv1=False):
+    mask = os.urandom(4)
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", first, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", first, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", first, 0x80 | 127, n)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return header + mask + masked
+
+
+def read_frame(sock):
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+    first, second = exactly(2)
+    n = second & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", exactly(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", exactly(8))[0]
+    return first & 0x0F, exactly(n)
+
+
+def bomb(url, origin, token):
+    sock = connect(url, origin, token, extensions="permessage-deflate; client_max_window_bits")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = compressor.compress(b'{"op":"' + b"a" * (1 << 20) + b'"}') + compressor.flush(zlib.Z_SYNC_FLUSH)
+    sock.sendall(frame(payload[:-4], rsv1=True))  # ~1 KiB on the wire, 1 MiB inflated
+    try:
+        while True:
+            opcode, body = read_frame(sock)
+            if opcode == 8:
+                print("close", struct.unpack("!H", body[:2])[0] if len(body) >= 2 else "none")
+                return
+    except EOFError:
+        print("eof without close")
+
+
+def stall(url, origin, token, selector, seconds):
+    sock = connect(url, origin, token, rcvbuf=4096)
+    sock.sendall(frame(('{"op":"subscribe","id":1,"selector":"%s"}' % selector).encode()))
+    time.sleep(float(seconds))  # read nothing: the server's queue for us must stay bounded
+    sock.settimeout(5)
+    try:
+        while True:
+            if not sock.recv(65536):
+                print("closed")
+                return
+    except (ConnectionResetError, ssl.SSLError, OSError) as error:
+        print("closed" if not isinstance(error, socket.timeout) else "open")
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "bomb":
+        bomb(*sys.argv[2:5])
+    elif mode == "stall":
+        stall(*sys.argv[2:7])
+    else:
+        raise SystemExit(__doc__)
