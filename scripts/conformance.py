@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Autobahn TestSuite cases (server side) against a WebSocket echo endpoint, through kosoku.
 
-    scripts/conformance.py ws://127.0.0.1:PORT/diagnostics/echo [--fast] [--exclude GLOB ...]
+    scripts/conformance.py ws://127.0.0.1:PORT/diagnostics/echo [--fast] [--exclude GLOB ...] [--concurrency N]
 
 Prints one line per case group (OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED, FAILED, ERROR) and
 as the last line "N passed, M failed"; exit status 1 when any case failed or errored.
@@ -21,10 +21,11 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--fast", action="store_true")
     parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
     exclude = list(args.exclude) + (["12.*", "13.*"] if args.fast else [])
     try:
-        results = asyncio.run(run_fuzzingclient(args.url, None, exclude or None, concurrency=1))
+        results = asyncio.run(run_fuzzingclient(args.url, None, exclude or None, concurrency=args.concurrency))
     except FailureError as failure:
         results = failure.results
     groups = collections.OrderedDict()

@@ -31,6 +31,9 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Without TCP_NODELAY, a frame that TLS writes as several records waits for the peer's
+            // delayed ACK (40 ms) before its last part goes out (Nagle).
+            try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
             try channel.pipeline.syncOperations.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
             let upgrader = WebSocketUpgrader(eventLoop: channel.eventLoop, decide: decide)
             let idleTimeout = self.idleTimeout

@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a WebSocket endpoint (the live stream, the diagnostics echo) does with a connection. Called
 /// on the connection's event loop only.
@@ -152,6 +155,17 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
                 if !failed { endOfFrame(current) }
             }
         }
+        if frame != nil || header != nil { acknowledgeNow(context) }
+    }
+
+    /// Mid-frame, the peer's next TCP segment may be held back by Nagle's algorithm until we
+    /// acknowledge the last one, and Linux delays that ACK by up to 40 ms: a large message in
+    /// several TLS records then takes 40 ms per record. TCP_QUICKACK (re-armed on each read, as
+    /// the kernel clears it) acknowledges at once.
+    private func acknowledgeNow(_ context: ChannelHandlerContext) {
+        #if os(Linux)
+        try? context.channel.syncOptions?.setOption(ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_QUICKACK)), value: 1)
+        #endif
     }
 
     /// Reads one frame header when it is complete; false when more bytes are needed (or the
