@@ -126,6 +126,7 @@ let package = Package(
             name: "VigilEndToEndTests",
             dependencies: ["VigilCLI", "VigilTestSupport", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                           .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: testSettings),
     ]

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdBcrypt
 import HummingbirdWSClient
+import HummingbirdWSCompression
 import Logging
 import NIOSSL
 import Synchronization
@@ -125,8 +126,11 @@ final class LiveClient: Sendable {
         // The client sends Origin wss://127.0.0.1 itself (the gateway reads it as https://127.0.0.1).
         headers[.cookie] = "vigil_session=\(cookie)"
         headers[.secWebSocketProtocol] = "vigil.v1.json"
-        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: headers, closeTimeout: .seconds(1),
-                                                         sniHostname: "localhost")
+        // With permessage-deflate, so updates of 256 bytes and more arrive compressed (the shared
+        // compressed body after a per-stream stored block).
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: headers,
+                                                         extensions: [.perMessageDeflate(maxDecompressedFrameSize: 1 << 20)],
+                                                         closeTimeout: .seconds(1), sniHostname: "localhost")
         return try await WebSocketClient.connect(url: live.wsURL, configuration: configuration, tlsConfiguration: tls,
                                           logger: Logger(label: "test")) { inbound, outbound, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -52,13 +52,38 @@ enum LiveMessages {
 
     static func updateStart(seq: UInt64) -> String { "{\"type\":\"update\",\"seq\":\(seq)," }
 
+    private static let startHead = Array("{\"type\":\"update\",\"seq\":".utf8)
+
+    /// The bytes of `updateStart(seq:)`, written without making a String (this runs once per
+    /// connection and update).
+    static func writeUpdateStart(seq: UInt64, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(startHead)
+        // Digits written in place, most significant first.
+        let count = decimalCount(seq)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
+            var value = seq
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                target[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+            return count
+        }
+        buffer.writeInteger(UInt8(ascii: ","))
+    }
+
+    static func decimalCount(_ value: UInt64) -> Int {
+        var count = 1
+        var rest = value
+        while rest >= 10 { rest /= 10; count += 1 }
+        return count
+    }
+
     /// A whole text frame for an update. With `deflated` (the body compressed on its own), the
     /// frame is compressed: the per-stream start goes first as a stored deflate block (RFC 1951
     /// §3.2.4: byte 0, LEN, NLEN, bytes), then the shared compressed body, which starts on a byte
     /// boundary with an empty window; the client's inflater reads the two as one stream.
     static func updateFrame(seq: UInt64, body: ByteBuffer, deflated: ByteBuffer?, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let start = updateStart(seq: seq)
-        let startBytes = start.utf8.count
+        let startBytes = startHead.count + decimalCount(seq) + 1
         if let deflated {
             let length = 5 + startBytes + deflated.readableBytes
             var frame = allocator.buffer(capacity: WebSocketFrames.headerSize(payload: length) + length)
@@ -66,14 +91,14 @@ enum LiveMessages {
             frame.writeInteger(UInt8(0))  // BFINAL 0, BTYPE 00 (stored), padding to the byte boundary
             frame.writeInteger(UInt16(startBytes), endianness: .little)
             frame.writeInteger(~UInt16(startBytes), endianness: .little)
-            frame.writeString(start)
+            writeUpdateStart(seq: seq, into: &frame)
             frame.writeImmutableBuffer(deflated)
             return frame
         }
         let length = startBytes + body.readableBytes
         var frame = allocator.buffer(capacity: WebSocketFrames.headerSize(payload: length) + length)
         WebSocketFrames.writeHeader(.text, payload: length, into: &frame)
-        frame.writeString(start)
+        writeUpdateStart(seq: seq, into: &frame)
         frame.writeImmutableBuffer(body)
         return frame
     }
