@@ -69,6 +69,7 @@ cat <<BANNER
     Query:    curl -k -u admin:'$password' 'https://127.0.0.1:$https_port/api/v1/last?match[]=temperature'
               $bin query --data-dir $state/data temperature --last
     MQTT:     mosquitto_sub -p $mqtt_port -t 'sensors/#' -v
+    Live:     scripts/ws_probe.py watch wss://127.0.0.1:$https_port/api/v1/live admin '$password' temperature
   Readings arriving show up below as "ingest summary" lines every 10 s. Ctrl-C stops everything.
 
 BANNER

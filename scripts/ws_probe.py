@@ -3,6 +3,7 @@
 
     ws_probe.py bomb  URL ORIGIN TOKEN            # a compressed message that inflates past the limit
     ws_probe.py stall URL ORIGIN TOKEN SELECTOR SECONDS   # subscribe, then stop reading
+    ws_probe.py watch URL USER PASSWORD SELECTOR [COUNT]  # log in like the console, print updates
 
 bomb prints the close code the server sent ("close 1009"); stall prints "closed" when the server
 had dropped the connection by the end, "open" otherwise. wss:// is accepted without verification.
@@ -18,7 +19,7 @@ import urllib.parse
 import zlib
 
 
-def connect(url, origin, token, extensions=None, rcvbuf=None):
+def connect(url, origin, token, extensions=None, rcvbuf=None, cookie=None):
     parts = urllib.parse.urlsplit(url)
     port = parts.port or (443 if parts.scheme == "wss" else 80)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -33,7 +34,8 @@ def connect(url, origin, token, extensions=None, rcvbuf=None):
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.hostname}:{port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
-             f"Origin: {origin}", f"Authorization: Bearer {token}", "Sec-WebSocket-Protocol: vigil.v1.json"]
+             f"Origin: {origin}", "Sec-WebSocket-Protocol: vigil.v1.json"]
+    lines.append(f"Cookie: vigil_session={cookie}" if cookie else f"Authorization: Bearer {token}")
     if extensions:
         lines.append(f"Sec-WebSocket-Extensions: {extensions}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -109,11 +111,46 @@ def stall(url, origin, token, selector, seconds):
         print("closed" if not isinstance(error, socket.timeout) else "open")
 
 
+def watch(url, user, password, selector, count="3"):
+    """Logs in with POST /api/v1/login, opens the live stream with the session cookie and the
+    gateway's own Origin (as the console does), subscribes, and prints `count` updates."""
+    import json
+    import urllib.request
+    parts = urllib.parse.urlsplit(url)
+    origin = ("https" if parts.scheme == "wss" else "http") + "://" + parts.netloc
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = urllib.request.Request(origin + "/api/v1/login", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"username": user, "password": password}).encode())
+    with urllib.request.urlopen(request, context=context) as response:
+        cookie = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    sock = connect(url, origin, None, cookie=cookie)
+    sock.sendall(frame(json.dumps({"op": "subscribe", "id": 1, "selector": selector}).encode()))
+    sock.settimeout(15)
+    seen = 0
+    while seen < int(count):
+        opcode, body = read_frame(sock)
+        if opcode != 1:
+            continue
+        message = json.loads(body)
+        if message["type"] == "hello":
+            print(f"hello: user {message['user']} ({message['role']}), stream {message['stream']}")
+        elif message["type"] == "snapshot":
+            print(f"snapshot: {len(message['readings'])} series")
+        elif message["type"] == "update":
+            seen += 1
+            reading = message["readings"][0]
+            print(f"update seq {message['seq']}: {len(message['readings'])} readings, e.g. {reading['series']} = {reading['v']}")
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "bomb":
         bomb(*sys.argv[2:5])
     elif mode == "stall":
         stall(*sys.argv[2:7])
+    elif mode == "watch":
+        watch(*sys.argv[2:7])
     else:
         raise SystemExit(__doc__)

@@ -2,7 +2,7 @@
 # bench/live: the live WebSocket stream side by side with node-ws (Debian), using the shared
 # harness in ../shared/bench/ws (fanout-sweep and its C client).
 #
-#   bench/live/run.sh idle [N]          # resident memory per idle WSS connection (default N=10000)
+#   bench/live/run.sh idle [N]          # resident memory per idle connection, wss and ws (default N=10000)
 #   bench/live/run.sh fanout [N] [RATE] [ws|wss]      # N clients (1000), RATE readings/s (100); Vigil and node-ws
 #   bench/live/run.sh sweep N "R1 R2 ..." [ws|wss]    # the same for several rates (the sustained maximum)
 #
@@ -42,15 +42,24 @@ ulimit -n 65536 || true
 
 case "$MODE" in
   idle)
-    echo "==> Vigil: $N idle WSS connections"
-    "$HARNESS/fanout-sweep" --idle -n "$N" \
-      --server-cmd "env VIGIL_LISTEN=127.0.0.1:{port} $BIN run --config $WORK/vigil.yaml" \
-      --url 'wss://127.0.0.1:{port}/api/v1/live' --label vigil \
-      --fanout-arg=--insecure --fanout-arg=--origin=https://127.0.0.1 --fanout-arg=--protocol=vigil.v1.json \
-      --fanout-arg="--header='Authorization: Bearer $TOKEN'" 2>&1 | tail -6
-    echo "==> node-ws: $N idle WSS connections"
     "$HARNESS/tls/gen-cert.sh" "$WORK/tls" >/dev/null 2>&1 || true
-    "$HARNESS/fanout-sweep" --idle -n "$N" --peer node-ws --label node-ws --fanout-arg=--insecure 2>&1 | tail -6
+    sed 's|  allowed_origins|  tls: off\n  allowed_origins|' "$WORK/vigil.yaml" > "$WORK/vigil-ws.yaml"
+    for scheme in wss ws; do
+      config=$WORK/vigil.yaml
+      [[ $scheme == ws ]] && config=$WORK/vigil-ws.yaml
+      echo "==> Vigil: $N idle connections over $scheme"
+      "$HARNESS/fanout-sweep" --idle -n "$N" \
+        --server-cmd "env VIGIL_LISTEN=127.0.0.1:{port} $BIN run --config $config" \
+        --url "$scheme://127.0.0.1:{port}/api/v1/live" --label vigil \
+        --fanout-arg=--insecure --fanout-arg=--origin=https://127.0.0.1 --fanout-arg=--protocol=vigil.v1.json \
+        --fanout-arg="--header='Authorization: Bearer $TOKEN'" 2>&1 | tail -1
+      echo "==> node-ws: $N idle connections over $scheme"
+      tls=""
+      [[ $scheme == wss ]] && tls="--tls-cert $WORK/tls/cert.pem --tls-key $WORK/tls/key.pem"
+      "$HARNESS/fanout-sweep" --idle -n "$N" --label node-ws \
+        --server-cmd "node $HARNESS/peers/node-ws/broadcast.js --port {port} --rate 0 --max-seconds 600 $tls" \
+        --url "$scheme://127.0.0.1:{port}/" --fanout-arg=--insecure 2>&1 | tail -1
+    done
     ;;
   fanout|sweep)
     # fanout N RATE [ws|wss]: one rate; sweep N "R1 R2 …" [ws|wss]: several rates, both servers.
