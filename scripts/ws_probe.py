@@ -4,6 +4,7 @@
     ws_probe.py bomb  URL ORIGIN TOKEN            # a compressed message that inflates past the limit
     ws_probe.py stall URL ORIGIN TOKEN SELECTOR SECONDS   # subscribe, then stop reading
     ws_probe.py watch URL USER PASSWORD SELECTOR [COUNT]  # log in like the console, print updates
+    ws_probe.py slow  URL SECONDS                  # connect, send half a request head, wait
 
 bomb prints the close code the server sent ("close 1009"); stall prints "closed" when the server
 had dropped the connection by the end, "open" otherwise. wss:// is accepted without verification.
@@ -144,6 +145,23 @@ def watch(url, user, password, selector, count="3"):
             print(f"update seq {message['seq']}: {len(message['readings'])} readings, e.g. {reading['series']} = {reading['v']}")
 
 
+def slow(url, seconds):
+    """Slowloris: half a request head, then nothing; prints how long the server kept the socket."""
+    parts = urllib.parse.urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port))
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    started = time.time()
+    sock.settimeout(float(seconds))
+    try:
+        while sock.recv(4096):
+            pass
+        print("closed after %.1f s" % (time.time() - started))
+    except socket.timeout:
+        print("still open after %s s" % seconds)
+    except OSError:
+        print("closed after %.1f s" % (time.time() - started))
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "bomb":
@@ -152,5 +170,7 @@ if __name__ == "__main__":
         stall(*sys.argv[2:7])
     elif mode == "watch":
         watch(*sys.argv[2:7])
+    elif mode == "slow":
+        slow(*sys.argv[2:4])
     else:
         raise SystemExit(__doc__)

@@ -327,6 +327,23 @@ extension LiveEndToEndTests {
         #expect(metrics.contains(#"vigil_live_closed_total{reason="too_slow"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("live") })")
     }
 
+    /// A connection that does not finish its request head is closed after `http.handshake_timeout`.
+    @Test func aSlowlorisConnectionIsClosedAfterTheHandshakeTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        let config = try directory.write("vigil.yaml", """
+            data_dir: ${VIGIL_DATA_DIR}
+            http: {listen: 127.0.0.1:0, tls: off, handshake_timeout: 1s}
+            logging: {ingest_summary: 0, level: notice}
+            """)
+        let gateway = try await RunningGateway(mqttURL: "", config: config)
+        defer { gateway.process.stop() }
+        let (slow, probeDirectory) = try Self.probe(["slow", gateway.baseURL, "6"])
+        _ = try await slow.finish(timeout: .seconds(20))
+        _ = probeDirectory
+        let seconds = Double(slow.stdout.split(separator: " ").dropFirst(2).first ?? "") ?? 99
+        #expect(slow.stdout.hasPrefix("closed after") && seconds < 3, "\(slow.stdout) \(slow.stderr)")
+    }
+
     /// A small compressed message that inflates past `max_message` is refused with 1009.
     @Test func aDecompressionBombIsRefused() async throws {
         let live = try await LiveGateway(origins: ["https://127.0.0.1"])
