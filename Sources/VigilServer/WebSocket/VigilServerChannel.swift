@@ -34,6 +34,9 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             // Without TCP_NODELAY, a frame that TLS writes as several records waits for the peer's
             // delayed ACK (40 ms) before its last part goes out (Nagle).
             try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+            // The channel keeps its last receive buffer for the next read; idle live connections
+            // are the common case, so start small (it grows on large reads, like TLS records).
+            try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             try channel.pipeline.syncOperations.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
             let upgrader = WebSocketUpgrader(eventLoop: channel.eventLoop, decide: decide)
             let idleTimeout = self.idleTimeout
