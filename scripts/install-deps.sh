@@ -2,7 +2,8 @@
 # Installs the Debian packages Vigil needs for a purpose, and only those that are missing.
 #   scripts/install-deps.sh build   # to compile (pkg-config, libmosquitto-dev)
 #   scripts/install-deps.sh demo    # build + mosquitto and curl for `make demo`
-#   scripts/install-deps.sh test    # build + what the tests start: mosquitto, its clients, curl, openssl
+#   scripts/install-deps.sh test    # build + what the tests start: mosquitto, its clients, curl, openssl,
+#                                   # headless Chromium with chromedriver and Selenium (console tests)
 # Runs `apt-get update` at most once, and only when something has to be installed.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv chromium chromium-driver python3-selenium) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 

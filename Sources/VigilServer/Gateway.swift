@@ -83,10 +83,7 @@ public struct Gateway: Sendable {
         let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: authenticator, minimum: .viewer))
         QueryRoutes.add(to: api, store: store)
         IngestRoutes.add(to: api, board: board, rejects: rejects)
-        router.get("/") { _, _ in
-            OperationalRoutes.textResponse("Vigil \(BuildInfo.version) gateway '\(config.gatewayName)'. "
-                                           + "Endpoints: /healthz /readyz /metrics /api/v1/login /api/v1/live /api/v1/query_range /api/v1/series /api/v1/labels\n")
-        }
+        ConsoleRoutes.add(to: router)
         let scheme = tls == nil ? "http" : "https"
         let http = config.http
         // WebSocket upgrades become NIO handlers (WebSocket/); everything else goes to the router.

@@ -25,7 +25,7 @@ enum LoginRoutes {
             }
             switch try await authenticator.checkPassword(user: username, password: password, clientAddress: context.clientAddress) {
             case .failure(let failure):
-                return APIErrors.response(for: failure == .invalid ? .invalid : failure)
+                return APIErrors.response(for: failure == .invalid ? .invalid : failure, request: request)
             case .success(let role):
                 let (id, expires) = authenticator.sessions.create(user: username, role: role)
                 let maxAge = max(0, (expires - Int64(Date().timeIntervalSince1970 * 1000)) / 1000)
@@ -46,7 +46,7 @@ enum LoginRoutes {
             case .success(let principal):
                 return QueryRoutes.json("{\"user\":\"\(QueryJSON.escape(principal.name))\",\"role\":\"\(principal.role.rawValue)\",\"via\":\"\(principal.kind.rawValue)\"}")
             case .failure(let failure):
-                return APIErrors.response(for: failure)
+                return APIErrors.response(for: failure, request: request)
             }
         }
     }

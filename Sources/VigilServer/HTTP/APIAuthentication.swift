@@ -20,7 +20,7 @@ struct RequireRole<Context: RequestContext & RemoteAddressRequestContext>: Route
             }
             return try await next(request, context)
         case .failure(let failure):
-            return APIErrors.response(for: failure)
+            return APIErrors.response(for: failure, request: request)
         }
     }
 }
@@ -43,6 +43,17 @@ enum APIErrors {
     }
 
     static func response(for failure: Authenticator.Failure) -> Response { answer(for: failure).response }
+
+    /// The same, without the Basic challenge for a script's fetch (`Sec-Fetch-Mode` other than
+    /// `navigate`): a browser answers a challenge with its own password dialog, which would stall
+    /// the console's request instead of letting it show its login page.
+    static func response(for failure: Authenticator.Failure, request: Request) -> Response {
+        var answer = answer(for: failure)
+        if let mode = request.headers[HTTPField.Name("Sec-Fetch-Mode")!], mode != "navigate" {
+            answer.headers[.wwwAuthenticate] = nil
+        }
+        return answer.response
+    }
 
     static func answer(for failure: Authenticator.Failure) -> Answer {
         let challenge: HTTPFields = [.wwwAuthenticate: "Basic realm=\"vigil\", charset=\"UTF-8\""]

@@ -1,0 +1,47 @@
+/// The console's one HTML page. Everything it shows is built by console.js from the live stream
+/// and the JSON APIs; no inline script or style (the Content-Security-Policy forbids both).
+enum ConsolePage {
+    static let html = #"""
+    <!doctype html>
+    <html lang="en">
+    <head>
+      <meta charset="utf-8">
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <meta name="color-scheme" content="light dark">
+      <title>Vigil</title>
+      <link rel="stylesheet" href="/console/style.css">
+      <script src="/console/console.js" defer></script>
+    </head>
+    <body>
+      <header>
+        <h1>Vigil</h1>
+        <nav id="nav" hidden>
+          <a href="#overview">Overview</a>
+        </nav>
+        <div id="link" class="link offline" role="status" aria-live="polite">
+          <span class="dot" aria-hidden="true"></span><span id="link-state">offline</span>
+          <span id="link-rtt"></span><span id="link-rate"></span>
+        </div>
+        <button id="logout" type="button" hidden>Log out</button>
+      </header>
+      <main>
+        <section id="login" hidden>
+          <h2>Log in</h2>
+          <form id="login-form">
+            <label>User <input name="username" id="username" autocomplete="username" required></label>
+            <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
+            <button type="submit" id="login-submit">Log in</button>
+            <p id="login-error" class="error" role="alert"></p>
+          </form>
+        </section>
+        <section id="overview" hidden>
+          <h2>Sources</h2>
+          <ul id="sources" class="sources"></ul>
+          <h2>Devices</h2>
+          <div id="grid" class="grid"></div>
+        </section>
+      </main>
+    </body>
+    </html>
+    """#
+}

@@ -1,0 +1,213 @@
+/// The console's script: login, the live stream client (resume by sequence, reconnect with capped
+/// exponential backoff and full jitter) and the overview (sources, device grid). Plain modern
+/// JavaScript, no build step.
+enum ConsoleScript {
+    static let javascript = #"""
+    "use strict";
+    const $ = (selector) => document.querySelector(selector);
+    const STALE_MS = 60_000, DEAD_MS = 300_000, BACKOFF_BASE_MS = 500, BACKOFF_CAP_MS = 30_000, STABLE_MS = 10_000;
+
+    const live = {
+      socket: null, stream: null, newStream: null, seq: 0, attempt: 0, retry: null, stable: null,
+      readings: 0, series: new Map(), sources: new Map(), dirty: new Set(), frame: 0, wanted: false,
+    };
+
+    // ---- session and login -------------------------------------------------------------
+    async function boot() {
+      const response = await fetch("/api/v1/session", { credentials: "same-origin" });
+      if (response.ok) { showConsole(await response.json()); } else { showLogin(); }
+    }
+
+    function showLogin() {
+      live.wanted = false;
+      if (live.socket) live.socket.close(1000);
+      $("#login").hidden = false; $("#overview").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
+      setLink("offline");
+      $("#username").focus();
+    }
+
+    function showConsole(session) {
+      $("#login").hidden = true; $("#overview").hidden = false; $("#nav").hidden = false; $("#logout").hidden = false;
+      $("#logout").title = `${session.user} (${session.role})`;
+      live.wanted = true;
+      if (!live.socket) connect();
+    }
+
+    $("#login-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("#login-error").textContent = "";
+      const body = JSON.stringify({ username: $("#username").value, password: $("#password").value });
+      const response = await fetch("/api/v1/login", { method: "POST", credentials: "same-origin",
+                                                     headers: { "Content-Type": "application/json" }, body });
+      if (response.ok) { $("#password").value = ""; showConsole(await response.json()); return; }
+      let message = "Login failed";
+      try { message = (await response.json()).error || message; } catch (_) {}
+      if (response.status === 401) message = "Wrong user name or password";
+      if (response.status === 429) message = `Too many attempts: try again in ${response.headers.get("Retry-After") || "a few"} s`;
+      $("#login-error").textContent = message;
+    });
+
+    $("#logout").addEventListener("click", async () => {
+      await fetch("/api/v1/logout", { method: "POST", credentials: "same-origin" });
+      live.stream = null; live.seq = 0;
+      showLogin();
+    });
+
+    // ---- the live stream ---------------------------------------------------------------
+    function connect() {
+      clearTimeout(live.retry);
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      const socket = new WebSocket(scheme + location.host + "/api/v1/live", "vigil.v1.json");
+      live.socket = socket;
+      socket.onmessage = (event) => { if (live.socket === socket) handle(JSON.parse(event.data), socket); };
+      socket.onclose = () => {
+        if (live.socket !== socket) return;
+        live.socket = null;
+        clearTimeout(live.stable);
+        if (!live.wanted) return;
+        setLink(navigator.onLine === false ? "offline" : "reconnecting");
+        // Full jitter: many consoles that lose the gateway at once do not come back at once.
+        const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** live.attempt);
+        live.attempt += 1;
+        live.retry = setTimeout(async () => {
+          // A 401 after a gateway restart without the session: back to the login page.
+          const session = await fetch("/api/v1/session", { credentials: "same-origin" }).catch(() => null);
+          if (session && session.status === 401) { showLogin(); return; }
+          connect();
+        }, delay);
+      };
+    }
+
+    function send(socket, message) { socket.send(JSON.stringify(message)); }
+
+    function subscribe(socket) { send(socket, { op: "subscribe", id: 1, selector: '{__name__=~".+"}' }); }
+
+    function handle(message, socket) {
+      switch (message.type) {
+        case "hello":
+          live.newStream = message.stream;
+          setSources(message.sources || []);
+          if (live.stream) { send(socket, { op: "resume", stream: live.stream, seq: live.seq }); }
+          else { live.stream = message.stream; live.seq = 0; subscribe(socket); }
+          setLink("live");
+          live.stable = setTimeout(() => { live.attempt = 0; }, STABLE_MS);
+          break;
+        case "resumed":
+          live.stream = message.stream;
+          setSources(message.sources || []);
+          break;
+        case "resync":
+          live.stream = live.newStream; live.seq = 0;
+          subscribe(socket);
+          break;
+        case "snapshot":
+          live.seq = message.seq;
+          message.readings.forEach(apply);
+          break;
+        case "update":
+          if (live.seq && message.seq !== live.seq + 1) {
+            // A gap: what was missed cannot be shown in order; start over with a snapshot.
+            console.warn(`live: sequence gap ${live.seq} -> ${message.seq}`);
+          }
+          live.seq = message.seq;
+          live.readings += message.readings.length;
+          message.readings.forEach(apply);
+          break;
+        case "ping": send(socket, { op: "pong", id: message.id }); break;
+        case "rtt": $("#link-rtt").textContent = `RTT ${message.ms.toFixed(1)} ms`; break;
+        case "source": setSource(message); break;
+        case "error": console.warn("live:", message.message); break;
+      }
+    }
+
+    function setLink(state) {
+      const link = $("#link");
+      link.className = `link ${state}`;
+      $("#link-state").textContent = state;
+      if (state !== "live") $("#link-rtt").textContent = "";
+    }
+
+    setInterval(() => {
+      $("#link-rate").textContent = live.socket ? `${live.readings} msg/s` : "";
+      live.readings = 0;
+      const now = Date.now();
+      for (const entry of live.series.values()) paintAge(entry, now);
+    }, 1000);
+
+    // ---- sources ------------------------------------------------------------------------
+    function setSources(list) { live.sources.clear(); list.forEach((source) => live.sources.set(source.name, source)); paintSources(); }
+    function setSource(source) { live.sources.set(source.name, source); paintSources(); }
+    function paintSources() {
+      const list = $("#sources");
+      list.replaceChildren(...[...live.sources.values()].map((source) => {
+        const item = document.createElement("li");
+        item.className = source.state;
+        item.textContent = `${source.name} (${source.kind}): ${source.state}${source.detail ? " — " + source.detail : ""}`;
+        return item;
+      }));
+    }
+
+    // ---- device grid --------------------------------------------------------------------
+    function apply(reading) {
+      let entry = live.series.get(reading.series);
+      if (!entry) {
+        entry = { reading, previous: null, card: makeCard(reading) };
+        live.series.set(reading.series, entry);
+        insertSorted(entry);
+      } else if (reading.t >= entry.reading.t) {
+        entry.previous = entry.reading.v;
+        entry.reading = reading;
+      }
+      live.dirty.add(entry);
+      if (!live.frame) live.frame = requestAnimationFrame(paintCards);
+    }
+
+    function makeCard(reading) {
+      const card = document.createElement("div");
+      card.className = "card";
+      card.setAttribute("role", "group");
+      card.dataset.series = reading.series;
+      const labels = Object.entries(reading.labels || {}).filter(([name]) => name !== "source")
+        .map(([name, value]) => `${name}=${value}`).join(" ");
+      card.innerHTML = '<div class="name"></div><div><span class="value"></span><span class="unit"></span><span class="trend"></span></div>';
+      card.querySelector(".name").textContent = `${reading.metric} ${labels}`;
+      card.setAttribute("aria-label", `${reading.metric} ${labels}`);
+      return card;
+    }
+
+    function insertSorted(entry) {
+      const grid = $("#grid");
+      const after = [...grid.children].find((card) => card.dataset.series > entry.reading.series);
+      grid.insertBefore(entry.card, after || null);
+    }
+
+    function paintCards() {
+      live.frame = 0;
+      const now = Date.now();
+      for (const entry of live.dirty) {
+        const { reading, previous, card } = entry;
+        card.querySelector(".value").textContent = reading.v === null ? "—" : formatValue(reading.v);
+        card.querySelector(".unit").textContent = reading.unit || "";
+        card.querySelector(".trend").textContent = previous === null || previous === reading.v ? "" : reading.v > previous ? "▲" : "▼";
+        paintAge(entry, now);
+      }
+      live.dirty.clear();
+    }
+
+    function paintAge(entry, now) {
+      const age = now - entry.reading.t;
+      entry.card.classList.toggle("stale", age > STALE_MS && age <= DEAD_MS);
+      entry.card.classList.toggle("dead", age > DEAD_MS);
+      entry.card.title = `last reading ${new Date(entry.reading.t).toLocaleTimeString()}`;
+    }
+
+    function formatValue(value) {
+      const magnitude = Math.abs(value);
+      return magnitude >= 1000 || Number.isInteger(value) ? String(Math.round(value * 100) / 100)
+        : value.toFixed(magnitude >= 10 ? 1 : 2);
+    }
+
+    window.addEventListener("online", () => { if (live.wanted && !live.socket) connect(); });
+    boot();
+    """#
+}

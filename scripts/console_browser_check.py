@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""The console in a real browser (Debian chromium + chromium-driver + python3-selenium).
+
+    console_browser_check.py URL USER PASSWORD SCREENSHOT_DIR MOSQUITTO_PUB MQTT_PORT
+
+Checks: a wrong password shows an error; the right one opens the overview with the link "live";
+a value published to the broker appears on its card within 1 s. Writes a screenshot of each page.
+Exit status 0 when every check passed; one line per check on stdout.
+"""
+import os
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+url, user, password, shots, mosquitto_pub, mqtt_port = sys.argv[1:7]
+os.makedirs(shots, exist_ok=True)
+options = webdriver.ChromeOptions()
+for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
+                 "--window-size=1200,800", "--disable-gpu"]:
+    options.add_argument(argument)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+failures = 0
+
+
+def check(name, condition):
+    global failures
+    print(("ok   " if condition else "FAIL ") + name, flush=True)
+    failures += 0 if condition else 1
+
+
+try:
+    driver.get(url)
+    wait = WebDriverWait(driver, 10)
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys("not the password")
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "login-error").text)
+    check("a wrong password shows an error: " + driver.find_element(By.ID, "login-error").text, True)
+    driver.save_screenshot(os.path.join(shots, "login.png"))
+
+    driver.find_element(By.ID, "password").clear()
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "link-state").text == "live")
+    check("the overview opens and the link is live", driver.find_element(By.ID, "overview").is_displayed())
+
+    subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", mqtt_port, "-t", "s/boiler-9/temperature", "-m", "42.5"], check=True)
+    published = time.time()
+    selector = '.card[data-series*="boiler-9"] .value'
+    WebDriverWait(driver, 5, poll_frequency=0.02).until(
+        lambda d: any(e.text == "42.5" for e in d.find_elements(By.CSS_SELECTOR, selector)))
+    seconds = time.time() - published
+    check("a published value appears within 1 s (%.3f s)" % seconds, seconds < 1.0)
+    driver.save_screenshot(os.path.join(shots, "overview.png"))
+    driver.set_window_size(390, 844)
+    time.sleep(0.3)
+    driver.save_screenshot(os.path.join(shots, "overview-phone.png"))
+except Exception as error:  # a timeout names the step that did not happen
+    check("unexpected: %r" % error, False)
+    driver.save_screenshot(os.path.join(shots, "failure.png"))
+finally:
+    driver.quit()
+sys.exit(1 if failures else 0)
