@@ -4,7 +4,9 @@
     console_browser_check.py URL USER PASSWORD SCREENSHOT_DIR MOSQUITTO_PUB MQTT_PORT
 
 Checks: a wrong password shows an error; the right one opens the overview with the link "live";
-a value published to the broker appears on its card within 1 s. Writes a screenshot of each page.
+a value published to the broker appears on its card within 1 s; the card opens the series view,
+whose chart loads the history and gains a point when the next value arrives. Writes a screenshot
+of each page.
 Exit status 0 when every check passed; one line per check on stdout.
 """
 import os
@@ -61,6 +63,22 @@ try:
     driver.set_window_size(390, 844)
     time.sleep(0.3)
     driver.save_screenshot(os.path.join(shots, "overview-phone.png"))
+    driver.set_window_size(1200, 800)
+
+    time.sleep(0.5)  # the store flushes every 100 ms in the test gateway
+    driver.find_element(By.CSS_SELECTOR, '.card[data-series*="boiler-9"]').click()
+    points = lambda d: int(d.find_element(By.ID, "chart").get_attribute("data-points") or "0")
+    wait.until(lambda d: d.find_element(By.ID, "series").is_displayed() and points(d) >= 1)
+    before = points(driver)
+    check("the series view loads its history (%d points)" % before, before >= 1)
+    subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", mqtt_port, "-t", "s/boiler-9/temperature", "-m", "43.5"], check=True)
+    wait.until(lambda d: points(d) > before)
+    check("the chart gains the live point (%d points)" % points(driver), True)
+    driver.find_element(By.CSS_SELECTOR, '.ranges button[data-range="24h"]').click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '.ranges button[data-range="24h"]').get_attribute("aria-pressed") == "true"
+               and points(d) >= 1)
+    check("the 24 h range loads", True)
+    driver.save_screenshot(os.path.join(shots, "series.png"))
 except Exception as error:  # a timeout names the step that did not happen
     check("unexpected: %r" % error, False)
     driver.save_screenshot(os.path.join(shots, "failure.png"))

@@ -40,6 +40,18 @@ enum ConsolePage {
           <h2>Devices</h2>
           <div id="grid" class="grid"></div>
         </section>
+        <section id="series" hidden>
+          <p><a href="#overview">← Overview</a></p>
+          <h2 id="series-title"></h2>
+          <div class="ranges" role="group" aria-label="Time range">
+            <button type="button" data-range="15m">15 m</button>
+            <button type="button" data-range="1h">1 h</button>
+            <button type="button" data-range="24h">24 h</button>
+            <button type="button" data-range="7d">7 d</button>
+          </div>
+          <canvas id="chart" class="chart" role="img" aria-label="chart of the series"></canvas>
+          <p id="series-info" class="muted"></p>
+        </section>
       </main>
     </body>
     </html>

@@ -21,13 +21,14 @@ enum ConsoleScript {
     function showLogin() {
       live.wanted = false;
       if (live.socket) live.socket.close(1000);
-      $("#login").hidden = false; $("#overview").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
+      $("#login").hidden = false; $("#overview").hidden = true; $("#series").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
       setLink("offline");
       $("#username").focus();
     }
 
     function showConsole(session) {
-      $("#login").hidden = true; $("#overview").hidden = false; $("#nav").hidden = false; $("#logout").hidden = false;
+      $("#login").hidden = true; $("#nav").hidden = false; $("#logout").hidden = false;
+      route();
       $("#logout").title = `${session.user} (${session.role})`;
       live.wanted = true;
       if (!live.socket) connect();
@@ -160,7 +161,115 @@ enum ConsoleScript {
       }
       live.dirty.add(entry);
       if (!live.frame) live.frame = requestAnimationFrame(paintCards);
+      if (chart.series === reading.series && reading.v !== null && chart.loaded) {
+        chart.points.push([reading.t, reading.v]);
+        const oldest = Date.now() - chart.rangeMs;
+        while (chart.points.length && chart.points[0][0] < oldest) chart.points.shift();
+        drawSoon();
+      }
     }
+
+    // ---- series view: history from the query API, live points appended ------------------
+    const RANGES = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
+    // About 200-300 points per range; from a 1 m step on, the query API reads the rollups.
+    const STEPS = { "15m": 5, "1h": 15, "24h": 300, "7d": 1800 };
+    const chart = { series: null, range: "1h", rangeMs: 3_600_000, points: [], loaded: false, frame: 0, request: 0 };
+
+    function route() {
+      const hash = location.hash;
+      const series = hash.startsWith("#series/") ? decodeURIComponent(hash.slice(8)) : null;
+      $("#overview").hidden = series !== null;
+      $("#series").hidden = series === null;
+      if (series !== null) openSeries(series);
+      else chart.series = null;
+    }
+    window.addEventListener("hashchange", () => { if (live.wanted) route(); });
+
+    function openSeries(series) {
+      chart.series = series;
+      $("#series-title").textContent = series;
+      loadRange(chart.range);
+    }
+
+    document.querySelectorAll(".ranges button").forEach((button) => {
+      button.addEventListener("click", () => loadRange(button.dataset.range));
+    });
+
+    async function loadRange(range) {
+      chart.range = range; chart.rangeMs = RANGES[range]; chart.loaded = false; chart.points = [];
+      document.querySelectorAll(".ranges button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.range === range)));
+      const request = ++chart.request;
+      // The grid ends at the next step boundary, so the last window holds the newest readings.
+      const step = STEPS[range];
+      const end = Math.ceil(Date.now() / 1000 / step) * step;
+      const query = new URLSearchParams({ query: chart.series, start: String(end - chart.rangeMs / 1000), end: String(end), step: `${step}s` });
+      const response = await fetch(`/api/v1/query_range?${query}`, { credentials: "same-origin" });
+      if (request !== chart.request) return;  // a newer range was picked meanwhile
+      if (response.status === 401) { showLogin(); return; }
+      const body = await response.json();
+      const result = (body.data && body.data.result && body.data.result[0]) || { values: [] };
+      chart.points = result.values.map(([t, v]) => [Math.round(t * 1000), Number(v)]).filter(([, v]) => Number.isFinite(v));
+      chart.loaded = true;
+      $("#series-info").textContent = body.status === "success"
+        ? `${chart.points.length} points loaded over ${range} (1 m rollups from a 1 m step, 1 h from 1 h), live points appended`
+        : `query failed: ${body.error}`;
+      drawSoon();
+    }
+
+    function drawSoon() { if (!chart.frame) chart.frame = requestAnimationFrame(draw); }
+
+    function draw() {
+      chart.frame = 0;
+      const canvas = $("#chart");
+      if (canvas.offsetParent === null) return;
+      const ratio = window.devicePixelRatio || 1;
+      const width = canvas.clientWidth, height = canvas.clientHeight;
+      canvas.width = width * ratio; canvas.height = height * ratio;
+      canvas.dataset.points = String(chart.points.length);
+      const g = canvas.getContext("2d");
+      g.scale(ratio, ratio);
+      const style = getComputedStyle(document.documentElement);
+      g.clearRect(0, 0, width, height);
+      g.font = "12px system-ui, sans-serif";
+      g.fillStyle = style.getPropertyValue("--muted");
+      if (!chart.points.length) { g.fillText("no data in this range", 12, 20); return; }
+      const end = Date.now(), start = end - chart.rangeMs;
+      let low = Infinity, high = -Infinity;
+      for (const [, v] of chart.points) { if (v < low) low = v; if (v > high) high = v; }
+      if (low === high) { low -= 1; high += 1; }
+      const pad = { left: 56, right: 10, top: 10, bottom: 22 };
+      const x = (t) => pad.left + (t - start) / (end - start) * (width - pad.left - pad.right);
+      const y = (v) => pad.top + (high - v) / (high - low) * (height - pad.top - pad.bottom);
+      g.fillText(formatValue(high), 4, pad.top + 10);
+      g.fillText(formatValue(low), 4, height - pad.bottom);
+      g.fillText(new Date(start).toLocaleString(), pad.left, height - 6);
+      g.textAlign = "right"; g.fillText("now", width - pad.right, height - 6); g.textAlign = "left";
+      g.strokeStyle = style.getPropertyValue("--accent");
+      g.lineWidth = 1.5;
+      g.beginPath();
+      // Thousands of points: one vertical min-max stroke per pixel column instead of every point.
+      let column = -1, columnLow = 0, columnHigh = 0, first = true;
+      const flush = () => {
+        if (column < 0) return;
+        if (first) { g.moveTo(column, y(columnHigh)); first = false; } else { g.lineTo(column, y(columnHigh)); }
+        if (columnLow !== columnHigh) g.lineTo(column, y(columnLow));
+      };
+      // A gap of more than three steps (the gateway or the device was down) breaks the line.
+      const gapMs = Math.max(3 * STEPS[chart.range] * 1000, 10_000);
+      let lastT = null;
+      for (const [t, v] of chart.points) {
+        const px = Math.round(x(t));
+        if (px !== column) {
+          flush();
+          if (lastT !== null && t - lastT > gapMs) first = true;
+          column = px; columnLow = v; columnHigh = v;
+        } else { if (v < columnLow) columnLow = v; if (v > columnHigh) columnHigh = v; }
+        lastT = t;
+      }
+      flush();
+      g.stroke();
+    }
+    window.addEventListener("resize", drawSoon);
 
     function makeCard(reading) {
       const card = document.createElement("div");
@@ -169,6 +278,10 @@ enum ConsoleScript {
       card.dataset.series = reading.series;
       const labels = Object.entries(reading.labels || {}).filter(([name]) => name !== "source")
         .map(([name, value]) => `${name}=${value}`).join(" ");
+      card.tabIndex = 0;
+      const open = () => { location.hash = "#series/" + encodeURIComponent(reading.series); };
+      card.addEventListener("click", open);
+      card.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); } });
       card.innerHTML = '<div class="name"></div><div><span class="value"></span><span class="unit"></span><span class="trend"></span></div>';
       card.querySelector(".name").textContent = `${reading.metric} ${labels}`;
       card.setAttribute("aria-label", `${reading.metric} ${labels}`);

@@ -41,6 +41,12 @@ enum ConsoleStyle {
     .card .value { font-size: 1.5rem; font-variant-numeric: tabular-nums; }
     .card .unit { font-size: .9rem; color: var(--muted); margin-left: .2rem; }
     .card .trend { margin-left: .3rem; }
+    .card { cursor: pointer; }
+    .card:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+    .ranges { display: flex; gap: .4rem; margin-bottom: .6rem; }
+    .ranges button[aria-pressed="true"] { background: var(--accent); color: var(--card); border-color: var(--accent); }
+    .chart { width: 100%; height: 320px; background: var(--card); border: 1px solid var(--line); border-radius: 4px; }
+    .muted { color: var(--muted); }
     @media (max-width: 480px) { .grid { grid-template-columns: 1fr 1fr; } header { padding: .5rem; } main { padding: .5rem; } }
     """#
 }
