@@ -5,8 +5,8 @@
 
 Checks: a wrong password shows an error; the right one opens the overview with the link "live";
 a value published to the broker appears on its card within 1 s; the card opens the series view,
-whose chart loads the history and gains a point when the next value arrives. Writes a screenshot
-of each page.
+whose chart loads the history and gains a point when the next value arrives; a refused payload
+shows on the rejects page. Writes a screenshot of each page.
 Exit status 0 when every check passed; one line per check on stdout.
 """
 import os
@@ -79,6 +79,13 @@ try:
                and points(d) >= 1)
     check("the 24 h range loads", True)
     driver.save_screenshot(os.path.join(shots, "series.png"))
+
+    subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", mqtt_port, "-t", "s/boiler-9/temperature", "-m", "warm"], check=True)
+    time.sleep(0.3)
+    driver.find_element(By.CSS_SELECTOR, 'nav a[href="#rejects"]').click()
+    wait.until(lambda d: any("warm" in cell.text for cell in d.find_elements(By.CSS_SELECTOR, "#rejects-table td.payload")))
+    check("a payload the gateway refused is listed with its reason on the rejects page", True)
+    driver.save_screenshot(os.path.join(shots, "rejects.png"))
 except Exception as error:  # a timeout names the step that did not happen
     check("unexpected: %r" % error, False)
     driver.save_screenshot(os.path.join(shots, "failure.png"))

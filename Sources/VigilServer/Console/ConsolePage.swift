@@ -17,6 +17,7 @@ enum ConsolePage {
         <h1>Vigil</h1>
         <nav id="nav" hidden>
           <a href="#overview">Overview</a>
+          <a href="#rejects">Rejects</a>
         </nav>
         <div id="link" class="link offline" role="status" aria-live="polite">
           <span class="dot" aria-hidden="true"></span><span id="link-state">offline</span>
@@ -39,6 +40,16 @@ enum ConsolePage {
           <ul id="sources" class="sources"></ul>
           <h2>Devices</h2>
           <div id="grid" class="grid"></div>
+        </section>
+        <section id="rejects" hidden>
+          <h2>Ingest rejects (the last 100)</h2>
+          <p><button type="button" id="rejects-refresh">Refresh</button> <span id="rejects-info" class="muted"></span></p>
+          <div class="table-wrap">
+            <table id="rejects-table">
+              <thead><tr><th scope="col">Time</th><th scope="col">Source</th><th scope="col">Reason</th><th scope="col">Topic</th><th scope="col">Payload</th></tr></thead>
+              <tbody></tbody>
+            </table>
+          </div>
         </section>
         <section id="series" hidden>
           <p><a href="#overview">← Overview</a></p>

@@ -21,7 +21,8 @@ enum ConsoleScript {
     function showLogin() {
       live.wanted = false;
       if (live.socket) live.socket.close(1000);
-      $("#login").hidden = false; $("#overview").hidden = true; $("#series").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
+      $("#login").hidden = false; $("#overview").hidden = true; $("#series").hidden = true; $("#rejects").hidden = true;
+      $("#nav").hidden = true; $("#logout").hidden = true;
       setLink("offline");
       $("#username").focus();
     }
@@ -178,11 +179,36 @@ enum ConsoleScript {
     function route() {
       const hash = location.hash;
       const series = hash.startsWith("#series/") ? decodeURIComponent(hash.slice(8)) : null;
-      $("#overview").hidden = series !== null;
+      const rejects = hash === "#rejects";
+      $("#overview").hidden = series !== null || rejects;
       $("#series").hidden = series === null;
+      $("#rejects").hidden = !rejects;
       if (series !== null) openSeries(series);
       else chart.series = null;
+      if (rejects) loadRejects();
     }
+
+    // ---- ingest rejects: why readings were refused, newest first -------------------------
+    async function loadRejects() {
+      const response = await fetch("/api/v1/ingest/rejects", { credentials: "same-origin" });
+      if (response.status === 401) { showLogin(); return; }
+      const body = await response.json();
+      const rows = (body.data || []).slice().reverse().map((reject) => {
+        const row = document.createElement("tr");
+        const cells = [new Date(reject.time * 1000).toLocaleTimeString(), reject.source,
+                       `${reject.reason}: ${reject.explanation}`, reject.topic, reject.payload];
+        cells.forEach((text, index) => {
+          const cell = document.createElement("td");
+          cell.textContent = text;
+          if (index === 4) cell.className = "payload";
+          row.appendChild(cell);
+        });
+        return row;
+      });
+      $("#rejects-table tbody").replaceChildren(...rows);
+      $("#rejects-info").textContent = `${rows.length} rejects, as of ${new Date().toLocaleTimeString()}`;
+    }
+    $("#rejects-refresh").addEventListener("click", loadRejects);
     window.addEventListener("hashchange", () => { if (live.wanted) route(); });
 
     function openSeries(series) {

@@ -47,6 +47,10 @@ enum ConsoleStyle {
     .ranges button[aria-pressed="true"] { background: var(--accent); color: var(--card); border-color: var(--accent); }
     .chart { width: 100%; height: 320px; background: var(--card); border: 1px solid var(--line); border-radius: 4px; }
     .muted { color: var(--muted); }
+    .table-wrap { overflow-x: auto; }
+    table { border-collapse: collapse; width: 100%; background: var(--card); font-size: .9rem; }
+    th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+    td.payload { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
     @media (max-width: 480px) { .grid { grid-template-columns: 1fr 1fr; } header { padding: .5rem; } main { padding: .5rem; } }
     """#
 }
