@@ -125,7 +125,7 @@ enum QueryCLIOutput {
         case .json:
             let series = rows.map { row in
                 "{\"metric\":" + QueryJSON.labels(row.labels) + ",\"values\":["
-                    + row.points.map { "[\($0.0),\($0.1.isFinite ? "\($0.1)" : "null")]" }.joined(separator: ",") + "]}"
+                    + row.points.map { "[\($0.0),\(QueryJSON.number($0.1))]" }.joined(separator: ",") + "]}"
             }
             out = "[" + series.joined(separator: ",\n") + "]\n"
         }

@@ -8,7 +8,7 @@ enum LiveMessages {
     static func reading(_ reading: Reading, allocator: ByteBufferAllocator) -> ByteBuffer {
         var out = "{\"series\":\"" + QueryJSON.escape(reading.series.description) + "\",\"metric\":\"" + QueryJSON.escape(reading.metric)
             + "\",\"labels\":" + QueryJSON.labels(reading.labels) + ",\"t\":" + String(reading.timestampMs)
-            + ",\"v\":" + (reading.value.isFinite ? "\(reading.value)" : "null")
+            + ",\"v\":" + QueryJSON.number(reading.value)
         if let unit = reading.unit { out += ",\"unit\":\"" + QueryJSON.escape(unit) + "\"" }
         out += "}"
         return allocator.buffer(string: out)

@@ -134,10 +134,7 @@ final class LiveSession: WebSocketEndpoint {
     }
 
     /// An unnumbered event (a source's status change).
-    func event(_ text: String) {
-        guard let socket, socket.isOpen else { return }
-        send(text)
-    }
+    func event(_ text: String) { send(text) }
 
     // MARK: Heartbeat
 
@@ -218,7 +215,7 @@ final class LiveSession: WebSocketEndpoint {
         if historyMinutes > 0 {
             let now = WallClock.nowMs()
             for samples in try store.read(selector, from: now - Int64(historyMinutes) * 60_000, to: now) {
-                let points = zip(samples.timestamps, samples.values).map { "[\($0),\($1.isFinite ? "\($1)" : "null")]" }
+                let points = zip(samples.timestamps, samples.values).map { "[\($0),\(QueryJSON.number($1))]" }
                 history.append("{\"series\":\"\(QueryJSON.escape(samples.series.description))\",\"points\":[" + points.joined(separator: ",") + "]}")
             }
         }

@@ -60,5 +60,8 @@ public enum QueryJSON {
         return "\(v)"
     }
 
+    /// A value as a JSON number, or null when it is not finite (JSON has no NaN or infinity).
+    public static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+
     public static func escape(_ text: String) -> String { VigilLogHandler.escapeJSON(text) }
 }

@@ -207,10 +207,10 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
         } else {
             guard message == nil else { fail(CloseCode.protocolError, "new message before the last one ended"); return false }
             guard !rsv1 || deflate != nil else { fail(CloseCode.protocolError, "RSV1 set without permessage-deflate"); return false }
-            // Uncompressed, a frame longer than the message limit is refused from its header.
-            guard rsv1 || length <= limits.maxMessage else { fail(CloseCode.tooBig, "message larger than \(limits.maxMessage) bytes"); return false }
             message = Message(text: opcode == .text, compressed: rsv1, payload: allocator.buffer(capacity: rsv1 ? 0 : min(length, 1 << 16)))
         }
+        // Uncompressed, a frame that would take the message past the limit is refused from its
+        // header (compressed ones are limited while they are inflated).
         if !opcode.isControl, let current = message, !current.compressed, current.payload.readableBytes + length > limits.maxMessage {
             fail(CloseCode.tooBig, "message larger than \(limits.maxMessage) bytes")
             return false
@@ -235,21 +235,33 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
             var masked = scratch ?? allocator.buffer(capacity: chunk.readableBytes)
             masked.clear()
             Self.appendUnmasked(&chunk, to: &masked, key: key, offset: offset)
-            let inflater = self.inflater ?? Inflater()
-            self.inflater = inflater
-            do {
-                try masked.withUnsafeReadableBytes { try inflater.inflate($0, into: &current.payload, limit: limits.maxMessage) }
-            } catch {
-                return failInflate(error)
-            }
+            let inflated = masked.withUnsafeReadableBytes { inflate($0, into: &current) }
             scratch = masked.capacity <= 1 << 16 ? masked : nil
+            guard inflated else { return }
         } else {
             Self.appendUnmasked(&chunk, to: &current.payload, key: key, offset: offset)
-        }
-        if current.text, !Self.validate(&current, from: start) {
-            return fail(CloseCode.invalidPayload, "text message is not valid UTF-8")
+            guard validate(&current, from: start) else { return }
         }
         message = current
+    }
+
+    /// Inflates compressed bytes of `message` (validating new text); false when that failed the
+    /// connection.
+    private func inflate(_ input: UnsafeRawBufferPointer, into message: inout Message) -> Bool {
+        let inflater = self.inflater ?? Inflater()
+        self.inflater = inflater
+        let start = message.payload.writerIndex
+        do {
+            try inflater.inflate(input, into: &message.payload, limit: limits.maxMessage)
+        } catch {
+            if error == .tooLarge {
+                fail(CloseCode.tooBig, "message larger than \(limits.maxMessage) bytes once inflated")
+            } else {
+                fail(CloseCode.invalidPayload, "invalid deflate data")
+            }
+            return false
+        }
+        return validate(&message, from: start)
     }
 
     private static func appendUnmasked(_ chunk: inout ByteBuffer, to target: inout ByteBuffer, key: UInt32, offset: Int) {
@@ -260,21 +272,16 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
         }
     }
 
-    /// Validates the bytes of a text message from writer index `start` on.
-    private static func validate(_ message: inout Message, from start: Int) -> Bool {
+    /// Validates the bytes of a text message from writer index `start` on; false (and the
+    /// connection failed) at invalid UTF-8.
+    private func validate(_ message: inout Message, from start: Int) -> Bool {
+        guard message.text else { return true }
         let from = start - message.payload.readerIndex
         var validator = message.validator
         let valid = message.payload.withUnsafeReadableBytes { validator.consume(UnsafeRawBufferPointer(rebasing: $0[from...])) }
         message.validator = validator
+        if !valid { fail(CloseCode.invalidPayload, "text message is not valid UTF-8") }
         return valid
-    }
-
-    private func failInflate(_ error: any Error) {
-        if let failure = error as? Inflater.Failure, failure == .tooLarge {
-            fail(CloseCode.tooBig, "message larger than \(limits.maxMessage) bytes once inflated")
-        } else {
-            fail(CloseCode.invalidPayload, "invalid deflate data")
-        }
     }
 
     private func endOfFrame(_ frame: Frame) {
@@ -290,21 +297,10 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
             guard frame.fin, var current = message else { return }
             message = nil
             if current.compressed {
-                let inflater = self.inflater ?? Inflater()
-                let start = current.payload.writerIndex
-                do {
-                    try PerMessageDeflate.tail.withUnsafeBytes { try inflater.inflate($0, into: &current.payload, limit: limits.maxMessage) }
-                } catch {
-                    return failInflate(error)
-                }
-                if current.text, !Self.validate(&current, from: start) {
-                    return fail(CloseCode.invalidPayload, "text message is not valid UTF-8")
-                }
+                guard PerMessageDeflate.tail.withUnsafeBytes({ inflate($0, into: &current) }) else { return }
                 if deflate?.clientNoContextTakeover == true {
-                    inflater.reset()
-                    self.inflater = nil
-                } else {
-                    self.inflater = inflater
+                    inflater?.reset()
+                    inflater = nil
                 }
             }
             if current.text, !current.validator.isComplete {
@@ -363,8 +359,6 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
         guard isOpen else { return }
         write(frames, flush: flush)
     }
-
-    func flush() { context?.flush() }
 
     private func write(_ bytes: ByteBuffer, flush: Bool) {
         guard let context, !closed else { return }
