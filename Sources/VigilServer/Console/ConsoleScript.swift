@@ -108,7 +108,8 @@ enum ConsoleScript {
           break;
         case "update":
           if (live.seq && message.seq !== live.seq + 1) {
-            // A gap: what was missed cannot be shown in order; start over with a snapshot.
+            // The server numbers without gaps (resume replays, resync re-snapshots): a gap here is
+            // a server bug, logged; the grid shows the newest value of each series either way.
             console.warn(`live: sequence gap ${live.seq} -> ${message.seq}`);
           }
           live.seq = message.seq;
