@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Outgoing HTTP(S) for alert notifiers (webhook, Alertmanager).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // libmosquitto (Debian libmosquitto-dev) as a Swift module; only VigilIngest/MQTT/Client sees it.
@@ -68,6 +70,23 @@ let package = Package(
         ),
         // The embedded metric store: compressed chunks in SQLite, retention, rollups, queries.
         .target(name: "VigilStore", dependencies: ["VigilCore", "CZstd", "CSQLite"], swiftSettings: strict),
+        // Alert rules evaluated on the reading stream, their persisted state, silences, acks and the
+        // durable notification outbox with its notifiers (webhook, Alertmanager, MQTT).
+        .target(
+            name: "VigilAlerts",
+            dependencies: [
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // `vigil simulate`: realistic device telemetry published over MQTT.
         .target(
             name: "VigilSimulator",
@@ -78,7 +97,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "CZlib",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -104,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "VigilCLI",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilServer", "VigilSimulator", "VigilStore",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilServer", "VigilSimulator", "VigilStore", "VigilAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -120,6 +139,7 @@ let package = Package(
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: testSettings),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer"], swiftSettings: testSettings),
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
         // Starts the real `vigil` binary, mosquitto and curl on loopback.
         .testTarget(

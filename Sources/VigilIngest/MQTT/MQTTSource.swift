@@ -60,26 +60,7 @@ public struct MQTTSource: Service {
         logger.info("MQTT source stopped")
     }
 
-    func clientOptions() -> MosquittoClient.Options {
-        var options = MosquittoClient.Options(host: config.host, port: config.port, clientID: config.clientID)
-        options.cleanSession = config.cleanSession
-        options.keepalive = config.keepalive
-        options.username = config.username
-        options.password = config.password
-        options.reconnectMinimum = config.reconnectMinimum
-        options.reconnectMaximum = config.reconnectMaximum
-        options.subscriptions = config.subscriptions.map { ($0.filter.description, $0.qos) }
-        options.mqtt5 = config.protocolVersion == .v5
-        options.sessionExpirySeconds = UInt32(clamping: config.sessionExpiry.components.seconds)
-        if let tls = config.tls {
-            options.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, insecure: tls.insecure)
-        }
-        if let topic = config.statusTopic {
-            options.will = .init(topic: topic, payload: "offline", qos: 1, retain: true)
-            options.birth = .init(topic: topic, payload: "online", qos: 1, retain: true)
-        }
-        return options
-    }
+    func clientOptions() -> MosquittoClient.Options { config.clientOptions() }
 
     /// Per message: map and buffer. Readings go on the bus, and counters and the status board are
     /// updated, once per burst (when the socket is drained, or every 1024 readings), which is what

@@ -3,13 +3,13 @@ import CSQLite
 /// A minimal SQLite connection: prepared statements, typed binds and columns, transactions.
 /// One connection is used by one thread at a time (the store serializes access); SQLite's WAL mode
 /// lets a writer and readers on separate connections work concurrently.
-final class SQLiteDatabase {
+public final class SQLiteDatabase {
     let handle: OpaquePointer
     let path: String
     /// Statements on hot paths, prepared once (close_v2 waits for them to be finalized).
     private var statementCache: [String: Statement] = [:]
 
-    init(path: String, readOnly: Bool = false) throws(StoreError) {
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -26,7 +26,7 @@ final class SQLiteDatabase {
 
     deinit { sqlite3_close_v2(handle) }
 
-    func execute(_ sql: String) throws(StoreError) {
+    public func execute(_ sql: String) throws(StoreError) {
         var error: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &error)
         if rc != SQLITE_OK {
@@ -36,7 +36,7 @@ final class SQLiteDatabase {
         }
     }
 
-    func prepare(_ sql: String) throws(StoreError) -> Statement {
+    public func prepare(_ sql: String) throws(StoreError) -> Statement {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard rc == SQLITE_OK, let statement else { throw StoreError.database("\(lastError) (in: \(sql.prefix(80)))") }
@@ -44,14 +44,14 @@ final class SQLiteDatabase {
     }
 
     /// A prepared statement kept for reuse; `bind` resets it, so callers need not.
-    func cached(_ sql: String) throws(StoreError) -> Statement {
+    public func cached(_ sql: String) throws(StoreError) -> Statement {
         if let statement = statementCache[sql] { return statement }
         let statement = try prepare(sql)
         statementCache[sql] = statement
         return statement
     }
 
-    func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+    public func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -64,13 +64,13 @@ final class SQLiteDatabase {
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
-    var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
 }
 
 /// A prepared statement, reset after each use.
-final class Statement {
+public final class Statement {
     let handle: OpaquePointer
     unowned let database: SQLiteDatabase
 
@@ -83,7 +83,7 @@ final class Statement {
 
     /// Binds parameters 1...n in order.
     @discardableResult
-    func bind(_ values: [SQLiteValue]) throws(StoreError) -> Statement {
+    public func bind(_ values: [SQLiteValue]) throws(StoreError) -> Statement {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (i, value) in values.enumerated() {
@@ -103,7 +103,7 @@ final class Statement {
     }
 
     /// Advances to the next row; false when done.
-    func step() throws(StoreError) -> Bool {
+    public func step() throws(StoreError) -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
@@ -113,28 +113,28 @@ final class Statement {
     }
 
     /// Runs a statement that returns no rows.
-    func run(_ values: [SQLiteValue] = []) throws(StoreError) {
+    public func run(_ values: [SQLiteValue] = []) throws(StoreError) {
         try bind(values)
         while try step() {}
         sqlite3_reset(handle)
     }
 
-    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
-    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
-    func text(_ column: Int32) -> String {
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    public func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+    public func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(handle, column) else { return "" }
         return String(cString: pointer)
     }
-    func blob(_ column: Int32) -> [UInt8] {
+    public func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, column))
         guard count > 0, let pointer = sqlite3_column_blob(handle, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
-    func reset() { sqlite3_reset(handle) }
+    public func reset() { sqlite3_reset(handle) }
 }
 
-enum SQLiteValue {
+public enum SQLiteValue {
     case integer(Int64)
     case real(Double)
     case text(String)

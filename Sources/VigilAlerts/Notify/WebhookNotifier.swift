@@ -1,0 +1,35 @@
+import Crypto
+
+/// POSTs Vigil's notification JSON (see docs/alerts.md). With a secret, the body is signed:
+/// `X-Vigil-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Every request carries
+/// `X-Vigil-Notification-Id`, the same on each retry, so receivers can drop duplicates.
+struct WebhookNotifier: AlertNotifier {
+    let name: String
+    let settings: NotifierConfig.Webhook
+    let http: HTTPNotifierClient
+
+    init(name: String, settings: NotifierConfig.Webhook, timeout: Duration) throws {
+        self.name = name
+        self.settings = settings
+        http = try HTTPNotifierClient(caFile: settings.caFile, insecureSkipVerify: settings.insecureSkipVerify, timeout: timeout)
+    }
+
+    func send(_ notification: AlertNotification, body: [UInt8]) async throws(NotifierError) {
+        var headers = settings.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        headers.append(("X-Vigil-Notification-Id", notification.id))
+        if let secret = settings.secret {
+            headers.append(("X-Vigil-Signature", "sha256=" + Self.signature(body: body, secret: secret.value)))
+        }
+        try await http.post(url: settings.url, body: body, headers: headers)
+    }
+
+    static func signature(body: [UInt8], secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8)))
+        return mac.map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    func shutdown() async { await http.shutdown() }
+}
