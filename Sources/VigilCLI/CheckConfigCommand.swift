@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VigilAlerts
 import VigilConfig
 import VigilIngest
 import VigilServer
@@ -28,7 +30,7 @@ struct CheckConfigCommand: ParsableCommand {
         for file in files {
             do {
                 let config = try VigilConfiguration.load(path: file)
-                for warning in config.warnings { Terminal.printError("\(warning)") }
+                for warning in config.warnings + Self.unmatchedSelectors(config) { Terminal.printError("\(warning)") }
                 if !quiet { print("\(file): ok\n" + ConfigSummary.describe(config)) }
             } catch {
                 Terminal.printError("\(error)")
@@ -36,6 +38,25 @@ struct CheckConfigCommand: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// Rules whose selector matches no series the store knows: a warning, since the series may
+    /// simply not have arrived yet. Only when the config's store exists and can be read.
+    static func unmatchedSelectors(_ config: VigilConfiguration) -> [ConfigWarning] {
+        guard !config.alerts.rules.isEmpty, FileManager.default.fileExists(atPath: config.store.path),
+              let store = try? MetricStore(options: config.store.options, readOnly: true) else { return [] }
+        return config.alerts.rules.filter { store.series($0.selector).isEmpty }.map { rule in
+            ConfigWarning("alert rule '\(rule.name)': selector \(rule.selector) matches no series in the store at \(config.store.path)",
+                          at: nil).prefixed(rule.origin)
+        }
+    }
+}
+
+extension ConfigWarning {
+    /// The warning with a `file:line:column: ` place in front when known.
+    func prefixed(_ origin: String?) -> ConfigWarning {
+        guard let origin else { return self }
+        return ConfigWarning("\(origin): \(message)", at: nil)
     }
 }
 
@@ -65,7 +86,14 @@ enum ConfigSummary {
             lines.append("    mqtt/\(broker.name): \(broker.host):\(broker.port) " +
                          broker.subscriptions.map { "\($0.filter) (qos \($0.qos))" }.joined(separator: ", "))
         }
-        lines.append("  rules:     0 alert rules")
+        let alerts = config.alerts
+        lines.append("  alerts:    \(alerts.rules.count) rule(s)\(alerts.selfAlerts ? " + \(SelfAlertRules.all.count) built-in self-alerts" : ""), "
+                     + "\(alerts.notifiers.count) notifier(s), evaluated every \(ConfigValues.format(alerts.evaluationInterval))")
+        for rule in alerts.rules {
+            lines.append("    \(rule.name): \(rule.selector) \(rule.condition.summary)"
+                         + (rule.pendingFor > .zero ? " for \(ConfigValues.format(rule.pendingFor))" : "") + " [\(rule.severity)]")
+        }
+        for notifier in alerts.notifiers { lines.append("    notifier \(notifier.name): \(notifier.typeName)") }
         return lines.joined(separator: "\n")
     }
 }

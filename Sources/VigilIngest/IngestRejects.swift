@@ -21,6 +21,10 @@ public final class IngestRejects: Sendable {
     let logger: Logger
     let limiter: RateLimiter
     private let ring = Mutex((records: [Record](), next: 0))
+    private let count = Atomic<UInt64>(0)
+
+    /// Every reject since start (the self-alert on reject rates watches it).
+    public var total: UInt64 { count.load(ordering: .relaxed) }
 
     public init(logger: Logger, limiter: RateLimiter = RateLimiter(burst: 5, window: .seconds(60))) {
         self.logger = logger
@@ -30,6 +34,7 @@ public final class IngestRejects: Sendable {
     public func record(source: String, reason: PayloadReject, topic: String, payload: [UInt8]) {
         Counter(label: "vigil_ingest_rejected_total", dimensions: [("source", source), ("reason", reason.rawValue)])
             .increment()
+        count.add(1, ordering: .relaxed)
         let preview = Self.preview(payload)
         let record = Record(timeMs: WallClock.nowMs(), source: source, reason: reason, topic: topic, preview: preview)
         ring.withLock { ring in

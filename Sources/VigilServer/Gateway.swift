@@ -11,6 +11,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
+import VigilAlerts
 import VigilCore
 import VigilIngest
 import VigilStore
@@ -57,9 +58,16 @@ public struct Gateway: Sendable {
         let board = SourceStatusBoard()
         let rejects = IngestRejects(logger: Logger(label: "vigil.ingest"))
         let normalizer = Normalizer(config: config.normalize)
+        let alerts: AlertCenter
+        do {
+            alerts = try AlertCenter(config: config.alerts, databasePath: (config.dataDir as NSString).appendingPathComponent("alerts.db"),
+                                     gateway: config.gatewayName, externalURL: externalURL(), logger: Logger(label: "vigil.alerts"))
+        } catch {
+            throw StartupError("cannot open the alert state in \(config.dataDir)/alerts.db: \(error)")
+        }
         let metrics = MetricsExposition(registry: PrometheusCollectorRegistry(), bus: bus, board: board,
                                         store: StoreMetricsSource(store: store, health: storeHealth),
-                                        gatewayName: config.gatewayName)
+                                        alerts: alerts, gatewayName: config.gatewayName)
         metrics.bootstrapMetricsSystem()
 
         let tls = try TLSProvisioning.load(config.http.tls, dataDir: config.dataDir, gatewayName: config.gatewayName,
@@ -83,6 +91,10 @@ public struct Gateway: Sendable {
         let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: authenticator, minimum: .viewer))
         QueryRoutes.add(to: api, store: store)
         IngestRoutes.add(to: api, board: board, rejects: rejects)
+        AlertRoutes.add(to: api, center: alerts)
+        alerts.addObserver { changed in
+            for instance in changed { hub.sendEvent(AlertJSON.event(instance, silencedBy: [])) }
+        }
         ConsoleRoutes.add(to: router)
         let scheme = tls == nil ? "http" : "https"
         let http = config.http
@@ -106,7 +118,10 @@ public struct Gateway: Sendable {
             logger: Logger(label: "vigil.http"))
 
         var services: [any Service] = [application, hub]
-        let hooks: [@Sendable (VigilConfiguration) -> Void] = [{ levelControl.level = $0.logging.level }]
+        let hooks: [@Sendable (VigilConfiguration) -> Void] = [
+            { levelControl.level = $0.logging.level },
+            { alerts.reload($0.alerts, now: WallClock.nowMs()) },
+        ]
         services.append(ReloadService(configPath: configPath, current: config, hooks: hooks,
                                       logger: Logger(label: "vigil.reload")))
         if config.logging.ingestSummaryInterval > .zero {
@@ -118,6 +133,11 @@ public struct Gateway: Sendable {
         services.append(StoreService(store: store, subscription: bus.subscribe("store", capacity: 1_000_000),
                                      flushInterval: config.store.flushInterval, health: storeHealth,
                                      logger: Logger(label: "vigil.store")))
+        let selfReadings = SelfReadings(board: board, rejects: rejects, hub: hub,
+                                        storeDirectory: (config.store.path as NSString).deletingLastPathComponent, center: alerts)
+        services.append(AlertService(center: alerts, subscription: bus.subscribe("alerts", capacity: 200_000),
+                                     brokers: config.mqtt.brokers, selfReadings: { selfReadings($0) },
+                                     logger: Logger(label: "vigil.alerts")))
         services.append(BusCloser(bus: bus))
         for broker in config.mqtt.brokers {
             services.append(MQTTSource(config: broker, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
@@ -136,6 +156,17 @@ public struct Gateway: Sendable {
             throw describeStartupFailure(error)
         }
         logger.notice("stopped")
+    }
+
+    /// Where notifications link to: `alerts.external_url`, or this gateway's own listener
+    /// (with the host name when it listens on every address).
+    func externalURL() -> String {
+        if let url = config.alerts.externalURL { return url }
+        let scheme = config.http.tls == .off ? "http" : "https"
+        var host = config.http.host
+        if host == "0.0.0.0" || host == "::" || host.isEmpty { host = VigilConfiguration.hostName() }
+        if host.contains(":") { host = "[\(host)]" }
+        return "\(scheme)://\(host):\(config.http.port)/"
     }
 
     /// Turns the listener's bind errors into one actionable line.

@@ -76,7 +76,7 @@ public struct AlertEvaluator: Sendable {
                     holds = op.holds(amount, instance.isActive ? (clear ?? threshold) : threshold)
                 } else {
                     instance.value = nil
-                    holds = instance.isActive && instance.holding // too few points to tell: keep what we had
+                    holds = false // one reading in the window: no rate (as Prometheus, the alert resolves)
                 }
             }
             if let transition = advance(&instance, holds: holds, rule: rule, now: now) { transitions.append(transition) }

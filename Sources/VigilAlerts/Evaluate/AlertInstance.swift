@@ -11,6 +11,13 @@ public struct AlertAck: Sendable, Codable, Equatable {
     public var atMs: Int64
     public var untilMs: Int64?
     public var comment: String
+
+    public init(by: String, atMs: Int64, untilMs: Int64?, comment: String) {
+        self.by = by
+        self.atMs = atMs
+        self.untilMs = untilMs
+        self.comment = comment
+    }
 }
 
 /// One rule applied to one series. Persisted (without the change window) so that a restart

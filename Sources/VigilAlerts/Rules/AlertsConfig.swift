@@ -88,7 +88,7 @@ public struct AlertsConfig: Sendable {
         case "webhook":
             kind = .webhook(.init(
                 url: try httpURL(object, "url"),
-                secret: try object.optionalString("secret").map(Secret.init),
+                secret: try object.optionalString("secret").flatMap { $0.isEmpty ? nil : Secret($0) },
                 headers: try headers(object),
                 caFile: try object.optionalString("ca_file"),
                 insecureSkipVerify: try object.bool("insecure_skip_verify", default: false)))

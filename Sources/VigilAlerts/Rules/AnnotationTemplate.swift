@@ -65,7 +65,7 @@ public struct AnnotationTemplate: Sendable, Equatable {
     }
 
     /// Short, stable number text: at most 4 decimals, no trailing zeros.
-    static func formatValue(_ value: Double) -> String {
+    public static func formatValue(_ value: Double) -> String {
         guard value.isFinite else { return "\(value)" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         var text = String(format4(value))

@@ -2,8 +2,8 @@ import VigilConfig
 
 /// A place notifications go. Every notifier delivers through the durable outbox: written first,
 /// sent in order, retried with exponential backoff until it succeeds.
-public struct NotifierConfig: Sendable {
-    public enum Kind: Sendable {
+public struct NotifierConfig: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         case webhook(Webhook)
         case alertmanager(Alertmanager)
         case mqtt(MQTT)

@@ -1,4 +1,5 @@
 import Foundation
+import VigilAlerts
 import VigilConfig
 import VigilIngest
 import VigilStore
@@ -15,12 +16,13 @@ public struct VigilConfiguration: Sendable {
     public var store: StoreSettings
     public var normalize: NormalizeConfig
     public var mqtt: MQTTConfig
+    public var alerts: AlertsConfig
     /// Every file read (the main file and its includes).
     public var files: [String]
     public var warnings: [ConfigWarning]
 
     /// Sections that later versions fill; present and non-empty, they are refused rather than ignored.
-    static let plannedSections = ["serial", "modbus", "alerts"]
+    static let plannedSections = ["serial", "modbus"]
 
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -40,6 +42,7 @@ public struct VigilConfiguration: Sendable {
         }
         let dataDir = URL(fileURLWithPath: dataDirRaw).standardizedFileURL.path
 
+        let mqtt = try MQTTConfig.decode(try top.section("mqtt"), gatewayName: gatewayName)
         let config = VigilConfiguration(
             gatewayName: gatewayName,
             dataDir: dataDir,
@@ -49,7 +52,8 @@ public struct VigilConfiguration: Sendable {
             logging: try LoggingSettings.decode(try top.section("logging")),
             store: try StoreSettings.decode(try top.section("store"), dataDir: dataDir),
             normalize: try NormalizeConfig.decode(try top.section("normalize")),
-            mqtt: try MQTTConfig.decode(try top.section("mqtt"), gatewayName: gatewayName),
+            mqtt: mqtt,
+            alerts: try AlertsConfig.decode(try top.section("alerts"), brokers: mqtt.brokers.map(\.name)),
             files: files,
             warnings: [])
         for name in plannedSections {

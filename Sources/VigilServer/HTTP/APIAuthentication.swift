@@ -7,7 +7,7 @@ import VigilCore
 
 /// Every `/api/v1/` route except login needs a principal (session cookie, API token or HTTP
 /// Basic) with at least `minimum` role; the principal is resolved by `Authenticator`.
-struct RequireRole<Context: RequestContext & RemoteAddressRequestContext>: RouterMiddleware {
+struct RequireRole<Context: PrincipalRequestContext & RemoteAddressRequestContext>: RouterMiddleware {
     let authenticator: Authenticator
     let minimum: AuthSettings.Role
 
@@ -18,6 +18,8 @@ struct RequireRole<Context: RequestContext & RemoteAddressRequestContext>: Route
             guard principal.role >= minimum else {
                 return APIErrors.response(.forbidden, "forbidden", "the \(principal.role.rawValue) role may not do this")
             }
+            var context = context
+            context.principal = principal
             return try await next(request, context)
         case .failure(let failure):
             return APIErrors.response(for: failure, request: request)

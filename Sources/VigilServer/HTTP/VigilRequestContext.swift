@@ -5,6 +5,8 @@ import NIOCore
 public struct VigilRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// Who is asking, once `RequireRole` has let the request through.
+    public var principal: Principal?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -14,3 +16,10 @@ public struct VigilRequestContext: RequestContext, RemoteAddressRequestContext {
     /// The client's IP address as text ("unknown" when the channel has none).
     public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
 }
+
+/// A context that can carry the authenticated principal to the handlers behind `RequireRole`.
+public protocol PrincipalRequestContext: RequestContext {
+    var principal: Principal? { get set }
+}
+
+extension VigilRequestContext: PrincipalRequestContext {}

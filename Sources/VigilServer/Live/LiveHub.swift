@@ -22,6 +22,8 @@ final class LiveHub: Service, Sendable {
     private let detached = Mutex([String: LiveStream]())
     private let owners = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
+    /// Connections closed because they were too slow or stopped answering pings (self-alert input).
+    let droppedClients = Atomic<Int>(0)
     let rtt = Metrics.Timer(label: "vigil_live_rtt_seconds", preferredDisplayUnit: .seconds)
     let connectionsGauge = Gauge(label: "vigil_live_connections")
     let streamsGauge = Gauge(label: "vigil_live_streams")
@@ -104,6 +106,11 @@ final class LiveHub: Service, Sendable {
         for stream in detached.withLock({ Array($0.values) }) {
             stream.enqueueDetached(batch: number) { batch.select($0) }
         }
+    }
+
+    /// An unnumbered event (`alert`, …) to every live connection.
+    func sendEvent(_ event: String) {
+        for shard in shards.withLock({ Array($0.values) }) { shard.send(event) }
     }
 
     func heartbeat() {

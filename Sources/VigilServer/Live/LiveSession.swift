@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import VigilCore
 import VigilStore
 
@@ -127,6 +128,7 @@ final class LiveSession: WebSocketEndpoint {
     private func closeSlow() {
         guard let socket, socket.isOpen else { return }
         hub.closedSlow.increment()
+        hub.droppedClients.add(1, ordering: .relaxed)
         if hub.slowLog.check("slow").emit {
             logger.warning("closing a live client that does not keep up", metadata: ["user": "\(principal.name)"])
         }
@@ -142,6 +144,7 @@ final class LiveSession: WebSocketEndpoint {
         guard let socket, socket.isOpen else { return }
         if pings.count >= 2 {
             hub.closedSilent.increment()
+            hub.droppedClients.add(1, ordering: .relaxed)
             socket.close(code: WebSocketConnection.CloseCode.goingAway, reason: "missed two pings", waitForPeer: false)
             return
         }

@@ -1,5 +1,6 @@
 import Metrics
 import Prometheus
+import VigilAlerts
 import VigilCore
 import VigilStore
 
@@ -10,13 +11,15 @@ public final class MetricsExposition: Sendable {
     let bus: ReadingBus
     let board: SourceStatusBoard
     let store: StoreMetricsSource?
+    let alerts: AlertCenter?
 
     init(registry: PrometheusCollectorRegistry, bus: ReadingBus, board: SourceStatusBoard, store: StoreMetricsSource? = nil,
-         gatewayName: String) {
+         alerts: AlertCenter? = nil, gatewayName: String) {
         self.registry = registry
         self.bus = bus
         self.board = board
         self.store = store
+        self.alerts = alerts
         registry.makeGauge(
             descriptor: MetricNameDescriptor(metricName: "vigil", unitName: "build_info",
                                              helpText: "Always 1; the labels describe the running build."),
@@ -36,6 +39,7 @@ public final class MetricsExposition: Sendable {
         renderBus(into: &out)
         renderSources(into: &out)
         store?.render(into: &out)
+        renderAlerts(into: &out)
         return out
     }
 
@@ -62,5 +66,19 @@ public final class MetricsExposition: Sendable {
             let seconds = s.lastMessageMs.map { Double($0) / 1000 } ?? 0
             out += "vigil_source_last_message_timestamp_seconds{source=\"\(Labels.escape(s.name))\"} \(seconds)\n"
         }
+    }
+
+    private func renderAlerts(into out: inout String) {
+        guard let alerts else { return }
+        out += "# HELP vigil_alerts Alert instances by rule and state.\n# TYPE vigil_alerts gauge\n"
+        for (rule, state, count) in alerts.stateCounts() {
+            out += "vigil_alerts{rule=\"\(Labels.escape(rule))\",state=\"\(state.rawValue)\"} \(count)\n"
+        }
+        let outbox = alerts.outboxStatistics(now: WallClock.nowMs())
+        guard !outbox.isEmpty else { return }
+        out += "# HELP vigil_alert_outbox_depth Notifications waiting in the outbox, per notifier.\n# TYPE vigil_alert_outbox_depth gauge\n"
+        for s in outbox { out += "vigil_alert_outbox_depth{notifier=\"\(Labels.escape(s.notifier))\"} \(s.depth)\n" }
+        out += "# HELP vigil_alert_outbox_oldest_age_seconds Age of the oldest waiting notification (0 when none).\n# TYPE vigil_alert_outbox_oldest_age_seconds gauge\n"
+        for s in outbox { out += "vigil_alert_outbox_oldest_age_seconds{notifier=\"\(Labels.escape(s.notifier))\"} \(s.oldestAgeSeconds)\n" }
     }
 }

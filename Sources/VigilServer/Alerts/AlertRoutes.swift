@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import VigilAlerts
+import VigilConfig
+import VigilCore
+
+/// The alert API (under `/api/v1`, authenticated):
+///
+/// - `GET alerts`: pending, firing and recently resolved alerts, with acks and silences (viewer)
+/// - `GET rules`: the rules in force (viewer)
+/// - `POST alerts/ack` `{"id", "comment"?, "duration"?}` / `POST alerts/unack` `{"id"}` (operator)
+/// - `GET silences`, `POST silences` `{"matchers", "duration" | "ends_at", "comment"}`,
+///   `DELETE silences/{id}` (operator for changes)
+///
+/// Changes take JSON bodies only: a cross-site form cannot send `application/json` without a
+/// CORS preflight, which this API never grants (and the session cookie is SameSite=Strict).
+enum AlertRoutes {
+    static func add(to group: RouterGroup<VigilRequestContext>, center: AlertCenter) {
+        group.get("alerts") { _, _ in
+            let now = WallClock.nowMs()
+            let views = center.list(now: now).map { AlertJSON.AlertView($0.instance, silencedBy: $0.silencedBy) }
+            let silences = center.silences(now: now).map { AlertJSON.SilenceView($0, now: now) }
+            return QueryRoutes.json(QueryJSON.success("{\"alerts\":\(AlertJSON.encode(views)),\"silences\":\(AlertJSON.encode(silences))}"))
+        }
+        group.get("rules") { _, _ in
+            QueryRoutes.json(QueryJSON.success(AlertJSON.encode(center.rules.map(AlertJSON.RuleView.init))))
+        }
+        group.get("silences") { _, _ in
+            let now = WallClock.nowMs()
+            return QueryRoutes.json(QueryJSON.success(AlertJSON.encode(center.silences(now: now).map { AlertJSON.SilenceView($0, now: now) })))
+        }
+
+        let operators = group.group().add(middleware: RequireOperator())
+        operators.post("alerts/ack") { request, context in
+            let body = try await jsonBody(request, context)
+            guard let id = body["id"] as? String else { return QueryRoutes.badData("'id' (the alert's id) is required") }
+            let now = WallClock.nowMs()
+            var until: Int64?
+            if let text = body["duration"] as? String {
+                guard let duration = ConfigValues.parseDuration(text), duration > .zero else {
+                    return QueryRoutes.badData("'duration' must be a duration such as 2h")
+                }
+                until = now + Int64(duration.components.seconds) * 1000
+            }
+            let ack = AlertAck(by: context.principal?.name ?? "unknown", atMs: now, untilMs: until,
+                               comment: String((body["comment"] as? String ?? "").prefix(500)))
+            return answer { () throws(AlertCenter.APIError) in
+                let instance = try center.acknowledge(id: id, ack: ack, now: now)
+                return AlertJSON.encode(AlertJSON.AlertView(instance, silencedBy: []))
+            }
+        }
+        operators.post("alerts/unack") { request, context in
+            let body = try await jsonBody(request, context)
+            guard let id = body["id"] as? String else { return QueryRoutes.badData("'id' (the alert's id) is required") }
+            return answer { () throws(AlertCenter.APIError) in
+                let instance = try center.acknowledge(id: id, ack: nil, now: WallClock.nowMs())
+                return AlertJSON.encode(AlertJSON.AlertView(instance, silencedBy: []))
+            }
+        }
+        operators.post("silences") { request, context in
+            let body = try await jsonBody(request, context)
+            guard let matchers = body["matchers"] as? String, !matchers.isEmpty else {
+                return QueryRoutes.badData("'matchers' is required, e.g. {alertname=\"DoorOpen\",device=\"d1\"}")
+            }
+            let now = WallClock.nowMs()
+            let ends: Int64
+            if let text = body["duration"] as? String {
+                guard let duration = ConfigValues.parseDuration(text), duration > .zero else {
+                    return QueryRoutes.badData("'duration' must be a duration such as 2h")
+                }
+                ends = now + Int64(duration.components.seconds) * 1000
+            } else if let text = body["ends_at"] as? String, let date = ISO8601DateFormatter().date(from: text) {
+                ends = Int64(date.timeIntervalSince1970 * 1000)
+            } else {
+                return QueryRoutes.badData("'duration' (e.g. 2h) or 'ends_at' (RFC 3339) is required")
+            }
+            guard ends > now else { return QueryRoutes.badData("the silence would end in the past") }
+            let silence: Silence
+            do {
+                silence = try Silence(id: Secrets.hex(Secrets.randomBytes(8)), matchers: matchers, startsAtMs: now, endsAtMs: ends,
+                                      createdBy: context.principal?.name ?? "unknown",
+                                      comment: String((body["comment"] as? String ?? "").prefix(500)))
+            } catch {
+                return QueryRoutes.badData("matchers: \(error)")
+            }
+            return answer { () throws(AlertCenter.APIError) in
+                try center.addSilence(silence)
+                return AlertJSON.encode(AlertJSON.SilenceView(silence, now: now))
+            }
+        }
+        operators.delete("silences/{id}") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            return answer { () throws(AlertCenter.APIError) in
+                try center.expireSilence(id: id, now: WallClock.nowMs())
+                return "{\"id\":\"\(QueryJSON.escape(id))\",\"expired\":true}"
+            }
+        }
+    }
+
+    static func answer(_ body: () throws(AlertCenter.APIError) -> String) -> Response {
+        do {
+            return QueryRoutes.json(QueryJSON.success(try body()))
+        } catch {
+            switch error {
+            case .notFound(let message): return QueryRoutes.json(QueryJSON.error("not_found", message), status: .notFound)
+            case .invalid(let message): return QueryRoutes.badData(message)
+            }
+        }
+    }
+
+    /// A JSON object body of at most 16 KiB.
+    static func jsonBody(_ request: Request, _ context: VigilRequestContext) async throws -> [String: Any] {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw HTTPError(.unsupportedMediaType, message: "send the body as application/json")
+        }
+        let buffer = try await request.body.collect(upTo: 16 * 1024)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] else {
+            throw HTTPError(.badRequest, message: "the body must be a JSON object")
+        }
+        return object
+    }
+}
+
+/// Lets operators and admins through (viewers get 403); runs after `RequireRole` set the principal.
+struct RequireOperator: RouterMiddleware {
+    typealias Context = VigilRequestContext
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let principal = context.principal, principal.role >= .operator else {
+            return APIErrors.response(.forbidden, "forbidden", "acknowledging and silencing alerts needs the operator role")
+        }
+        return try await next(request, context)
+    }
+}

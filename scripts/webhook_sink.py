@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""A webhook receiver for Vigil's alert notifications: the demo shows what arrives, the tests
+check it. Standard library only.
+
+  scripts/webhook_sink.py --port 9095 [--out FILE] [--secret S] [--port-file F]
+
+Each POST is appended to --out as one JSON line: {"path", "id", "signature_ok", "body"}.
+With --secret, X-Vigil-Signature (sha256=<hex HMAC-SHA256 of the body>) is checked and a bad
+signature is answered with 401. A line per notification goes to stdout.
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--out")
+    parser.add_argument("--secret")
+    parser.add_argument("--port-file", help="write the bound port here (for --port 0)")
+    args = parser.parse_args()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            ok = None
+            if args.secret:
+                expected = "sha256=" + hmac.new(args.secret.encode(), body, hashlib.sha256).hexdigest()
+                ok = hmac.compare_digest(expected, self.headers.get("X-Vigil-Signature", ""))
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            record = {"path": self.path, "id": self.headers.get("X-Vigil-Notification-Id"), "signature_ok": ok, "body": parsed}
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(record, sort_keys=True) + "\n")
+            if isinstance(parsed, dict):
+                summary = parsed.get("annotations", {}).get("summary", "")
+                print(f"webhook: {parsed.get('reason')} {parsed.get('alert')} {summary}", flush=True)
+            status = 401 if ok is False else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_):
+            pass
+
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        import os
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print(f"webhook sink listening on http://{args.host}:{server.server_address[1]}/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
