@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh build   # to compile (pkg-config, libmosquitto-dev)
 #   scripts/install-deps.sh demo    # build + mosquitto and curl for `make demo`
 #   scripts/install-deps.sh test    # build + what the tests start: mosquitto, its clients, curl, openssl,
-#                                   # headless Chromium with chromedriver and Selenium (console tests)
+#                                   # headless Chromium with chromedriver and Selenium (console tests),
+#                                   # Alertmanager (the alert notifier test starts its own on loopback)
 # Runs `apt-get update` at most once, and only when something has to be installed.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv chromium chromium-driver python3-selenium) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv chromium chromium-driver python3-selenium prometheus-alertmanager) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 
@@ -34,7 +35,19 @@ if ((${#missing[@]})); then
   echo "==> installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages with a daemon (mosquitto, alertmanager) would start it listening on every address;
+  # the tests start their own on loopback, so keep the package scripts from starting services.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=false
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    added_policy=true
+  fi
+  status=0
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  if $added_policy; then "${sudo[@]}" rm -f "$policy"; fi
+  ((status == 0)) || { echo "apt-get install failed ($status)" >&2; exit "$status"; }
 fi
 
 # The tests run the Autobahn cases through kosoku (PyPI), from a venv kept in .build/.

@@ -13,14 +13,17 @@ final class RunningGateway: Sendable {
     let baseURL: String
     var caCertificate: String { directory.path("data/tls/self-signed.crt") }
 
-    init(mqttURL: String, config: String? = nil, extraEnvironment: [String: String] = [:]) async throws {
-        directory = try TemporaryDirectory("vigil-run")
+    /// `directory` reuses a data directory (a restart); by default each gateway gets a new one.
+    init(mqttURL: String, config: String? = nil, extraEnvironment: [String: String] = [:],
+         directory reused: TemporaryDirectory? = nil) async throws {
+        directory = try reused ?? TemporaryDirectory("vigil-run")
         let configPath = config ?? TestEnvironment.packageRoot.appendingPathComponent("samples/demo.yaml").path
         var environment = ["VIGIL_LISTEN": "127.0.0.1:0", "VIGIL_DATA_DIR": directory.path("data"),
                            "VIGIL_MQTT_URL": mqttURL]
         for (key, value) in extraEnvironment { environment[key] = value }
+        let name = "vigil-run-\(Int.random(in: 0..<1_000_000))"
         process = try ManagedProcess(try TestEnvironment.vigilBinary(), ["run", "--config", configPath],
-                                     environment: environment, directory: directory, name: "vigil-run")
+                                     environment: environment, directory: directory, name: name)
         let line = try await process.waitForOutput(containing: "notice vigil: listening")
         guard let range = line.range(of: "url=") else { throw TestFailure("no url in: \(line)") }
         baseURL = String(line[range.upperBound...].prefix { $0 != " " }).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
