@@ -46,9 +46,18 @@ pids+=($!)
 for _ in $(seq 50); do port_free "$mqtt_port" || break; sleep 0.1; done
 port_free "$mqtt_port" && { echo "mosquitto did not start; see $state/mosquitto.log" >&2; exit 1; }
 
+# The alert webhook receiver (samples/alerts.yaml): prints what arrives, checks the signature.
+webhook_port=${VIGIL_DEMO_WEBHOOK_PORT:-$(first_free 9095)}
+webhook_secret=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
+python3 scripts/webhook_sink.py --port "$webhook_port" --secret "$webhook_secret" --out "$state/webhook.jsonl" \
+  > "$state/webhook.log" 2>&1 &
+pids+=($!)
+export VIGIL_WEBHOOK_URL="http://127.0.0.1:$webhook_port/vigil" VIGIL_WEBHOOK_SECRET="$webhook_secret"
+
 export VIGIL_LISTEN="127.0.0.1:$https_port" VIGIL_DATA_DIR="$state/data" VIGIL_MQTT_URL="mqtt://127.0.0.1:$mqtt_port"
 "$bin" run --config samples/demo.yaml &
-pids+=($!)
+vigil_pid=$!
+pids+=($vigil_pid)
 for _ in $(seq 100); do
   curl -fsk "https://127.0.0.1:$https_port/healthz" >/dev/null 2>&1 && break
   sleep 0.1
@@ -69,8 +78,11 @@ cat <<BANNER
     Query:    curl -k -u admin:'$password' 'https://127.0.0.1:$https_port/api/v1/last?match[]=temperature'
               $bin query --data-dir $state/data temperature --last
     MQTT:     mosquitto_sub -p $mqtt_port -t 'sensors/#' -v
+    Alerts:   rules in samples/alerts.yaml (a fridge door left open 15 s fires within minutes)
+              webhook receiver: tail -f .demo/webhook.log    MQTT: mosquitto_sub -p $mqtt_port -t 'vigil/alerts/#' -v
+              curl -k -u admin:'$password' https://127.0.0.1:$https_port/api/v1/alerts
     Live:     scripts/ws_probe.py watch wss://127.0.0.1:$https_port/api/v1/live admin '$password' temperature
   Readings arriving show up below as "ingest summary" lines every 10 s. Ctrl-C stops everything.
 
 BANNER
-wait "${pids[1]}"
+wait "$vigil_pid"

@@ -68,11 +68,10 @@ public struct AlertInstance: Sendable, Codable, Equatable {
     public var rule: String { key.rule }
     public var isActive: Bool { state == .pending || state == .firing }
 
-    /// The labels as a series key, so silences can use the selector syntax (`metric` is the name).
+    /// The labels as a series key, so silences can use the selector syntax: `metric` is both the
+    /// name (`__name__`) and a label, so `{metric="temp"}` and `temp{…}` both match.
     public var labelKey: SeriesKey {
-        var rest = labels
-        let metric = rest.removeValue(forKey: "metric") ?? ""
-        return SeriesKey(metric: metric, labels: Labels(rest))
+        SeriesKey(metric: labels["metric"] ?? "", labels: Labels(labels))
     }
 }
 

@@ -17,6 +17,7 @@ enum ConsolePage {
         <h1>Vigil</h1>
         <nav id="nav" hidden>
           <a href="#overview">Overview</a>
+          <a href="#alerts">Alerts <span id="alerts-badge" class="badge" hidden></span></a>
           <a href="#rejects">Rejects</a>
         </nav>
         <div id="link" class="link offline" role="status" aria-live="polite">
@@ -40,6 +41,28 @@ enum ConsolePage {
           <ul id="sources" class="sources"></ul>
           <h2>Devices</h2>
           <div id="grid" class="grid"></div>
+        </section>
+        <section id="alerts" hidden>
+          <h2>Alerts</h2>
+          <p id="alerts-info" class="muted"></p>
+          <div class="table-wrap">
+            <table id="alerts-table">
+              <thead><tr><th scope="col">State</th><th scope="col">Severity</th><th scope="col">Alert</th><th scope="col">Value</th><th scope="col">Since</th><th scope="col">Summary</th><th scope="col">Actions</th></tr></thead>
+              <tbody></tbody>
+            </table>
+          </div>
+          <p class="operator-only" hidden>
+            <label class="inline">Silence for
+              <select id="silence-duration"><option value="1h">1 hour</option><option value="4h">4 hours</option><option value="24h">1 day</option></select>
+            </label>
+          </p>
+          <h2>Silences</h2>
+          <div class="table-wrap">
+            <table id="silences-table">
+              <thead><tr><th scope="col">Matchers</th><th scope="col">Until</th><th scope="col">By</th><th scope="col">Comment</th><th scope="col">Actions</th></tr></thead>
+              <tbody></tbody>
+            </table>
+          </div>
         </section>
         <section id="rejects" hidden>
           <h2>Ingest rejects (the last 100)</h2>

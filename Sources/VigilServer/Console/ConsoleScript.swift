@@ -10,6 +10,7 @@ enum ConsoleScript {
     const live = {
       socket: null, stream: null, newStream: null, seq: 0, attempt: 0, retry: null, stable: null,
       readings: 0, series: new Map(), sources: new Map(), dirty: new Set(), frame: 0, wanted: false,
+      role: "viewer", gaps: 0,
     };
 
     // ---- session and login -------------------------------------------------------------
@@ -22,6 +23,7 @@ enum ConsoleScript {
       live.wanted = false;
       if (live.socket) live.socket.close(1000);
       $("#login").hidden = false; $("#overview").hidden = true; $("#series").hidden = true; $("#rejects").hidden = true;
+      $("#alerts").hidden = true;
       $("#nav").hidden = true; $("#logout").hidden = true;
       setLink("offline");
       $("#username").focus();
@@ -31,6 +33,8 @@ enum ConsoleScript {
       $("#login").hidden = true; $("#nav").hidden = false; $("#logout").hidden = false;
       route();
       $("#logout").title = `${session.user} (${session.role})`;
+      live.role = session.role;
+      document.querySelectorAll(".operator-only").forEach((element) => { element.hidden = !isOperator(); });
       live.wanted = true;
       if (!live.socket) connect();
     }
@@ -92,11 +96,13 @@ enum ConsoleScript {
           if (live.stream) { send(socket, { op: "resume", stream: live.stream, seq: live.seq }); }
           else { live.stream = message.stream; live.seq = 0; subscribe(socket); }
           setLink("live");
+          loadAlerts();
           live.stable = setTimeout(() => { live.attempt = 0; }, STABLE_MS);
           break;
         case "resumed":
           live.stream = message.stream;
           setSources(message.sources || []);
+          loadAlerts();
           break;
         case "resync":
           live.stream = live.newStream; live.seq = 0;
@@ -108,9 +114,15 @@ enum ConsoleScript {
           break;
         case "update":
           if (live.seq && message.seq !== live.seq + 1) {
-            // The server numbers without gaps (resume replays, resync re-snapshots): a gap here is
-            // a server bug, logged; the grid shows the newest value of each series either way.
+            // The server numbers without gaps (resume replays, resync re-snapshots), so a gap means
+            // something was lost: count it (the browser test checks) and start over with a fresh
+            // stream and snapshot.
             console.warn(`live: sequence gap ${live.seq} -> ${message.seq}`);
+            live.gaps += 1;
+            document.body.dataset.seqGaps = String(live.gaps);
+            live.stream = null; live.seq = 0;
+            socket.close(1000);
+            return;
           }
           live.seq = message.seq;
           live.readings += message.readings.length;
@@ -119,6 +131,7 @@ enum ConsoleScript {
         case "ping": send(socket, { op: "pong", id: message.id }); break;
         case "rtt": $("#link-rtt").textContent = `RTT ${message.ms.toFixed(1)} ms`; break;
         case "source": setSource(message); break;
+        case "alert": alertChanged(message.alert); break;
         case "error": console.warn("live:", message.message); break;
       }
     }
@@ -180,13 +193,141 @@ enum ConsoleScript {
     function route() {
       const hash = location.hash;
       const series = hash.startsWith("#series/") ? decodeURIComponent(hash.slice(8)) : null;
-      const rejects = hash === "#rejects";
-      $("#overview").hidden = series !== null || rejects;
+      const rejects = hash === "#rejects", alerts = hash === "#alerts";
+      $("#overview").hidden = series !== null || rejects || alerts;
       $("#series").hidden = series === null;
       $("#rejects").hidden = !rejects;
+      $("#alerts").hidden = !alerts;
       if (series !== null) openSeries(series);
       else chart.series = null;
       if (rejects) loadRejects();
+      if (alerts) loadAlerts();
+    }
+
+    // ---- alerts: firing, pending and resolved; ack and silence for operators -------------
+    const alertsView = { list: [], silences: [], timer: 0 };
+    const STATE_ORDER = { firing: 0, pending: 1, resolved: 2 };
+    function isOperator() { return live.role === "operator" || live.role === "admin"; }
+
+    async function loadAlerts() {
+      const response = await fetch("/api/v1/alerts", { credentials: "same-origin" });
+      if (response.status === 401) { showLogin(); return; }
+      const body = await response.json();
+      alertsView.list = (body.data && body.data.alerts) || [];
+      alertsView.silences = (body.data && body.data.silences) || [];
+      paintAlerts();
+    }
+
+    // A live `alert` event updates its row at once; the full list (with silences) follows shortly.
+    function alertChanged(alert) {
+      const index = alertsView.list.findIndex((a) => a.id === alert.id);
+      if (index >= 0) { alert.silencedBy = alertsView.list[index].silencedBy; alertsView.list[index] = alert; }
+      else alertsView.list.push(alert);
+      alertsView.list.sort((a, b) => (STATE_ORDER[a.state] - STATE_ORDER[b.state]) || a.id.localeCompare(b.id));
+      paintAlerts();
+      clearTimeout(alertsView.timer);
+      alertsView.timer = setTimeout(loadAlerts, 500);
+    }
+
+    function paintAlerts() {
+      const firing = alertsView.list.filter((a) => a.state === "firing").length;
+      $("#alerts-badge").hidden = firing === 0;
+      $("#alerts-badge").textContent = String(firing);
+      $("#alerts-info").textContent = alertsView.list.length
+        ? `${firing} firing, ${alertsView.list.filter((a) => a.state === "pending").length} pending, ` +
+          `${alertsView.list.filter((a) => a.state === "resolved").length} resolved`
+        : "No alerts.";
+      $("#alerts-table tbody").replaceChildren(...alertsView.list.map(alertRow));
+      $("#silences-table tbody").replaceChildren(...alertsView.silences.filter((s) => s.active).map(silenceRow));
+    }
+
+    function cell(row, text, className) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (className) td.className = className;
+      row.appendChild(td);
+      return td;
+    }
+
+    function alertRow(alert) {
+      const row = document.createElement("tr");
+      row.dataset.alert = alert.id;
+      row.dataset.state = alert.state;
+      if (alert.silencedBy && alert.silencedBy.length) row.classList.add("silenced");
+      const state = cell(row, "");
+      const badge = document.createElement("span");
+      badge.className = `state ${alert.state}`;
+      badge.textContent = alert.state;
+      state.appendChild(badge);
+      cell(row, alert.severity);
+      const name = cell(row, alert.rule);
+      const series = document.createElement("span");
+      series.className = "note"; series.textContent = alert.series;
+      name.appendChild(series);
+      cell(row, alert.value === undefined || alert.value === null ? "—" : formatValue(alert.value) + (alert.unit ? " " + alert.unit : ""));
+      const since = alert.state === "resolved" ? alert.resolvedAt : alert.state === "firing" ? alert.firedAt : alert.activeAt;
+      cell(row, since ? new Date(since).toLocaleString() : "");
+      const summary = cell(row, (alert.annotations && alert.annotations.summary) || "");
+      if (alert.ack) {
+        const note = document.createElement("span");
+        note.className = "note ack";
+        note.textContent = `acknowledged by ${alert.ack.by} ${new Date(alert.ack.at).toLocaleTimeString()}${alert.ack.comment ? ": " + alert.ack.comment : ""}`;
+        summary.appendChild(note);
+      }
+      if (alert.silencedBy && alert.silencedBy.length) {
+        const note = document.createElement("span");
+        note.className = "note"; note.textContent = "silenced";
+        summary.appendChild(note);
+      }
+      const actions = cell(row, "");
+      if (isOperator() && alert.state !== "resolved") {
+        if (alert.ack) actions.appendChild(button("Unack", () => post("/api/v1/alerts/unack", { id: alert.id })));
+        else actions.appendChild(button("Ack", () => post("/api/v1/alerts/ack", { id: alert.id })));
+        actions.appendChild(button("Silence", () => post("/api/v1/silences", {
+          matchers: matchersFor(alert), duration: $("#silence-duration").value, comment: `from the console: ${alert.rule}` })));
+      }
+      return row;
+    }
+
+    function silenceRow(silence) {
+      const row = document.createElement("tr");
+      cell(row, silence.matchers, "payload");
+      cell(row, new Date(silence.endsAt).toLocaleString());
+      cell(row, silence.createdBy);
+      cell(row, silence.comment);
+      const actions = cell(row, "");
+      if (isOperator()) {
+        actions.appendChild(button("End", async () => {
+          await fetch(`/api/v1/silences/${encodeURIComponent(silence.id)}`, { method: "DELETE", credentials: "same-origin" });
+          loadAlerts();
+        }));
+      }
+      return row;
+    }
+
+    function button(text, action) {
+      const element = document.createElement("button");
+      element.type = "button"; element.textContent = text;
+      element.addEventListener("click", action);
+      return element;
+    }
+
+    // The alert's own labels as a selector: silences exactly this alert (whatever its severity).
+    function matchersFor(alert) {
+      const quote = (value) => '"' + value.replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"';
+      return "{" + Object.entries(alert.labels).filter(([name]) => name !== "severity")
+        .map(([name, value]) => `${name}=${quote(value)}`).join(",") + "}";
+    }
+
+    async function post(path, body) {
+      const response = await fetch(path, { method: "POST", credentials: "same-origin",
+                                           headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (!response.ok) {
+        let message = `HTTP ${response.status}`;
+        try { message = (await response.json()).error || message; } catch (_) {}
+        $("#alerts-info").textContent = `Failed: ${message}`;
+      }
+      loadAlerts();
     }
 
     // ---- ingest rejects: why readings were refused, newest first -------------------------

@@ -51,6 +51,16 @@ enum ConsoleStyle {
     table { border-collapse: collapse; width: 100%; background: var(--card); font-size: .9rem; }
     th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
     td.payload { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+    .badge { background: var(--bad); color: #fff; border-radius: 1rem; padding: 0 .45rem; font-size: .8rem; }
+    .state { font-weight: 600; text-transform: uppercase; font-size: .8rem; }
+    .state.firing { color: var(--bad); }
+    .state.pending { color: var(--warn); }
+    .state.resolved { color: var(--ok); }
+    tr.silenced td { opacity: .6; }
+    td .note { display: block; color: var(--muted); font-size: .8rem; }
+    td button { padding: .2rem .5rem; margin: 0 .3rem .3rem 0; }
+    label.inline { display: inline-flex; gap: .4rem; align-items: center; }
+    select { font: inherit; padding: .3rem; background: var(--card); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; }
     @media (max-width: 480px) { .grid { grid-template-columns: 1fr 1fr; } header { padding: .5rem; } main { padding: .5rem; } }
     """#
 }
