@@ -59,7 +59,10 @@ final class AlertGateway: Sendable {
 
     var gateway: RunningGateway { current.withLock { $0 } }
 
-    init(alerts: String, broker existing: MosquittoBroker? = nil, extraFiles: [String: String] = [:]) async throws {
+    /// `listen` fixed (not port 0) keeps the address across a restart, for a browser to reconnect;
+    /// `users` adds `viewer` and `operator` logins with `LiveGateway.password`.
+    init(alerts: String, broker existing: MosquittoBroker? = nil, extraFiles: [String: String] = [:],
+         listen: String = "127.0.0.1:0", users: Bool = false) async throws {
         if let existing { broker = existing } else { broker = try await MosquittoBroker() }
         configDirectory = try TemporaryDirectory("alert-config")
         dataDirectory = try TemporaryDirectory("alert-data")
@@ -67,11 +70,18 @@ final class AlertGateway: Sendable {
         let tokens = [("viewer-bot", Self.viewerToken, "viewer"), ("ops-bot", Self.operatorToken, "operator")].map { name, token, role in
             "    - {name: \(name), sha256: \(SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()), role: \(role)}"
         }.joined(separator: "\n")
+        let hash = Bcrypt.hash(LiveGateway.password, cost: 4)
+        let logins = users ? """
+              users:
+                - {name: viewer, password_hash: "\(hash)", role: viewer}
+                - {name: operator, password_hash: "\(hash)", role: operator}
+            """ : ""
         config = try configDirectory.write("vigil.yaml", """
             data_dir: ${VIGIL_DATA_DIR}
             http:
-              listen: 127.0.0.1:0
+              listen: \(listen)
             auth:
+            \(logins)
               tokens:
             \(tokens)
             logging: {ingest_summary: 0}

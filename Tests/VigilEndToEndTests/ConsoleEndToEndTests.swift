@@ -39,23 +39,47 @@ struct ConsoleEndToEndTests {
 
 extension ConsoleEndToEndTests {
     /// Headless Chromium through chromedriver and Selenium (Debian packages, installed by
-    /// `scripts/install-deps.sh test`), against a real gateway and mosquitto. Screenshots go to
-    /// `.build/console-screenshots/`.
+    /// `scripts/install-deps.sh test`), against a real gateway and mosquitto. The gateway listens
+    /// on a fixed port so that the browser can reconnect when the script asks for a restart
+    /// (a file in `control`). Screenshots go to `.build/console-screenshots/`.
     @Test func theConsoleWorksInARealBrowser() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
             throw TestFailure("no /usr/bin/chromedriver: run `scripts/install-deps.sh test` (make test does)")
         }
-        let live = try await LiveGateway()
+        let live = try await AlertGateway(alerts: """
+            alerts:
+              evaluation_interval: 200ms
+              rules:
+                - name: BoilerTooHot
+                  selector: temperature
+                  threshold: "> 100"
+                  severity: critical
+                  annotations:
+                    summary: "{{ $labels.device }} at {{ $value }}"
+            """, listen: "127.0.0.1:\(TestEnvironment.freePort())", users: true)
         defer { live.stop() }
         let shots = TestEnvironment.packageRoot.appendingPathComponent(".build/console-screenshots").path
         let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/console_browser_check.py").path
         let directory = try TemporaryDirectory("browser")
-        let browser = try ManagedProcess("/usr/bin/python3", [script, live.gateway.baseURL + "/", "viewer", LiveGateway.password, shots,
+        let control = try TemporaryDirectory("browser-control")
+        let browser = try ManagedProcess("/usr/bin/python3", [script, live.gateway.baseURL + "/", "operator", LiveGateway.password, shots,
                                                               try TestEnvironment.tool("mosquitto_pub", package: "mosquitto-clients"),
-                                                              "\(live.broker.port)"], directory: directory, name: "browser")
-        let status = try await browser.finish(timeout: .seconds(120))
+                                                              "\(live.broker.port)", control.url.path], directory: directory, name: "browser")
+        defer { browser.stop() }
+        let deadline = ContinuousClock.now + .seconds(180)
+        var restarted = false
+        while browser.isRunning, ContinuousClock.now < deadline {
+            if !restarted, FileManager.default.fileExists(atPath: control.path("restart.request")) {
+                try await live.restart()
+                restarted = true
+                _ = try control.write("restart.done", "")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let status = try await browser.finish(timeout: .seconds(10))
         print(browser.stdout)
         #expect(status == 0, "\(browser.stdout)\n\(browser.stderr.suffix(3000))")
         #expect(browser.stdout.contains("ok   a published value appears within 1 s"))
+        #expect(browser.stdout.contains("ok   no sequence gap across the restart"))
     }
 }

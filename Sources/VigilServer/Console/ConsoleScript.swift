@@ -238,7 +238,8 @@ enum ConsoleScript {
           `${alertsView.list.filter((a) => a.state === "resolved").length} resolved`
         : "No alerts.";
       $("#alerts-table tbody").replaceChildren(...alertsView.list.map(alertRow));
-      $("#silences-table tbody").replaceChildren(...alertsView.silences.filter((s) => s.active).map(silenceRow));
+      const active = alertsView.silences.filter((s) => s.active);
+      $("#silences-table tbody").replaceChildren(...(active.length ? active.map(silenceRow) : [emptyRow("No active silences.", 5)]));
     }
 
     function cell(row, text, className) {
@@ -286,6 +287,13 @@ enum ConsoleScript {
         actions.appendChild(button("Silence", () => post("/api/v1/silences", {
           matchers: matchersFor(alert), duration: $("#silence-duration").value, comment: `from the console: ${alert.rule}` })));
       }
+      return row;
+    }
+
+    function emptyRow(text, columns) {
+      const row = document.createElement("tr");
+      const td = cell(row, text, "muted");
+      td.colSpan = columns;
       return row;
     }
 
