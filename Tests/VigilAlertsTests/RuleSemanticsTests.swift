@@ -57,9 +57,9 @@ struct RuleSemanticsTests {
         Case(name: "stale with for: pending first",
              condition: .stale(.seconds(60)), pendingFor: .seconds(30),
              steps: [.r(0, 1, expect: .inactive), .tick(60, expect: .pending), .tick(89, expect: .pending), .tick(90, expect: .firing)]),
-        Case(name: "rate per minute over a window (°C/min); one reading in the window is no rate",
+        Case(name: "rate per minute over a window (°C/min); readings covering under half the window are no rate",
              condition: .change(.rate(per: .seconds(60)), window: .seconds(300), .greater, 2, clear: nil),
-             steps: [.r(0, 20, expect: .inactive), .r(60, 21, expect: .inactive), .r(120, 26, expect: .firing),
+             steps: [.r(0, 20, expect: .inactive), .r(60, 21, expect: .inactive), .r(120, 26, expect: .inactive),
                      .r(180, 27, expect: .firing), .r(240, 27, expect: .resolved), .r(260, 40, expect: .firing),
                      .r(900, 40, expect: .resolved)]),
         Case(name: "rate with hysteresis",
@@ -68,7 +68,7 @@ struct RuleSemanticsTests {
                      .r(180, 7.5, expect: .firing), .r(240, 8, expect: .resolved)]),
         Case(name: "delta over a window",
              condition: .change(.delta, window: .seconds(600), .greater, 0, clear: nil),
-             steps: [.r(0, 5, expect: .inactive), .r(60, 5, expect: .inactive), .r(120, 6, expect: .firing),
+             steps: [.r(0, 5, expect: .inactive), .r(60, 5, expect: .inactive), .r(120, 6, expect: .inactive),
                      .r(500, 6, expect: .firing), .r(800, 6, expect: .resolved)]),
         Case(name: "equality",
              condition: .threshold(.equal, 1, clear: nil), pendingFor: .seconds(120),
@@ -174,5 +174,27 @@ struct RuleSemanticsTests {
             #expect(!rule.selector.matchers.isEmpty, "\(rule.name)")
             #expect(rule.annotations.first?.template.source.contains("{{") == true, "\(rule.name)")
         }
+    }
+}
+
+@Suite("Notifier details")
+struct NotifierDetailTests {
+    @Test func logLinesShowURLsWithoutCredentialsOrQuery() {
+        #expect(HTTPNotifierClient.display("https://user:pw@hooks.example.com/x?token=abc") == "https://hooks.example.com/x")
+        #expect(HTTPNotifierClient.display("http://127.0.0.1:9093") == "http://127.0.0.1:9093")
+    }
+
+    @Test func theSignatureIsHexHMACSHA256OfTheBody() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        #expect(WebhookNotifier.signature(body: Array("what do ya want for nothing?".utf8), secret: "Jefe")
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test func notificationsEncodeWithSortedKeysAndRoundTrip() throws {
+        let notification = AlertNotification(id: "x", gateway: "g", status: "firing", reason: "firing", alert: "a", rule: "r",
+                                             severity: "s", series: "t", labels: [:], annotations: [:], startsAt: "", generatorURL: "",
+                                             createdAt: "")
+        #expect(AlertNotification.decode(notification.encoded()) == notification)
+        #expect(String(decoding: notification.encoded(), as: UTF8.self).hasPrefix(#"{"alert":"a","annotations":{}"#), "sorted keys")
     }
 }

@@ -67,7 +67,9 @@ public struct AlertEvaluator: Sendable {
                 var changes = windows[key] ?? ChangeWindow()
                 changes.add(timestampMs: reading.timestampMs, value: reading.value, windowMs: window.milliseconds)
                 windows[key] = changes
-                if let (change, spanMs) = changes.delta, spanMs > 0 {
+                // A rate from readings a few seconds apart is noise: the readings must cover at
+                // least half the window before the condition can hold.
+                if let (change, spanMs) = changes.delta, spanMs > 0, spanMs * 2 >= window.milliseconds {
                     let amount: Double = switch kind {
                     case .rate(let per): change / Double(spanMs) * Double(per.milliseconds)
                     case .delta: change
@@ -76,7 +78,7 @@ public struct AlertEvaluator: Sendable {
                     holds = op.holds(amount, instance.isActive ? (clear ?? threshold) : threshold)
                 } else {
                     instance.value = nil
-                    holds = false // one reading in the window: no rate (as Prometheus, the alert resolves)
+                    holds = false // too little of the window covered: no rate, and an active alert resolves
                 }
             }
             if let transition = advance(&instance, holds: holds, rule: rule, now: now) { transitions.append(transition) }

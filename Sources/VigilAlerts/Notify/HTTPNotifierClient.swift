@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -27,25 +28,41 @@ struct HTTPNotifierClient: Sendable {
         request.headers.add(name: "User-Agent", value: "vigil")
         for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
+        let shown = Self.display(url)
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
                                                                                + timeout.components.attoseconds / 1_000_000_000))
         } catch {
-            throw .retry("\(url): \(Self.describe(error))")
+            throw .retry("\(shown): \(Self.describe(error))")
         }
         let text = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
         let status = Int(response.status.code)
         switch status {
         case 200..<300: return
         case 408, 425, 429, 500...:
-            throw .retry("\(url): HTTP \(status) \(text.prefix(200))")
+            throw .retry("\(shown): HTTP \(status) \(text.prefix(200))")
         default:
-            throw .rejected("\(url): HTTP \(status) \(text.prefix(200))")
+            throw .rejected("\(shown): HTTP \(status) \(text.prefix(200))")
         }
     }
 
     func shutdown() async { try? await client.shutdown() }
+
+    /// The URL for log lines: without credentials (`user:password@`) and without the query,
+    /// where receivers often put their tokens.
+    static func display(_ url: String) -> String {
+        var text = Substring(url)
+        if let query = text.firstIndex(where: { $0 == "?" || $0 == "#" }) { text = text[..<query] }
+        if let scheme = text.range(of: "://") {
+            let rest = text[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+                text = text[..<scheme.upperBound] + rest[rest.index(after: at)...]
+            }
+        }
+        return String(text)
+    }
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {

@@ -139,7 +139,6 @@ public final class AlertCenter: Sendable {
     }
 
     private func logTransition(_ transition: AlertTransition, instance: AlertInstance) {
-        guard transition.to != .pending || transition.from == .inactive else { return }
         let metadata: Logger.Metadata = [
             "alert": "\(instance.rule)", "series": "\(instance.key.series)", "state": "\(transition.to.rawValue)",
             "from": "\(transition.from.rawValue)", "value": "\(instance.value.map { "\($0)" } ?? "n/a")",
@@ -148,7 +147,8 @@ public final class AlertCenter: Sendable {
         switch transition.to {
         case .firing: logger.warning("alert firing", metadata: metadata)
         case .resolved: logger.notice("alert resolved", metadata: metadata)
-        case .pending, .inactive: logger.info("alert \(transition.to.rawValue)", metadata: metadata)
+        case .pending: logger.info("alert pending", metadata: metadata)
+        case .inactive: logger.debug("alert back to inactive", metadata: metadata)
         }
     }
 
