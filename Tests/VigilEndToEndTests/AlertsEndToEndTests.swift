@@ -401,4 +401,40 @@ struct AlertsEndToEndTests {
         let bad = try await vigil(["alerts", "test", "--config", root + "/samples/alerts.yaml", "--input", root + "/samples/alerts.yaml"])
         #expect(bad.status != 0 && bad.stderr.contains("alerts.yaml:"))
     }
+
+    @Test func aSelfAlertFiresWhenTheBrokerGoesAway() async throws {
+        // The built-in VigilSourceDown waits a minute; a config rule of the same name replaces it.
+        let live = try await AlertGateway(alerts: """
+            alerts:
+              evaluation_interval: 200ms
+              rules:
+                - {name: VigilSourceDown, selector: vigil_self_source_up, threshold: "== 0", for: 1s, severity: critical}
+            """)
+        defer { live.stop() }
+        let rules = try await live.api("/api/v1/rules").body
+        #expect(rules.components(separatedBy: "\"VigilSourceDown\"").count == 2, "replaced, not added: \(rules)")
+        #expect(rules.contains("\"VigilStoreDiskFull\""))
+        live.broker.stop()
+        let alert = try await live.waitForAlert({ $0["rule"] as? String == "VigilSourceDown" && $0["state"] as? String == "firing" },
+                                                timeout: .seconds(15))
+        #expect((alert["labels"] as? [String: String])?["source"] == "mqtt/local")
+    }
+
+    @Test func checkConfigWarnsAboutASelectorThatMatchesNothingInTheStore() async throws {
+        let directory = try TemporaryDirectory("check-rules")
+        let csv = try directory.write("readings.csv", "series,timestamp_ms,value\ntemp{device=\"d1\"},1764061200000,20\n")
+        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--format", "csv", csv])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let config = try directory.write("vigil.yaml", """
+            data_dir: \(directory.path("data"))
+            alerts:
+              rules:
+                - {name: Known, selector: temp, threshold: "> 1"}
+                - {name: Typo, selector: tmep, threshold: "> 1"}
+            """)
+        let checked = try await vigil(["check-config", "--quiet", config])
+        #expect(checked.status == 0)
+        #expect(checked.stderr.contains("vigil.yaml:5:") && checked.stderr.contains("alert rule 'Typo': selector"), "\(checked.stderr)")
+        #expect(!checked.stderr.contains("'Known'"))
+    }
 }

@@ -45,13 +45,17 @@ final class AlertDatabase {
 
     // MARK: instances
 
-    func loadInstances() throws(StoreError) -> [AlertInstance] {
-        let statement = try db.prepare("SELECT data FROM alert_instances")
-        var out: [AlertInstance] = []
+    func loadInstances() throws(StoreError) -> [AlertInstance] { try loadAll(AlertInstance.self, from: "alert_instances") }
+
+    /// Every row's JSON `data` of a table; a row that no longer decodes (written by a newer
+    /// version, or damaged) is skipped rather than stopping the start.
+    private func loadAll<T: Decodable>(_ type: T.Type, from table: String) throws(StoreError) -> [T] {
+        let statement = try db.prepare("SELECT data FROM \(table)")
+        defer { statement.reset() }
+        var out: [T] = []
         while try statement.step() {
-            if let instance = try? decoder.decode(AlertInstance.self, from: Data(statement.blob(0))) { out.append(instance) }
+            if let value = try? decoder.decode(T.self, from: Data(statement.blob(0))) { out.append(value) }
         }
-        statement.reset()
         return out
     }
 
@@ -120,15 +124,7 @@ final class AlertDatabase {
 
     // MARK: silences
 
-    func loadSilences() throws(StoreError) -> [Silence] {
-        let statement = try db.prepare("SELECT data FROM silences")
-        var out: [Silence] = []
-        while try statement.step() {
-            if let silence = try? decoder.decode(Silence.self, from: Data(statement.blob(0))) { out.append(silence) }
-        }
-        statement.reset()
-        return out
-    }
+    func loadSilences() throws(StoreError) -> [Silence] { try loadAll(Silence.self, from: "silences") }
 
     func saveSilence(_ silence: Silence) throws(StoreError) {
         guard let data = try? encoder.encode(silence) else { return }
