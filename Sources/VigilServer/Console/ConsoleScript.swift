@@ -202,6 +202,8 @@ enum ConsoleScript {
       else chart.series = null;
       if (rejects) loadRejects();
       if (alerts) loadAlerts();
+      // Page links are fragments naming their section: keep the browser from scrolling the header away.
+      window.scrollTo(0, 0);
     }
 
     // ---- alerts: firing, pending and resolved; ack and silence for operators -------------
