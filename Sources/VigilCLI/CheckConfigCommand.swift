@@ -86,6 +86,11 @@ enum ConfigSummary {
             lines.append("    mqtt/\(broker.name): \(broker.host):\(broker.port) " +
                          broker.subscriptions.map { "\($0.filter) (qos \($0.qos))" }.joined(separator: ", "))
         }
+        lines.append("  serial:    \(config.serial.ports.count) port(s)")
+        for port in config.serial.ports {
+            lines.append("    serial/\(port.name): \(port.device) \(port.settings.summary), \(port.format.name)"
+                         + (port.poll.map { ", polled every \(ConfigValues.format($0.interval))" } ?? ""))
+        }
         let alerts = config.alerts
         lines.append("  alerts:    \(alerts.rules.count) rule(s)\(alerts.selfAlerts ? " + \(SelfAlertRules.all.count) built-in self-alerts" : ""), "
                      + "\(alerts.notifiers.count) notifier(s), evaluated every \(ConfigValues.format(alerts.evaluationInterval))")

@@ -139,6 +139,10 @@ public struct Gateway: Sendable {
                                      brokers: config.mqtt.brokers, selfReadings: { selfReadings($0) },
                                      logger: Logger(label: "vigil.alerts")))
         services.append(BusCloser(bus: bus))
+        for port in config.serial.ports {
+            services.append(SerialSource(config: port, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
+                                         logger: Logger(label: "vigil.serial")))
+        }
         for broker in config.mqtt.brokers {
             services.append(MQTTSource(config: broker, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
                                        logger: Logger(label: "vigil.mqtt")))

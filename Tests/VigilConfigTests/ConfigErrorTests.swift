@@ -108,7 +108,7 @@ struct ConfigErrorTests {
     }
 
     @Test func plannedSectionsAreRefusedNotIgnored() {
-        #expect(loadError("serial:\n  ports: []\n")?.hasPrefix("DIR/config.yaml:2:3: 'serial' is not available in this version") == true)
+        #expect(loadError("modbus:\n  buses: []\n")?.hasPrefix("DIR/config.yaml:2:3: 'modbus' is not available in this version") == true)
     }
 
     @Test func storeSectionDefaultsAndErrors() throws {

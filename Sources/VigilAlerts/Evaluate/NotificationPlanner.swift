@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Decides which notifications an alert instance needs now: the first firing notification per
 /// notifier, repeats after the route's `repeat_interval` (Alertmanager: its `resend_interval`),
 /// and one resolved notification to each notifier that heard it fire.

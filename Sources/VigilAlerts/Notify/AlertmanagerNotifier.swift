@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Alertmanager's `POST /api/v2/alerts`: one alert per request, labels and annotations as
 /// Alertmanager wants them, `startsAt`, `endsAt`, `generatorURL`. A firing alert's `endsAt` is

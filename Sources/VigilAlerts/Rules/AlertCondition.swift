@@ -1,3 +1,5 @@
+import VigilCore
+
 /// What makes an alert instance active. Every condition is evaluated per series.
 public enum AlertCondition: Sendable {
     /// The latest value compared with a threshold. With `clear`, an active alert stays active until
@@ -46,12 +48,6 @@ public enum AlertCondition: Sendable {
 }
 
 extension Duration {
-    /// Milliseconds, saturating; the alert engine keeps time as epoch milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1000).partialValue + attoseconds / 1_000_000_000_000_000
-    }
-
     /// `90s` → `1m30s`, `0s`, `250ms`.
     public var compactDescription: String {
         var ms = milliseconds

@@ -41,6 +41,12 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
     case clockSkew = "clock_skew"
     case tooOld = "too_old"
     case duplicate = "duplicate"
+    case frameTooLong = "frame_too_long"
+    case invalidFrame = "invalid_frame"
+    case checksumMismatch = "checksum_mismatch"
+    case noPatternMatch = "no_pattern_match"
+    case columnCount = "column_count"
+    case replyTimeout = "reply_timeout"
 
     public var explanation: String {
         switch self {
@@ -62,6 +68,12 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
         case .clockSkew: "the device timestamp is further in the future than normalize.max_clock_skew allows"
         case .tooOld: "the device timestamp is older than normalize.max_age allows"
         case .duplicate: "the same series, device timestamp and value arrived again (a QoS 1 redelivery)"
+        case .frameTooLong: "a serial line or frame is longer than max_frame; it was dropped up to the next terminator"
+        case .invalidFrame: "bytes outside a frame (before the start marker) or a frame of the wrong shape"
+        case .checksumMismatch: "an NMEA 0183 sentence whose checksum does not match"
+        case .noPatternMatch: "the line does not match the port's regular expression"
+        case .columnCount: "a CSV line has fewer columns than configured"
+        case .replyTimeout: "a polled device did not answer its command in time"
         }
     }
 }

@@ -17,12 +17,13 @@ public struct VigilConfiguration: Sendable {
     public var normalize: NormalizeConfig
     public var mqtt: MQTTConfig
     public var alerts: AlertsConfig
+    public var serial: SerialConfig
     /// Every file read (the main file and its includes).
     public var files: [String]
     public var warnings: [ConfigWarning]
 
     /// Sections that later versions fill; present and non-empty, they are refused rather than ignored.
-    static let plannedSections = ["serial", "modbus"]
+    static let plannedSections = ["modbus"]
 
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -54,6 +55,7 @@ public struct VigilConfiguration: Sendable {
             normalize: try NormalizeConfig.decode(try top.section("normalize")),
             mqtt: mqtt,
             alerts: try AlertsConfig.decode(try top.section("alerts"), brokers: mqtt.brokers.map(\.name)),
+            serial: try SerialConfig.decode(try top.section("serial")),
             files: files,
             warnings: [])
         for name in plannedSections {

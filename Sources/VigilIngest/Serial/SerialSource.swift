@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+import VigilCore
+
+/// One serial device as a Service. A dedicated thread owns the device: it opens it, reads frames
+/// (and sends the poll command when configured), and when the device disappears (unplugged, EIO,
+/// ENODEV, the path gone) marks the source offline and reopens it with a capped backoff. Blocking
+/// I/O stays on that thread, so a stuck device never holds up the event loops or another source.
+public struct SerialSource: Service {
+    public let config: SerialPortConfig
+    let bus: ReadingBus
+    let board: SourceStatusBoard
+    let rejects: IngestRejects
+    let normalizer: Normalizer
+    let logger: Logger
+
+    public init(config: SerialPortConfig, bus: ReadingBus, board: SourceStatusBoard, rejects: IngestRejects,
+                normalizer: Normalizer, logger: Logger) {
+        self.config = config
+        self.bus = bus
+        self.board = board
+        self.rejects = rejects
+        self.normalizer = normalizer
+        var logger = logger
+        logger[metadataKey: "port"] = "\(config.name)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        board.register(name: config.sourceName, kind: "serial")
+        let loop = SerialLoop(source: self)
+        let thread = Thread { loop.run() }
+        thread.name = "serial-\(config.name)"
+        thread.start()
+        try? await gracefulShutdown()
+        loop.stop()
+        await loop.waitUntilStopped()
+        board.update(config.sourceName) { $0.state = .stopped }
+    }
+}
+
+/// The thread's side of a serial source.
+final class SerialLoop: Sendable {
+    let source: SerialSource
+    private let state = Mutex((stop: false, exited: false, waiters: [CheckedContinuation<Void, Never>]()))
+    let readings: Counter
+    let bytesCounter: Counter
+    let opens: Counter
+
+    init(source: SerialSource) {
+        self.source = source
+        readings = Counter(label: "vigil_ingest_readings_total", dimensions: [("source", source.config.sourceName)])
+        bytesCounter = Counter(label: "vigil_serial_received_bytes_total", dimensions: [("port", source.config.name)])
+        opens = Counter(label: "vigil_serial_opens_total", dimensions: [("port", source.config.name)])
+    }
+
+    var stopping: Bool { state.withLock { $0.stop } }
+
+    func stop() { state.withLock { $0.stop = true } }
+
+    func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.exited { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    func run() {
+        defer {
+            let waiters = state.withLock { state in
+                state.exited = true
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        let config = source.config
+        var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: config.reopenMax)
+        var lastFailure = ""
+        while !stopping {
+            let port: SerialPort
+            do {
+                port = try SerialPort(path: config.device, settings: config.settings)
+            } catch {
+                if error.description != lastFailure {
+                    source.logger.warning("serial device unavailable, retrying", metadata: ["device": "\(config.device)", "reason": "\(error)"])
+                    lastFailure = error.description
+                }
+                source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = error.description }
+                sleep(backoff.nextDelay())
+                continue
+            }
+            opens.increment()
+            lastFailure = ""
+            source.logger.info("serial device open", metadata: ["device": "\(config.device)", "settings": "\(config.settings.summary)"])
+            source.board.update(config.sourceName) { $0.state = .connected; $0.detail = "" }
+            let reason = serve(port)
+            guard !stopping else { break }
+            source.logger.warning("serial device lost, reopening", metadata: ["device": "\(config.device)", "reason": "\(reason)"])
+            source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = reason }
+            backoff.reset()
+            sleep(backoff.nextDelay())
+        }
+    }
+
+    /// Reads until the device goes away or a stop is requested; returns why it ended.
+    private func serve(_ port: SerialPort) -> String {
+        let config = source.config
+        var splitter = FrameSplitter(framing: config.framing, maxFrame: config.maxFrame)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let clock = ContinuousClock()
+        var nextPoll = clock.now
+        var replyDeadline: ContinuousClock.Instant?
+        while !stopping {
+            if let poll = config.poll, clock.now >= nextPoll {
+                if replyDeadline != nil { reject(.replyTimeout, frame: poll.command) }
+                guard port.write(poll.command) else { return "cannot write the poll command" }
+                replyDeadline = clock.now + poll.timeout
+                nextPoll = clock.now + poll.interval
+            }
+            if let deadline = replyDeadline, clock.now >= deadline {
+                reject(.replyTimeout, frame: config.poll?.command ?? [])
+                replyDeadline = nil
+            }
+            switch port.read(into: &buffer, timeoutMs: 50) {
+            case .nothing:
+                continue
+            case .gone(let reason):
+                return reason
+            case .bytes(let count):
+                bytesCounter.increment(by: count)
+                let receivedMs = WallClock.nowMs()
+                var batch: [Reading] = []
+                var frames = 0
+                for event in splitter.feed(buffer[0..<count]) {
+                    switch event {
+                    case .frame(let frame):
+                        frames += 1
+                        replyDeadline = nil
+                        batch += readings(from: frame, receivedMs: receivedMs)
+                    case .tooLong: reject(.frameTooLong, frame: [])
+                    case .garbage: reject(.invalidFrame, frame: Array(buffer[0..<min(count, 64)]))
+                    }
+                }
+                source.board.update(config.sourceName) { status in
+                    status.bytes += UInt64(count)
+                    if frames > 0 {
+                        status.messages += UInt64(frames)
+                        status.lastMessageMs = receivedMs
+                    }
+                }
+                if !batch.isEmpty {
+                    readings.increment(by: batch.count)
+                    source.bus.publish(batch)
+                }
+            }
+        }
+        return "stopped"
+    }
+
+    func readings(from frame: [UInt8], receivedMs: Int64) -> [Reading] {
+        let config = source.config
+        if let skip = config.skipPrefix, frame.starts(with: skip.utf8) { return [] }
+        let decoded = config.format.decode(frame, receivedMs: receivedMs)
+        for reason in decoded.rejects { reject(reason, frame: frame) }
+        var candidates: [Normalizer.Candidate] = []
+        for sample in decoded.samples {
+            let base = sample.name.map { config.metricPrefix + $0 } ?? config.metric
+            guard let raw = base, let metric = NameRules.sanitizeMetricName(raw) else {
+                reject(.invalidMetricName, frame: frame)
+                continue
+            }
+            var labels = config.labels
+            for label in sample.labels {
+                if let name = NameRules.sanitizeLabelName(label.name), labels[name] == nil { labels[name] = label.value }
+            }
+            let unit = config.units[sample.name ?? metric] ?? config.units[metric] ?? sample.unit
+            let reading = Reading(metric: metric, labels: labels, timestampMs: sample.timestampMs ?? receivedMs, value: sample.value, unit: unit)
+            candidates.append(Normalizer.Candidate(reading: reading, deviceTime: sample.timestampMs != nil))
+        }
+        let normalized = source.normalizer.normalize(candidates, receivedMs: receivedMs)
+        for reason in normalized.rejects { reject(reason, frame: frame) }
+        return normalized.readings
+    }
+
+    func reject(_ reason: PayloadReject, frame: [UInt8]) {
+        source.rejects.record(source: source.config.sourceName, reason: reason, topic: source.config.device, payload: frame)
+    }
+
+    /// Sleeps in short steps so a stop request is noticed.
+    private func sleep(_ duration: Duration) {
+        let clock = ContinuousClock()
+        let end = clock.now + duration
+        while !stopping, clock.now < end { usleep(20_000) }
+    }
+}
