@@ -47,6 +47,8 @@ let package = Package(
         // zstd and SQLite (Debian libzstd-dev, libsqlite3-dev) for the metric store.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // libmodbus (Debian libmodbus-dev): Modbus RTU and TCP; only VigilIngest/Modbus sees it.
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         // zlib (Debian zlib1g-dev) for WebSocket permessage-deflate.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
@@ -57,11 +59,11 @@ let package = Package(
             dependencies: ["VigilCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        // Sources (MQTT now; serial and Modbus later), payload parsers and normalization.
+        // Sources (MQTT, serial lines, Modbus RTU/TCP), payload parsers and normalization.
         .target(
             name: "VigilIngest",
             dependencies: [
-                "VigilCore", "VigilConfig", "CMosquitto",
+                "VigilCore", "VigilConfig", "CMosquitto", "CModbus",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 purpose="${1:-build}"
-build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev)
+build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodbus-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl socat python3) ;;
@@ -50,12 +50,13 @@ if ((${#missing[@]})); then
   ((status == 0)) || { echo "apt-get install failed ($status)" >&2; exit "$status"; }
 fi
 
-# The tests run the Autobahn cases through kosoku (PyPI), from a venv kept in .build/.
+# The tests run the Autobahn cases through kosoku and a Modbus slave on pymodbus (PyPI), from a
+# venv kept in .build/.
 if [[ "$purpose" == "test" ]]; then
   venv="$(cd "$(dirname "$0")/.." && pwd)/.build/test-venv"
-  if ! "$venv/bin/python" -c 'import kosoku' 2>/dev/null; then
-    echo "==> creating $venv with kosoku (Autobahn conformance cases)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q kosoku==0.1.0
+  if ! "$venv/bin/python" -c 'import kosoku, pymodbus, serial' 2>/dev/null; then
+    echo "==> creating $venv with kosoku (Autobahn conformance cases) and pymodbus (Modbus slave)"
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q kosoku==0.1.0 pymodbus==3.6.9 pyserial==3.5
   fi
 fi

@@ -91,6 +91,16 @@ enum ConfigSummary {
             lines.append("    serial/\(port.name): \(port.device) \(port.settings.summary), \(port.format.name)"
                          + (port.poll.map { ", polled every \(ConfigValues.format($0.interval))" } ?? ""))
         }
+        lines.append("  modbus:    \(config.modbus.buses.count) bus(es)")
+        for bus in config.modbus.buses {
+            let line = switch bus.transport {
+            case .rtu(let device, let settings): "\(device) \(settings.summary)"
+            case .tcp(let host, let port): "tcp \(host):\(port)"
+            }
+            lines.append("    modbus/\(bus.name): \(line), " + bus.devices.map {
+                "\($0.name) (slave \($0.slave), \($0.registers.count) values in \($0.blocks.count) request(s) every \(ConfigValues.format($0.pollInterval)))"
+            }.joined(separator: ", "))
+        }
         let alerts = config.alerts
         lines.append("  alerts:    \(alerts.rules.count) rule(s)\(alerts.selfAlerts ? " + \(SelfAlertRules.all.count) built-in self-alerts" : ""), "
                      + "\(alerts.notifiers.count) notifier(s), evaluated every \(ConfigValues.format(alerts.evaluationInterval))")

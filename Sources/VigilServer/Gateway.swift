@@ -143,6 +143,10 @@ public struct Gateway: Sendable {
             services.append(SerialSource(config: port, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
                                          logger: Logger(label: "vigil.serial")))
         }
+        for modbusBus in config.modbus.buses {
+            services.append(ModbusBusSource(config: modbusBus, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
+                                            logger: Logger(label: "vigil.modbus")))
+        }
         for broker in config.mqtt.brokers {
             services.append(MQTTSource(config: broker, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
                                        logger: Logger(label: "vigil.mqtt")))

@@ -107,10 +107,6 @@ struct ConfigErrorTests {
         #expect(config.gatewayName == "cost$5")
     }
 
-    @Test func plannedSectionsAreRefusedNotIgnored() {
-        #expect(loadError("modbus:\n  buses: []\n")?.hasPrefix("DIR/config.yaml:2:3: 'modbus' is not available in this version") == true)
-    }
-
     @Test func storeSectionDefaultsAndErrors() throws {
         let defaults = try load("data_dir: /srv/vigil\n")
         #expect(defaults.store.path == "/srv/vigil/metrics.db")

@@ -47,6 +47,7 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
     case noPatternMatch = "no_pattern_match"
     case columnCount = "column_count"
     case replyTimeout = "reply_timeout"
+    case modbusException = "modbus_exception"
 
     public var explanation: String {
         switch self {
@@ -74,6 +75,7 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
         case .noPatternMatch: "the line does not match the port's regular expression"
         case .columnCount: "a CSV line has fewer columns than configured"
         case .replyTimeout: "a polled device did not answer its command in time"
+        case .modbusException: "a Modbus device answered a read with an exception (the payload names it)"
         }
     }
 }

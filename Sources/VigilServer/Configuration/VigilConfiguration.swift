@@ -18,12 +18,10 @@ public struct VigilConfiguration: Sendable {
     public var mqtt: MQTTConfig
     public var alerts: AlertsConfig
     public var serial: SerialConfig
+    public var modbus: ModbusConfig
     /// Every file read (the main file and its includes).
     public var files: [String]
     public var warnings: [ConfigWarning]
-
-    /// Sections that later versions fill; present and non-empty, they are refused rather than ignored.
-    static let plannedSections = ["modbus"]
 
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -56,14 +54,9 @@ public struct VigilConfiguration: Sendable {
             mqtt: mqtt,
             alerts: try AlertsConfig.decode(try top.section("alerts"), brokers: mqtt.brokers.map(\.name)),
             serial: try SerialConfig.decode(try top.section("serial")),
+            modbus: try ModbusConfig.decode(try top.section("modbus")),
             files: files,
             warnings: [])
-        for name in plannedSections {
-            if let node = top.node(name) {
-                throw ConfigError("'\(name)' is not available in this version of Vigil (\(BuildInfo.version)); remove the section",
-                                  at: node.location)
-            }
-        }
         try top.finish()
         var result = config
         result.warnings = diagnostics.warnings
