@@ -54,8 +54,22 @@ python3 scripts/webhook_sink.py --port "$webhook_port" --secret "$webhook_secret
 pids+=($!)
 export VIGIL_WEBHOOK_URL="http://127.0.0.1:$webhook_port/vigil" VIGIL_WEBHOOK_SECRET="$webhook_secret"
 
+# Two serial devices on pseudo-terminals (samples/serial.yaml): a weather station and a GPS.
+for device in weather gps; do
+  socat "pty,raw,echo=0,link=$state/tty-$device" "pty,raw,echo=0,link=$state/tty-$device-sim" 2>"$state/socat-$device.log" &
+  pids+=($!)
+done
+for _ in $(seq 50); do [[ -e "$state/tty-weather-sim" && -e "$state/tty-gps-sim" ]] && break; sleep 0.1; done
+python3 scripts/serial_device.py "$state/tty-weather-sim" weather > "$state/serial-weather.log" 2>&1 &
+pids+=($!)
+python3 scripts/serial_device.py "$state/tty-gps-sim" gps --interval 2 > "$state/serial-gps.log" 2>&1 &
+pids+=($!)
+export VIGIL_WEATHER_TTY="$state/tty-weather" VIGIL_GPS_TTY="$state/tty-gps"
+# The demo's config: samples/demo.yaml (MQTT, alerts) plus samples/serial.yaml.
+printf 'include: [%s/samples/demo.yaml, %s/samples/serial.yaml]\n' "$root" "$root" > "$state/vigil.yaml"
+
 export VIGIL_LISTEN="127.0.0.1:$https_port" VIGIL_DATA_DIR="$state/data" VIGIL_MQTT_URL="mqtt://127.0.0.1:$mqtt_port"
-"$bin" run --config samples/demo.yaml &
+"$bin" run --config "$state/vigil.yaml" &
 vigil_pid=$!
 pids+=($vigil_pid)
 for _ in $(seq 100); do
@@ -78,6 +92,7 @@ cat <<BANNER
     Query:    curl -k -u admin:'$password' 'https://127.0.0.1:$https_port/api/v1/last?match[]=temperature'
               $bin query --data-dir $state/data temperature --last
     MQTT:     mosquitto_sub -p $mqtt_port -t 'sensors/#' -v
+    Serial:   a weather station and a GPS on pseudo-terminals ($state/tty-*), see samples/serial.yaml
     Alerts:   rules in samples/alerts.yaml (a fridge door left open 15 s fires within minutes)
               webhook receiver: tail -f .demo/webhook.log    MQTT: mosquitto_sub -p $mqtt_port -t 'vigil/alerts/#' -v
               curl -k -u admin:'$password' https://127.0.0.1:$https_port/api/v1/alerts

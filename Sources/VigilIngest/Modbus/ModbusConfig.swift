@@ -39,6 +39,15 @@ public struct ModbusBusConfig: Sendable {
 
     public var sourceName: String { "modbus/\(name)" }
 
+    /// The silent interval Modbus RTU requires between frames: 3.5 character times, fixed at
+    /// 1.75 ms above 19200 baud (Modbus over serial line, 2.5.1.1). None over TCP.
+    static func defaultGap(_ transport: Transport) -> Duration {
+        guard case .rtu(_, let settings) = transport else { return .zero }
+        if settings.baud > 19200 { return .microseconds(1750) }
+        let bitsPerCharacter = 1 + settings.dataBits + (settings.parity == .none ? 0 : 1) + settings.stopBits
+        return .microseconds(Int64(3.5 * Double(bitsPerCharacter) / Double(settings.baud) * 1_000_000))
+    }
+
     static func decode(_ object: ConfigObject) throws(ConfigError) -> ModbusBusConfig {
         let name = try object.requiredString("name")
         let transport: Transport
@@ -65,7 +74,7 @@ public struct ModbusBusConfig: Sendable {
             name: name, transport: transport,
             timeout: try object.duration("timeout", default: .milliseconds(500)),
             retries: try object.int("retries", default: 1, in: 0...10),
-            interFrameGap: try object.duration("inter_frame_gap", default: isTCP ? .zero : .milliseconds(2)),
+            interFrameGap: try object.duration("inter_frame_gap", default: defaultGap(transport)),
             backoffMax: try object.duration("backoff_max", default: .seconds(30)),
             devices: devices)
         guard config.timeout >= .milliseconds(10) else {
@@ -101,8 +110,8 @@ public struct ModbusDeviceConfig: Sendable {
             throw ConfigError("\(object.path).registers: a device needs at least one register", at: object.location(of: "registers"))
         }
         let pollInterval = try object.duration("poll_interval", default: .seconds(1))
-        guard pollInterval >= .milliseconds(10) else {
-            throw ConfigError("\(object.qualified("poll_interval")): at least 10ms", at: object.location(of: "poll_interval"))
+        guard pollInterval >= .milliseconds(1) else {
+            throw ConfigError("\(object.qualified("poll_interval")): at least 1ms", at: object.location(of: "poll_interval"))
         }
         try object.finish()
         return ModbusDeviceConfig(name: name, slave: slave, pollInterval: pollInterval, labels: labels, registers: registers,

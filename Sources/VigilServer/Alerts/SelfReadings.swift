@@ -19,7 +19,7 @@ struct SelfReadings: Sendable {
 
     func callAsFunction(_ now: Int64) -> [Reading] {
         var out: [Reading] = []
-        for source in board.snapshot() {
+        for source in board.snapshot() where source.state != .stopped {  // stopped: the gateway is shutting down
             out.append(Reading(metric: SelfAlertRules.sourceUp, labels: Labels(["source": source.name]), timestampMs: now,
                                value: source.state == .connected ? 1 : 0))
         }
