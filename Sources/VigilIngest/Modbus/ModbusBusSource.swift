@@ -36,12 +36,7 @@ public struct ModbusBusSource: Service {
     public func run() async throws {
         board.register(name: config.sourceName, kind: "modbus")
         let master = ModbusMaster(source: self)
-        let thread = Thread { master.run() }
-        thread.name = "modbus-\(config.name)"
-        thread.start()
-        try? await gracefulShutdown()
-        master.stop()
-        await master.waitUntilStopped()
+        await DedicatedThread.run(name: "modbus-\(config.name)") { master.run(on: $0) }
         board.update(config.sourceName) { $0.state = .stopped }
     }
 }
@@ -49,23 +44,7 @@ public struct ModbusBusSource: Service {
 /// The bus thread's side.
 final class ModbusMaster: Sendable {
     let source: ModbusBusSource
-    private let state = Mutex((stop: false, exited: false, waiters: [CheckedContinuation<Void, Never>]()))
-
     init(source: ModbusBusSource) { self.source = source }
-
-    var stopping: Bool { state.withLock { $0.stop } }
-    func stop() { state.withLock { $0.stop = true } }
-
-    func waitUntilStopped() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                if state.exited { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
 
     /// Per-device schedule and health, owned by the bus thread.
     struct DeviceState {
@@ -95,14 +74,7 @@ final class ModbusMaster: Sendable {
         }
     }
 
-    func run() {
-        defer {
-            let waiters = state.withLock { state in
-                state.exited = true
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
+    func run(on thread: DedicatedThread) {
         let config = source.config
         let clock = ContinuousClock()
         var devices = config.devices.map { device in
@@ -111,7 +83,7 @@ final class ModbusMaster: Sendable {
         for device in devices { device.metrics.configuredRate.record(1 / device.config.pollInterval.seconds) }
         var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: .seconds(5))
         var lastFailure = ""
-        while !stopping {
+        while !thread.stopping {
             let connection: ModbusConnection
             do {
                 connection = try ModbusConnection(transport: config.transport, timeout: config.timeout)
@@ -121,31 +93,31 @@ final class ModbusMaster: Sendable {
                     lastFailure = error.description
                 }
                 source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = error.description }
-                sleep(until: clock.now + backoff.nextDelay())
+                thread.sleep(until: clock.now + backoff.nextDelay())
                 continue
             }
             lastFailure = ""
             backoff.reset()
             source.logger.info("Modbus bus open", metadata: ["devices": "\(devices.count)"])
             source.board.update(config.sourceName) { $0.state = .connected; $0.detail = "" }
-            let reason = serve(connection, &devices, clock: clock)
-            guard !stopping else { break }
+            let reason = serve(connection, &devices, clock: clock, on: thread)
+            guard !thread.stopping else { break }
             source.logger.warning("Modbus bus lost, reopening", metadata: ["reason": "\(reason)"])
             source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = reason }
-            sleep(until: clock.now + backoff.nextDelay())
+            thread.sleep(until: clock.now + backoff.nextDelay())
         }
     }
 
     /// Polls until the link fails or a stop is requested.
-    private func serve(_ connection: ModbusConnection, _ devices: inout [DeviceState], clock: ContinuousClock) -> String {
+    private func serve(_ connection: ModbusConnection, _ devices: inout [DeviceState], clock: ContinuousClock, on thread: DedicatedThread) -> String {
         let config = source.config
-        while !stopping {
+        while !thread.stopping {
             guard let next = devices.indices.min(by: { devices[$0].due < devices[$1].due }) else { return "no devices" }
             if devices[next].due > clock.now {
-                sleep(until: devices[next].due)
+                thread.sleep(until: devices[next].due)
                 continue
             }
-            switch poll(connection, &devices[next], clock: clock) {
+            switch poll(connection, &devices[next], clock: clock, thread: thread) {
             case .linkLost(let reason): return reason
             case .done: break
             }
@@ -160,7 +132,7 @@ final class ModbusMaster: Sendable {
 
     enum PollOutcome { case done, linkLost(String) }
 
-    private func poll(_ connection: ModbusConnection, _ device: inout DeviceState, clock: ContinuousClock) -> PollOutcome {
+    private func poll(_ connection: ModbusConnection, _ device: inout DeviceState, clock: ContinuousClock, thread: DedicatedThread) -> PollOutcome {
         let config = source.config
         let started = clock.now
         var words: [Int: [UInt16]] = [:]  // block index → words
@@ -168,7 +140,7 @@ final class ModbusMaster: Sendable {
         for (blockIndex, block) in device.config.blocks.enumerated() {
             var attempt = 0
             while true {
-                defer { if config.interFrameGap > .zero { sleep(until: clock.now + config.interFrameGap) } }
+                defer { if config.interFrameGap > .zero { thread.sleep(until: clock.now + config.interFrameGap) } }
                 do {
                     words[blockIndex] = try connection.read(slave: device.config.slave, table: block.table, start: block.start, count: block.count)
                     device.metrics.ok.increment()
@@ -195,7 +167,7 @@ final class ModbusMaster: Sendable {
                                                   payload: Array(error.description.utf8))
                         }
                         attempt += 1
-                        if attempt <= config.retries, !stopping { continue }
+                        if attempt <= config.retries, !thread.stopping { continue }
                     }
                     break
                 }
@@ -259,16 +231,6 @@ final class ModbusMaster: Sendable {
         device.completed.removeAll { $0 < horizon }
         let window = min(10, (clock.now - (device.completed.first ?? clock.now)).seconds + device.config.pollInterval.seconds)
         device.metrics.achievedRate.record(window > 0 ? Double(device.completed.count) / window : 0)
-    }
-
-    private func sleep(until deadline: ContinuousClock.Instant) {
-        let clock = ContinuousClock()
-        while !stopping {
-            let left = deadline - clock.now
-            guard left > .zero else { return }
-            let micros = min(20_000, max(50, left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000))
-            usleep(UInt32(micros))
-        }
     }
 }
 

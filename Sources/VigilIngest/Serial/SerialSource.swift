@@ -32,12 +32,7 @@ public struct SerialSource: Service {
     public func run() async throws {
         board.register(name: config.sourceName, kind: "serial")
         let loop = SerialLoop(source: self)
-        let thread = Thread { loop.run() }
-        thread.name = "serial-\(config.name)"
-        thread.start()
-        try? await gracefulShutdown()
-        loop.stop()
-        await loop.waitUntilStopped()
+        await DedicatedThread.run(name: "serial-\(config.name)") { loop.run(on: $0) }
         board.update(config.sourceName) { $0.state = .stopped }
     }
 }
@@ -45,7 +40,6 @@ public struct SerialSource: Service {
 /// The thread's side of a serial source.
 final class SerialLoop: Sendable {
     let source: SerialSource
-    private let state = Mutex((stop: false, exited: false, waiters: [CheckedContinuation<Void, Never>]()))
     let readings: Counter
     let bytesCounter: Counter
     let opens: Counter
@@ -57,33 +51,11 @@ final class SerialLoop: Sendable {
         opens = Counter(label: "vigil_serial_opens_total", dimensions: [("port", source.config.name)])
     }
 
-    var stopping: Bool { state.withLock { $0.stop } }
-
-    func stop() { state.withLock { $0.stop = true } }
-
-    func waitUntilStopped() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                if state.exited { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-
-    func run() {
-        defer {
-            let waiters = state.withLock { state in
-                state.exited = true
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
+    func run(on thread: DedicatedThread) {
         let config = source.config
         var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: config.reopenMax)
         var lastFailure = ""
-        while !stopping {
+        while !thread.stopping {
             let port: SerialPort
             do {
                 port = try SerialPort(path: config.device, settings: config.settings)
@@ -93,31 +65,31 @@ final class SerialLoop: Sendable {
                     lastFailure = error.description
                 }
                 source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = error.description }
-                sleep(backoff.nextDelay())
+                thread.sleep(for: backoff.nextDelay())
                 continue
             }
             opens.increment()
             lastFailure = ""
             source.logger.info("serial device open", metadata: ["device": "\(config.device)", "settings": "\(config.settings.summary)"])
             source.board.update(config.sourceName) { $0.state = .connected; $0.detail = "" }
-            let reason = serve(port)
-            guard !stopping else { break }
+            let reason = serve(port, on: thread)
+            guard !thread.stopping else { break }
             source.logger.warning("serial device lost, reopening", metadata: ["device": "\(config.device)", "reason": "\(reason)"])
             source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = reason }
             backoff.reset()
-            sleep(backoff.nextDelay())
+            thread.sleep(for: backoff.nextDelay())
         }
     }
 
     /// Reads until the device goes away or a stop is requested; returns why it ended.
-    private func serve(_ port: SerialPort) -> String {
+    private func serve(_ port: SerialPort, on thread: DedicatedThread) -> String {
         let config = source.config
         var splitter = FrameSplitter(framing: config.framing, maxFrame: config.maxFrame)
         var buffer = [UInt8](repeating: 0, count: 4096)
         let clock = ContinuousClock()
         var nextPoll = clock.now
         var replyDeadline: ContinuousClock.Instant?
-        while !stopping {
+        while !thread.stopping {
             if let poll = config.poll, clock.now >= nextPoll {
                 if replyDeadline != nil { reject(.replyTimeout, frame: poll.command) }
                 guard port.write(poll.command) else { return "cannot write the poll command" }
@@ -191,12 +163,5 @@ final class SerialLoop: Sendable {
 
     func reject(_ reason: PayloadReject, frame: [UInt8]) {
         source.rejects.record(source: source.config.sourceName, reason: reason, topic: source.config.device, payload: frame)
-    }
-
-    /// Sleeps in short steps so a stop request is noticed.
-    private func sleep(_ duration: Duration) {
-        let clock = ContinuousClock()
-        let end = clock.now + duration
-        while !stopping, clock.now < end { usleep(20_000) }
     }
 }
