@@ -49,6 +49,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // libmodbus (Debian libmodbus-dev): Modbus RTU and TCP; only VigilIngest/Modbus sees it.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        // Snappy (Debian libsnappy-dev): the block compression remote write requires.
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         // zlib (Debian zlib1g-dev) for WebSocket permessage-deflate.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
@@ -89,6 +91,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Store-and-forward to central time-series databases: Prometheus remote write 1.0 read
+        // from the local store, with a durable cursor per endpoint.
+        .target(
+            name: "VigilForward",
+            dependencies: [
+                "VigilCore", "VigilConfig", "VigilStore", "CSnappy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // `vigil simulate`: realistic device telemetry published over MQTT.
         .target(
             name: "VigilSimulator",
@@ -99,7 +117,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "CZlib",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -142,6 +160,7 @@ let package = Package(
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer"], swiftSettings: testSettings),
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VigilForwardTests", dependencies: ["VigilForward", "CSnappy"], swiftSettings: testSettings),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
         // Starts the real `vigil` binary, mosquitto and curl on loopback.
         .testTarget(

@@ -9,11 +9,11 @@
 set -euo pipefail
 
 purpose="${1:-build}"
-build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodbus-dev)
+build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodbus-dev libsnappy-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl socat python3) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv chromium chromium-driver python3-selenium prometheus-alertmanager socat) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 

@@ -13,6 +13,7 @@ import ServiceLifecycle
 import UnixSignals
 import VigilAlerts
 import VigilCore
+import VigilForward
 import VigilIngest
 import VigilStore
 
@@ -133,6 +134,10 @@ public struct Gateway: Sendable {
         services.append(StoreService(store: store, subscription: bus.subscribe("store", capacity: 1_000_000),
                                      flushInterval: config.store.flushInterval, health: storeHealth,
                                      logger: Logger(label: "vigil.store")))
+        for endpoint in config.forward.remoteWrite {
+            services.append(RemoteWriteForwarder(config: endpoint, store: store, board: board, dataDir: config.dataDir,
+                                                 logger: Logger(label: "vigil.forward")))
+        }
         let selfReadings = SelfReadings(board: board, rejects: rejects, hub: hub,
                                         storeDirectory: (config.store.path as NSString).deletingLastPathComponent, center: alerts)
         services.append(AlertService(center: alerts, subscription: bus.subscribe("alerts", capacity: 200_000),

@@ -17,6 +17,9 @@ struct HTTPNotifierClient: Sendable {
         if insecureSkipVerify { tls.certificateVerification = .none }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(5))
+        // A refused connection is an answer: fail the attempt now and let our own backoff retry,
+        // rather than AsyncHTTPClient retrying the connect until the request deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.timeout = timeout
     }

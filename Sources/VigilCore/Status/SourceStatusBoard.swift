@@ -17,6 +17,9 @@ public struct SourceStatus: Sendable, Equatable {
     public var bytes: UInt64
     /// Times the liveness watchdog found the source connected but silent.
     public var silences: UInt64 = 0
+    /// Forwarding endpoints: how far behind the store they are, in seconds and (estimated) samples.
+    public var lagSeconds: Double?
+    public var lagSamples: Int?
 
     public init(name: String, kind: String) {
         self.name = name

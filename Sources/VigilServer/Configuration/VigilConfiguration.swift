@@ -1,6 +1,7 @@
 import Foundation
 import VigilAlerts
 import VigilConfig
+import VigilForward
 import VigilIngest
 import VigilStore
 
@@ -19,6 +20,7 @@ public struct VigilConfiguration: Sendable {
     public var alerts: AlertsConfig
     public var serial: SerialConfig
     public var modbus: ModbusConfig
+    public var forward: ForwardConfig
     /// Every file read (the main file and its includes).
     public var files: [String]
     public var warnings: [ConfigWarning]
@@ -55,6 +57,7 @@ public struct VigilConfiguration: Sendable {
             alerts: try AlertsConfig.decode(try top.section("alerts"), brokers: mqtt.brokers.map(\.name)),
             serial: try SerialConfig.decode(try top.section("serial")),
             modbus: try ModbusConfig.decode(try top.section("modbus")),
+            forward: try ForwardConfig.decode(try top.section("forward"), gatewayName: gatewayName),
             files: files,
             warnings: [])
         try top.finish()

@@ -14,6 +14,8 @@ enum IngestRoutes {
                     "\"messages\":\(source.messages)", "\"bytes\":\(source.bytes)", "\"silences\":\(source.silences)",
                 ]
                 fields.append("\"last_message\":" + (source.lastMessageMs.map(QueryJSON.seconds) ?? "null"))
+                if let lag = source.lagSeconds { fields.append("\"lag_seconds\":\(QueryJSON.number(lag))") }
+                if let lag = source.lagSamples { fields.append("\"lag_samples\":\(lag)") }
                 return "{" + fields.joined(separator: ",") + "}"
             }
             return QueryRoutes.json(QueryJSON.success("[" + items.joined(separator: ",") + "]"))
