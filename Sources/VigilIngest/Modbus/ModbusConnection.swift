@@ -45,11 +45,9 @@ final class ModbusConnection {
         let micros = timeout.components.attoseconds / 1_000_000_000_000
         modbus_set_response_timeout(context, UInt32(seconds), UInt32(micros))
         modbus_set_error_recovery(context, MODBUS_ERROR_RECOVERY_PROTOCOL)
-        guard modbus_connect(context) == 0 else {
-            let reason = Self.lastError()
-            modbus_free(context)
-            throw .link("cannot connect: \(reason)")
-        }
+        // No modbus_free here: the object is fully initialized, so throwing runs deinit, which
+        // frees the context (freeing it here too was a double free when a port stayed away).
+        guard modbus_connect(context) == 0 else { throw .link("cannot connect: \(Self.lastError())") }
     }
 
     deinit {
