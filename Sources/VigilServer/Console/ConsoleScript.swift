@@ -380,7 +380,9 @@ enum ConsoleScript {
       // The grid ends at the next step boundary, so the last window holds the newest readings.
       const step = STEPS[range];
       const end = Math.ceil(Date.now() / 1000 / step) * step;
-      const query = new URLSearchParams({ query: chart.series, start: String(end - chart.rangeMs / 1000), end: String(end), step: `${step}s` });
+      // agg=avg: Vigil's step aggregation (one average per step, from the rollups on long ranges)
+      // rather than PromQL's newest-sample-per-step.
+      const query = new URLSearchParams({ query: chart.series, start: String(end - chart.rangeMs / 1000), end: String(end), step: `${step}s`, agg: "avg" });
       const response = await fetch(`/api/v1/query_range?${query}`, { credentials: "same-origin" });
       if (request !== chart.request) return;  // a newer range was picked meanwhile
       if (response.status === 401) { showLogin(); return; }

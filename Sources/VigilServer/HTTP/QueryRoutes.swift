@@ -9,6 +9,8 @@ import VigilStore
 /// reads run on the blocking thread pool.
 enum QueryRoutes {
     static func add<Context: RequestContext>(to group: RouterGroup<Context>, store: MetricStore) {
+        group.on("query", method: .get) { request, _ in try await instantQuery(request, store) }
+        group.on("query", method: .post) { request, _ in try await instantQuery(request, store) }
         group.on("query_range", method: .get) { request, _ in try await queryRange(request, store) }
         group.on("query_range", method: .post) { request, _ in try await queryRange(request, store) }
         group.on("series", method: .get) { request, _ in try await series(request, store) }
@@ -21,10 +23,38 @@ enum QueryRoutes {
         group.get("last") { request, _ in try await last(request, store) }
     }
 
+    /// `GET|POST /api/v1/query`: a PromQL instant query at `time` (default now).
+    static func instantQuery(_ request: Request, _ store: MetricStore) async throws -> Response {
+        let form = try await parameters(request)
+        let now = WallClock.nowMs()
+        guard let text = form.first("query"), !text.isEmpty else { return badData("missing parameter 'query'") }
+        guard let time = form.first("time").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? now else {
+            return badData("time: expected unix seconds, RFC 3339 or -1h")
+        }
+        return try await PromQLAnswer.evaluate(text, steps: [time], range: false, store: store)
+    }
+
+    /// `GET|POST /api/v1/query_range`: PromQL over [start, end] every `step`, as Prometheus; with
+    /// `agg` (and `by`), Vigil's own step aggregation of a selector, which reads the rollups.
     static func queryRange(_ request: Request, _ store: MetricStore) async throws -> Response {
         let form = try await parameters(request)
         let now = WallClock.nowMs()
         guard let text = form.first("query"), !text.isEmpty else { return badData("missing parameter 'query' (a series selector)") }
+        if form.first("agg") == nil, form.first("by") == nil {
+            guard let start = form.first("start").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? (now - 3_600_000),
+                  let end = form.first("end").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? now else {
+                return badData("start and end: expected unix seconds, RFC 3339 or -1h")
+            }
+            guard let step = form.first("step").map(QueryParameters.parseStep) ?? QueryParameters.defaultStep(start: start, end: end) else {
+                return badData("step: expected a duration such as 15s or a number of seconds")
+            }
+            guard end >= start else { return badData("end timestamp must not be before start time") }
+            guard (end - start) / step < 11_000 else {
+                return badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+            }
+            let steps = Array(stride(from: start, through: end, by: Int(step)))
+            return try await PromQLAnswer.evaluate(text, steps: steps, range: true, store: store)
+        }
         let selector: SeriesSelector
         do { selector = try SeriesSelector.parse(text) } catch { return badData("query: \(error)") }
         guard let start = form.first("start").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? (now - 3_600_000) else {
