@@ -101,6 +101,11 @@ enum ConfigSummary {
                 "\($0.name) (slave \($0.slave), \($0.registers.count) values in \($0.blocks.count) request(s) every \(ConfigValues.format($0.pollInterval)))"
             }.joined(separator: ", "))
         }
+        lines.append("  forward:   \(config.forward.remoteWrite.count) remote-write endpoint(s)")
+        for endpoint in config.forward.remoteWrite {
+            lines.append("    forward/\(endpoint.name): \(endpoint.url.split(separator: "?").first ?? ""), \(endpoint.match.map(\.description).joined(separator: " "))"
+                         + ", batches of \(endpoint.batchSize), at most \(endpoint.maxSamplesPerSecond) samples/s")
+        }
         let alerts = config.alerts
         lines.append("  alerts:    \(alerts.rules.count) rule(s)\(alerts.selfAlerts ? " + \(SelfAlertRules.all.count) built-in self-alerts" : ""), "
                      + "\(alerts.notifiers.count) notifier(s), evaluated every \(ConfigValues.format(alerts.evaluationInterval))")
