@@ -143,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "VigilCLI",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilServer", "VigilSimulator", "VigilStore", "VigilAlerts",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilServer", "VigilSimulator", "VigilStore", "VigilAlerts", "VigilForward",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

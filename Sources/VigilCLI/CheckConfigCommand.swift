@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilAlerts
+import VigilForward
 import VigilConfig
 import VigilIngest
 import VigilServer
