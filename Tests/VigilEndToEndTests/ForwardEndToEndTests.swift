@@ -163,3 +163,43 @@ struct ForwardEndToEndTests {
         #expect(ready.status == 200, "a forwarding endpoint does not decide readiness: \(ready.body)")
     }
 }
+
+@Suite("Several gateways share one MQTT subscription")
+struct SharedSubscriptionTests {
+    @Test func twoGatewaysSplitASharedSubscriptionAndTogetherGetEveryMessage() async throws {
+        let broker = try await MosquittoBroker()
+        defer { broker.stop() }
+        var gateways: [RunningGateway] = []
+        defer { for gateway in gateways { gateway.process.stop() } }
+        for name in ["edge-a", "edge-b"] {
+            let directory = try TemporaryDirectory("shared-\(name)")
+            let config = try directory.write("vigil.yaml", """
+                gateway: {name: \(name)}
+                data_dir: ${VIGIL_DATA_DIR}
+                http: {listen: 127.0.0.1:0, tls: off}
+                logging: {ingest_summary: 0}
+                mqtt:
+                  brokers:
+                    - url: \(broker.url)
+                      protocol: "5"
+                      subscriptions:
+                        - {topic: "$share/vigil/factory/+/+", pattern: "factory/{device}/{metric}", qos: 1}
+                """)
+            let gateway = try await RunningGateway(mqttURL: broker.url, config: config, directory: directory)
+            try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
+            gateways.append(gateway)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await broker.publish(topic: "factory/press-1/pressure", lines: (0..<200).map { "\($0)" })
+        let deadline = ContinuousClock.now + .seconds(10)
+        var counts: [Double] = []
+        while ContinuousClock.now < deadline {
+            counts = []
+            for gateway in gateways { counts.append(try await gateway.metric(#"vigil_ingest_readings_total{source="mqtt/"#) ?? 0) }
+            if counts.reduce(0, +) >= 200 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(counts.reduce(0, +) == 200, "\(counts)")
+        #expect(counts.allSatisfy { $0 > 0 }, "both gateways got a share: \(counts)")
+    }
+}
