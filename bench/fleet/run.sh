@@ -73,7 +73,7 @@ mqtt:
 forward:
   remote_write:
     - {name: central, url: "http://127.0.0.1:$VM_PORT/api/v1/write", start: oldest, batch_size: 20000,
-       max_samples_per_second: 100000000, delay: 1s, interval: 1s, match: ['{__name__!~"live_value"}']}
+       max_samples_per_second: 100000000, delay: 1s, interval: 1s, match: ['{__name__=~".+",__name__!="live_value"}']}
 YAML
 python3 -c "
 import sys
@@ -95,7 +95,10 @@ ingest_rate() {  # publishes MESSAGES values and returns readings/s until all ar
 
 "$BIN/vigil" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & vigil=$!; pids+=($vigil)
 cpu() { awk '{print $14 + $15}' "/proc/$vigil/stat"; }
-until curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do sleep 0.05; done
+until curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do
+  kill -0 "$vigil" 2>/dev/null || { echo "vigil did not start:" >&2; cat "$WORK/vigil.log" >&2; exit 1; }
+  sleep 0.05
+done
 cpu_before=$(cpu)
 start=$(now_ns)
 sleep 2
