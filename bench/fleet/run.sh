@@ -29,7 +29,7 @@ ticks_per_second=$(getconf CLK_TCK)
 echo "==> dataset: $SERIES series × $HOURS h at 10 s"
 "$BIN/vigil-bench-store" --series "$SERIES" --hours "$HOURS" --export-csv "$WORK/data.csv" >/dev/null
 "$BIN/vigil-bench-store" --series "$SERIES" --hours "$HOURS" --export-vm "$WORK/data.jsonl" >/dev/null
-SAMPLES=$(( $(wc -l < "$WORK/data.csv") - 1 ))
+SAMPLES=$(grep -vc "^series," "$WORK/data.csv")
 "$BIN/vigil" import --data-dir "$WORK/data" --format csv "$WORK/data.csv" 2>&1 | tail -1 | sed 's/^/    /'
 
 start_vm() {  # $1: name
