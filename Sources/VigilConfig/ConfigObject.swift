@@ -181,6 +181,22 @@ public final class ConfigObject {
         return out
     }
 
+    /// A list of mappings that each have a unique `name` (brokers, ports, buses, endpoints,
+    /// notifiers): each decoded by `decode`; a second entry with the same name is an error at its
+    /// `name`, calling the thing `what` ("a serial port").
+    public func namedObjects<T>(_ key: String, what: String, name: (T) -> String,
+                                _ decode: (ConfigObject) throws(ConfigError) -> T) throws(ConfigError) -> [T] {
+        var out: [T] = []
+        for object in try objects(key) {
+            let item = try decode(object)
+            if out.contains(where: { name($0) == name(item) }) {
+                throw ConfigError("\(object.path).name: \(what) named '\(name(item))' is already defined", at: object.location(of: "name"))
+            }
+            out.append(item)
+        }
+        return out
+    }
+
     /// Rejects every key that no reader asked for.
     public func finish() throws(ConfigError) {
         for entry in entries where !known.contains(entry.key) {

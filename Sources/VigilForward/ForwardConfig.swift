@@ -8,13 +8,8 @@ public struct ForwardConfig: Sendable {
     public var remoteWrite: [RemoteWriteConfig]
 
     public static func decode(_ section: ConfigObject, gatewayName: String) throws(ConfigError) -> ForwardConfig {
-        var endpoints: [RemoteWriteConfig] = []
-        for object in try section.objects("remote_write") {
-            let endpoint = try RemoteWriteConfig.decode(object, gatewayName: gatewayName)
-            if endpoints.contains(where: { $0.name == endpoint.name }) {
-                throw ConfigError("\(object.path).name: an endpoint named '\(endpoint.name)' is already defined", at: object.location(of: "name"))
-            }
-            endpoints.append(endpoint)
+        let endpoints = try section.namedObjects("remote_write", what: "an endpoint", name: \.name) { object throws(ConfigError) in
+            try RemoteWriteConfig.decode(object, gatewayName: gatewayName)
         }
         try section.finish()
         return ForwardConfig(remoteWrite: endpoints)

@@ -44,12 +44,8 @@ public struct AlertsConfig: Sendable {
         config.externalURL = try section.optionalString("external_url")
         config.selfAlerts = try section.bool("self_alerts", default: true)
 
-        for object in try section.objects("notifiers") {
-            let notifier = try decodeNotifier(object, brokers: brokers)
-            if config.notifiers.contains(where: { $0.name == notifier.name }) {
-                throw ConfigError("\(object.path): a notifier named '\(notifier.name)' is already defined", at: object.location(of: "name"))
-            }
-            config.notifiers.append(notifier)
+        config.notifiers = try section.namedObjects("notifiers", what: "a notifier", name: \.name) { object throws(ConfigError) in
+            try decodeNotifier(object, brokers: brokers)
         }
         let notifierNames = config.notifiers.map(\.name)
         for object in try section.objects("routes") {

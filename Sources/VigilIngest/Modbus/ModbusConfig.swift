@@ -6,14 +6,7 @@ public struct ModbusConfig: Sendable {
     public var buses: [ModbusBusConfig]
 
     public static func decode(_ section: ConfigObject) throws(ConfigError) -> ModbusConfig {
-        var buses: [ModbusBusConfig] = []
-        for object in try section.objects("buses") {
-            let bus = try ModbusBusConfig.decode(object)
-            if buses.contains(where: { $0.name == bus.name }) {
-                throw ConfigError("\(object.path).name: a Modbus bus named '\(bus.name)' is already defined", at: object.location(of: "name"))
-            }
-            buses.append(bus)
-        }
+        let buses = try section.namedObjects("buses", what: "a Modbus bus", name: \.name, ModbusBusConfig.decode)
         try section.finish()
         return ModbusConfig(buses: buses)
     }

@@ -46,14 +46,7 @@ public struct SerialConfig: Sendable {
     public var ports: [SerialPortConfig]
 
     public static func decode(_ section: ConfigObject) throws(ConfigError) -> SerialConfig {
-        var ports: [SerialPortConfig] = []
-        for object in try section.objects("ports") {
-            let port = try SerialPortConfig.decode(object)
-            if ports.contains(where: { $0.name == port.name }) {
-                throw ConfigError("\(object.path).name: a serial port named '\(port.name)' is already defined", at: object.location(of: "name"))
-            }
-            ports.append(port)
-        }
+        let ports = try section.namedObjects("ports", what: "a serial port", name: \.name, SerialPortConfig.decode)
         try section.finish()
         return SerialConfig(ports: ports)
     }
