@@ -4,7 +4,8 @@ check it. Standard library only.
 
   scripts/webhook_sink.py --port 9095 [--out FILE] [--secret S] [--port-file F]
 
-Each POST is appended to --out as one JSON line: {"path", "id", "signature_ok", "body"}.
+Each POST is appended to --out as one JSON line: {"path", "id", "signature_ok", "body", "length",
+"headers"} (body: the parsed JSON, or null; headers: the few the tests look at).
 With --secret, X-Vigil-Signature (sha256=<hex HMAC-SHA256 of the body>) is checked and a bad
 signature is answered with 401. A line per notification goes to stdout.
 """
@@ -37,7 +38,11 @@ def main():
                 parsed = json.loads(body)
             except ValueError:
                 parsed = None
-            record = {"path": self.path, "id": self.headers.get("X-Vigil-Notification-Id"), "signature_ok": ok, "body": parsed}
+            record = {"path": self.path, "id": self.headers.get("X-Vigil-Notification-Id"), "signature_ok": ok, "body": parsed,
+                      "length": len(body),
+                      "headers": {name.lower(): value for name, value in self.headers.items()
+                                  if name.lower() in ("authorization", "content-type", "content-encoding",
+                                                      "x-prometheus-remote-write-version", "x-scope-orgid")}}
             if args.out:
                 with open(args.out, "a") as f:
                     f.write(json.dumps(record, sort_keys=True) + "\n")

@@ -164,6 +164,33 @@ struct ForwardEndToEndTests {
     }
 }
 
+extension ForwardEndToEndTests {
+    @Test func requestsCarryTheRemoteWriteHeadersAndCredentials() async throws {
+        let sink = try await WebhookSink()
+        defer { sink.stop() }
+        let live = try await AlertGateway(alerts: """
+            forward:
+              remote_write:
+                - {name: basic, url: "http://127.0.0.1:\(sink.port)/basic", basic_auth: {username: site7, password: "s3cr3t"},
+                   interval: 200ms, delay: 200ms}
+                - {name: bearer, url: "http://127.0.0.1:\(sink.port)/bearer", bearer_token: tok-123,
+                   headers: {X-Scope-OrgID: plant-7}, interval: 200ms, delay: 200ms}
+            """)
+        defer { live.stop() }
+        try await Task.sleep(for: .milliseconds(300))
+        try await live.publish("d1", "flow", 1)
+        let records = try await sink.waitFor(2)
+        let byPath = Dictionary(records.map { ($0["path"] as? String ?? "", $0["headers"] as? [String: String] ?? [:]) }, uniquingKeysWith: { a, _ in a })
+        #expect(byPath["/basic"]?["authorization"] == "Basic " + Data("site7:s3cr3t".utf8).base64EncodedString())
+        #expect(byPath["/bearer"]?["authorization"] == "Bearer tok-123" && byPath["/bearer"]?["x-scope-orgid"] == "plant-7")
+        for headers in byPath.values {
+            #expect(headers["content-encoding"] == "snappy" && headers["content-type"] == "application/x-protobuf")
+            #expect(headers["x-prometheus-remote-write-version"] == "0.1.0")
+        }
+        #expect(!live.gateway.process.stderr.contains("s3cr3t") && !live.gateway.process.stderr.contains("tok-123"), "secrets never logged")
+    }
+}
+
 @Suite("Several gateways share one MQTT subscription")
 struct SharedSubscriptionTests {
     @Test func twoGatewaysSplitASharedSubscriptionAndTogetherGetEveryMessage() async throws {
