@@ -1,6 +1,6 @@
 // swift-tools-version:6.2
 // Vigil: a monitoring gateway for edge Linux boxes. The targets follow the data flow:
-// sources (Ingest) -> normalized readings (Core) -> store / live hub / alerts -> Server -> CLI.
+// sources (Ingest) -> normalized readings (Core) -> store / live hub / alerts -> forward -> Server -> CLI.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
