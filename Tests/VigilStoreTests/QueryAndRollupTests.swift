@@ -204,3 +204,30 @@ struct QueryAndRollupTests {
         #expect(left.timestamps.first! > Self.t0)
     }
 }
+
+@Suite("PromQL parser")
+struct PromQLParserTests {
+    @Test func supportedShapesParseAndUnsupportedOnesAreNamed() throws {
+        for query in ["rate(x[5m])", "sum by (a) (rate(x{b=\"c\"}[1m])) * 60", "max(x) by (a)", "x > bool 3", "-x", "2 ^ 3 ^ 2", "avg_over_time(x[90s])"] {
+            _ = try PromQLParser.parse(query)
+        }
+        let cases = [
+            ("histogram_quantile(0.9, x)", "function histogram_quantile is not supported"), ("x offset 5m", "offset is not supported"),
+            ("x or y", "set operator 'or'"), ("rate(x[5m:1m])", "subqueries"), ("topk(3, x)", "aggregation topk is not supported"),
+            ("rate(x)", "rate needs a range vector"), ("x + on(a) y", "vector matching"), ("\"s\"", "string literals"),
+        ]
+        for (query, message) in cases {
+            #expect(throws: PromQLParser.ParseError.self) { try PromQLParser.parse(query) }
+            do { _ = try PromQLParser.parse(query) } catch { #expect(error.description.contains(message), "\(query): \(error)") }
+        }
+    }
+
+    @Test func hostileInputIsAnErrorNotACrash() {
+        #expect(throws: PromQLParser.ParseError.self) { try PromQLParser.parse(String(repeating: "(", count: 10_000) + "1") }
+        #expect(throws: PromQLParser.ParseError.self) { try PromQLParser.parse(String(repeating: "-", count: 10_000) + "1") }
+        #expect(throws: PromQLParser.ParseError.self) { try PromQLParser.parse(String(repeating: "x+", count: 20_000) + "1") }
+        for garbage in ["", "(", "rate(", "{", "sum by (", "x[", "x[5q]", "1 +", "\u{0}", "x{a=\"", "))"] {
+            #expect(throws: PromQLParser.ParseError.self, "\(garbage)") { try PromQLParser.parse(garbage) }
+        }
+    }
+}

@@ -8,8 +8,13 @@ public struct PromQLParser {
 
     let text: [Character]
     var index = 0
+    /// Nesting so far: deep nesting from a hostile query must end in an error, not a stack overflow.
+    var depth = 0
+    static let maxDepth = 64
+    static let maxLength = 16 * 1024
 
     public static func parse(_ query: String) throws(ParseError) -> PromQLExpr {
+        guard query.utf8.count <= maxLength else { throw ParseError(description: "the query is longer than \(maxLength) bytes") }
         var parser = PromQLParser(text: Array(query), index: 0)
         let expr = try parser.expression(minimumPrecedence: 0)
         parser.skipSpaces()
@@ -28,6 +33,9 @@ public struct PromQLParser {
     }
 
     mutating func expression(minimumPrecedence: Int) throws(ParseError) -> PromQLExpr {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("the query nests deeper than \(Self.maxDepth) levels") }
         var left = try unary()
         while true {
             skipSpaces()
@@ -54,8 +62,15 @@ public struct PromQLParser {
 
     mutating func unary() throws(ParseError) -> PromQLExpr {
         skipSpaces()
-        if peek == "-" { index += 1; return .negate(try unary()) }
-        if peek == "+" { index += 1; return try unary() }
+        if peek == "-" || peek == "+" {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maxDepth else { throw error("the query nests deeper than \(Self.maxDepth) levels") }
+            let negative = peek == "-"
+            index += 1
+            let operand = try unary()
+            return negative ? .negate(operand) : operand
+        }
         return try postfix(try primary())
     }
 
