@@ -84,3 +84,30 @@ struct SerialParsingTests {
         #expect(SerialPortConfig.unescape(#"\x02"#) == "\u{02}")
     }
 }
+
+@Suite("Serial input that is nothing but noise")
+struct SerialNoiseTests {
+    /// Random bytes in random pieces through every framing and format: no crash, no hang, and every
+    /// frame either decodes or is rejected with a reason.
+    @Test func randomBytesNeverCrashAParser() throws {
+        var random = SystemRandomNumberGenerator()
+        let formats: [LineFormat] = [
+            .csv(separator: ",", columns: ["a", nil, "b"]), .keyValue(separator: "=", rename: [:]), .nmea,
+            .regex(try NamedCaptureRegex("v=(?<v>[0-9.]+)")), .payload(.value), .payload(.json(JSONPayloadOptions())),
+        ]
+        let framings: [FrameSplitter.Framing] = [.line(terminator: [0x0A]), .fixed(length: 7), .markers(start: [0x24], end: [0x0D, 0x0A])]
+        for framing in framings {
+            var splitter = FrameSplitter(framing: framing, maxFrame: 64)
+            for _ in 0..<2000 {
+                let piece = (0..<Int.random(in: 0...40, using: &random)).map { _ in
+                    Bool.random(using: &random) ? UInt8.random(in: 0...255, using: &random) : Array("$,=\r\n0123.*GPa".utf8).randomElement(using: &random)!
+                }
+                for event in splitter.feed(piece) {
+                    guard case .frame(let frame) = event else { continue }
+                    #expect(frame.count <= 64)
+                    for format in formats { _ = format.decode(frame, receivedMs: 0) }
+                }
+            }
+        }
+    }
+}
