@@ -15,7 +15,9 @@ enum QueryRoutes {
         group.on("query_range", method: .post) { request, _ in try await queryRange(request, store) }
         group.on("series", method: .get) { request, _ in try await series(request, store) }
         group.on("series", method: .post) { request, _ in try await series(request, store) }
+        // Grafana sends these as POST when its data source uses POST.
         group.get("labels") { _, _ in json(QueryJSON.success(QueryJSON.strings(store.labelNames()))) }
+        group.post("labels") { _, _ in json(QueryJSON.success(QueryJSON.strings(store.labelNames()))) }
         group.get("label/{name}/values") { _, context in
             let name = context.parameters.get("name") ?? ""
             return json(QueryJSON.success(QueryJSON.strings(store.labelValues(name))))
