@@ -69,7 +69,7 @@ public struct RemoteWriteForwarder: Service {
         } else {
             cursor = await initialCursor()
         }
-        logger.info("forwarding", metadata: ["url": "\(Self.display(config.url))", "cursor": "\(RFC3339Text.format(cursor))"])
+        logger.info("forwarding", metadata: ["url": "\(Self.display(config.url))", "cursor": "\(RFC3339.format(cursor))"])
         await cancelWhenGracefulShutdown {
             var state = RoundState(cursor: cursor)
             while !Task.isCancelled {
@@ -270,13 +270,5 @@ public struct RemoteWriteForwarder: Service {
             text = text[..<scheme.upperBound] + text[text.index(after: at)...]
         }
         return String(text)
-    }
-}
-
-/// RFC 3339 for log lines.
-enum RFC3339Text {
-    static func format(_ ms: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-        return date.formatted(.iso8601)
     }
 }

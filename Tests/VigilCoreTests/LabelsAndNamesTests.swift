@@ -53,3 +53,12 @@ struct LabelsAndNamesTests {
         #expect(NameRules.sanitizeLabelName("__meta") == "_meta")
     }
 }
+
+@Suite("RFC 3339 timestamps")
+struct RFC3339Tests {
+    @Test func millisecondsInUTC() {
+        #expect(RFC3339.format(0) == "1970-01-01T00:00:00.000Z")
+        #expect(RFC3339.format(1_764_061_200_123) == "2025-11-25T09:00:00.123Z")
+        #expect(RFC3339.format(-1) == "1969-12-31T23:59:59.999Z")
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// What every notifier sends, in Vigil's own JSON (the webhook body; the MQTT payload; the
 /// Alertmanager notifier maps it to Alertmanager's format). Built and stored in the outbox when the
@@ -59,17 +60,5 @@ public struct AlertNotification: Sendable, Codable, Equatable {
 
     public static func decode(_ bytes: [UInt8]) -> AlertNotification? {
         try? JSONDecoder().decode(AlertNotification.self, from: Data(bytes))
-    }
-}
-
-/// RFC 3339 timestamps with milliseconds, UTC.
-public enum RFC3339 {
-    public static func format(_ ms: Int64) -> String {
-        var seconds = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let millis = Int(((ms % 1000) + 1000) % 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
     }
 }

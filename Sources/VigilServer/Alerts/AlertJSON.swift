@@ -1,5 +1,6 @@
 import Foundation
 import VigilAlerts
+import VigilCore
 import VigilStore
 
 /// The JSON form of alerts and silences, shared by `/api/v1/alerts` and the live `alert` event.

@@ -102,17 +102,5 @@ public struct VigilLogHandler: LogHandler {
     }
 
     /// RFC 3339 UTC with milliseconds.
-    static func timestamp() -> String {
-        let nowMs = WallClock.nowMs()
-        var seconds = time_t(nowMs / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(nowMs % 1000), 3))Z"
-    }
+    static func timestamp() -> String { RFC3339.format(WallClock.nowMs()) }
 }
