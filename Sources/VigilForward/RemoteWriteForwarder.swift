@@ -69,7 +69,7 @@ public struct RemoteWriteForwarder: Service {
         } else {
             cursor = await initialCursor()
         }
-        logger.info("forwarding", metadata: ["url": "\(Self.display(config.url))", "cursor": "\(RFC3339.format(cursor))"])
+        logger.info("forwarding", metadata: ["url": "\(Secrets.redactedURL(config.url))", "cursor": "\(RFC3339.format(cursor))"])
         await cancelWhenGracefulShutdown {
             var state = RoundState(cursor: cursor)
             while !Task.isCancelled {
@@ -260,15 +260,5 @@ public struct RemoteWriteForwarder: Service {
         }
         if current.samples > 0 { out.append(current) }
         return out
-    }
-
-    /// The URL without credentials or query, for logs.
-    static func display(_ url: String) -> String {
-        var text = Substring(url)
-        if let query = text.firstIndex(where: { $0 == "?" || $0 == "#" }) { text = text[..<query] }
-        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].prefix(while: { $0 != "/" }).lastIndex(of: "@") {
-            text = text[..<scheme.upperBound] + text[text.index(after: at)...]
-        }
-        return String(text)
     }
 }

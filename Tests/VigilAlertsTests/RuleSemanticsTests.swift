@@ -180,8 +180,8 @@ struct RuleSemanticsTests {
 @Suite("Notifier details")
 struct NotifierDetailTests {
     @Test func logLinesShowURLsWithoutCredentialsOrQuery() {
-        #expect(HTTPNotifierClient.display("https://user:pw@hooks.example.com/x?token=abc") == "https://hooks.example.com/x")
-        #expect(HTTPNotifierClient.display("http://127.0.0.1:9093") == "http://127.0.0.1:9093")
+        #expect(Secrets.redactedURL("https://user:pw@hooks.example.com/x?token=abc") == "https://hooks.example.com/x")
+        #expect(Secrets.redactedURL("http://127.0.0.1:9093") == "http://127.0.0.1:9093")
     }
 
     @Test func theSignatureIsHexHMACSHA256OfTheBody() {

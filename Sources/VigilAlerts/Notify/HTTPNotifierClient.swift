@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import VigilCore
 
 /// The HTTP part the webhook and Alertmanager notifiers share: one AsyncHTTPClient per notifier
 /// (its TLS trust settings are per client), a POST with a timeout, and the status mapped to retry
@@ -31,7 +32,7 @@ struct HTTPNotifierClient: Sendable {
         request.headers.add(name: "User-Agent", value: "vigil")
         for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let shown = Self.display(url)
+        let shown = Secrets.redactedURL(url)
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
@@ -51,21 +52,6 @@ struct HTTPNotifierClient: Sendable {
     }
 
     func shutdown() async { try? await client.shutdown() }
-
-    /// The URL for log lines: without credentials (`user:password@`) and without the query,
-    /// where receivers often put their tokens.
-    static func display(_ url: String) -> String {
-        var text = Substring(url)
-        if let query = text.firstIndex(where: { $0 == "?" || $0 == "#" }) { text = text[..<query] }
-        if let scheme = text.range(of: "://") {
-            let rest = text[scheme.upperBound...]
-            let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-            if let at = rest[..<authorityEnd].lastIndex(of: "@") {
-                text = text[..<scheme.upperBound] + rest[rest.index(after: at)...]
-            }
-        }
-        return String(text)
-    }
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {

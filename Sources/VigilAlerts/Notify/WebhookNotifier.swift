@@ -1,4 +1,5 @@
 import Crypto
+import VigilCore
 
 /// POSTs Vigil's notification JSON (see docs/alerts.md). With a secret, the body is signed:
 /// `X-Vigil-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Every request carries
@@ -24,11 +25,7 @@ struct WebhookNotifier: AlertNotifier {
     }
 
     static func signature(body: [UInt8], secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8)))
-        return mac.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Secrets.hex(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
     }
 
     func shutdown() async { await http.shutdown() }

@@ -16,4 +16,18 @@ public enum Secrets {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// A URL fit for a log line: without credentials (`user:password@`) and without the query or
+    /// fragment, where receivers often put their tokens.
+    public static func redactedURL(_ url: String) -> String {
+        var text = Substring(url)
+        if let query = text.firstIndex(where: { $0 == "?" || $0 == "#" }) { text = text[..<query] }
+        if let scheme = text.firstRange(of: "://") {
+            let rest = text[scheme.upperBound...]
+            if let at = rest.prefix(while: { $0 != "/" }).lastIndex(of: "@") {
+                text = text[..<scheme.upperBound] + rest[rest.index(after: at)...]
+            }
+        }
+        return String(text)
+    }
 }
