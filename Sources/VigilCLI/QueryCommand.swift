@@ -60,7 +60,7 @@ struct QueryCommand: ParsableCommand {
         var rows: [(labels: Labels, points: [(Int64, Double)])] = []
         do {
             if last {
-                rows = try store.lastValues(parsed).map { (QueryJSON.withName($0.series), [($0.timestampMs, $0.value)]) }
+                rows = try store.lastValues(parsed).map { ($0.series.labelsWithName, [($0.timestampMs, $0.value)]) }
             } else if step != nil || agg != nil || by != nil {
                 let stepMs = try step.map { text in
                     guard let value = QueryParameters.parseStep(text) else { throw ValidationError("--step: expected a duration such as 1m") }
@@ -77,7 +77,7 @@ struct QueryCommand: ParsableCommand {
                     for gap in samples.gaps {
                         Terminal.printError("warning: \(samples.series): data from \(gap.lowerBound) to \(gap.upperBound) ms is unreadable (corrupt chunk)")
                     }
-                    return (QueryJSON.withName(samples.series), Array(zip(samples.timestamps, samples.values)))
+                    return (samples.series.labelsWithName, Array(zip(samples.timestamps, samples.values)))
                 }
             }
         } catch let error as ValidationError {

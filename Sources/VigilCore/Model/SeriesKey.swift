@@ -11,4 +11,7 @@ public struct SeriesKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Selector form, as the query API and the CLI print it: `temperature{device="boiler-1",site="a"}`.
     public var description: String { metric + labels.description }
+
+    /// The labels with the metric name as `__name__`, as Prometheus shows a series.
+    public var labelsWithName: Labels { Labels([("__name__", metric)]).merging(labels) }
 }

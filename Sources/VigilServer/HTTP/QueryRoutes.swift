@@ -94,7 +94,7 @@ enum QueryRoutes {
                 return badData("match[]: \(error)")
             }
         }
-        return json(QueryJSON.success("[" + keys.map { QueryJSON.labels(QueryJSON.withName($0)) }.joined(separator: ",") + "]"))
+        return json(QueryJSON.success("[" + keys.map { QueryJSON.labels($0.labelsWithName) }.joined(separator: ",") + "]"))
     }
 
     static func last(_ request: Request, _ store: MetricStore) async throws -> Response {

@@ -29,7 +29,7 @@ public enum QueryJSON {
         var out = #"{"resultType":"vector","result":["#
         for (i, s) in samples.enumerated() {
             if i > 0 { out += "," }
-            out += #"{"metric":"# + labels(withName(s.series)) + #","value":["# + seconds(s.timestampMs) + ",\"" + value(s.value) + "\"]}"
+            out += #"{"metric":"# + labels(s.series.labelsWithName) + #","value":["# + seconds(s.timestampMs) + ",\"" + value(s.value) + "\"]}"
         }
         return out + "]}"
     }
@@ -37,9 +37,6 @@ public enum QueryJSON {
     static func strings(_ values: [String]) -> String {
         "[" + values.map { "\"" + escape($0) + "\"" }.joined(separator: ",") + "]"
     }
-
-    /// The series' labels with its metric name as `__name__`, as Prometheus shows a series.
-    public static func withName(_ key: SeriesKey) -> Labels { Labels([("__name__", key.metric)]).merging(key.labels) }
 
     public static func labels(_ labels: Labels) -> String {
         "{" + labels.map { "\"" + escape($0.name) + "\":\"" + escape($0.value) + "\"" }.joined(separator: ",") + "}"

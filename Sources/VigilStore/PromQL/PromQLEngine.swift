@@ -75,7 +75,7 @@ public struct PromQLEngine: Sendable {
                     values.append(nil)
                 }
             }
-            return values.contains { $0 != nil } ? Series(labels: Self.withName(samples.series), values: values) : nil
+            return values.contains { $0 != nil } ? Series(labels: samples.series.labelsWithName, values: values) : nil
         }
     }
 
@@ -98,7 +98,7 @@ public struct PromQLEngine: Sendable {
                     values.append(Self.rangeFunction(name, ts, vs, at: t, rangeMs: rangeMs))
                 }
                 guard values.contains(where: { $0 != nil }) else { continue }
-                let labels = name == "last_over_time" ? Self.withName(samples.series) : samples.series.labels
+                let labels = name == "last_over_time" ? samples.series.labelsWithName : samples.series.labels
                 out.append(Series(labels: labels, values: values))
             }
             return .vector(out)
@@ -125,11 +125,7 @@ public struct PromQLEngine: Sendable {
         case "rate": return extrapolated(ts, vs, at: t, rangeMs: rangeMs, counter: true, rate: true)
         case "increase": return extrapolated(ts, vs, at: t, rangeMs: rangeMs, counter: true, rate: false)
         case "delta": return extrapolated(ts, vs, at: t, rangeMs: rangeMs, counter: false, rate: false)
-        case "avg_over_time":
-            // Prometheus's incremental mean, for the same rounding.
-            var mean = 0.0, count = 0.0
-            for v in vs { count += 1; mean += v / count - mean / count }
-            return mean
+        case "avg_over_time": return mean(vs)
         case "min_over_time": return vs.reduce(Double.infinity) { $1.isNaN ? $0 : Swift.min($0, $1) }
         case "max_over_time": return vs.reduce(-Double.infinity) { $1.isNaN ? $0 : Swift.max($0, $1) }
         case "sum_over_time": return vs.reduce(0, +)
@@ -137,6 +133,16 @@ public struct PromQLEngine: Sendable {
         case "last_over_time": return vs.last
         default: return nil
         }
+    }
+
+    /// Prometheus's incremental mean (for `avg` and `avg_over_time`), for the same rounding.
+    static func mean(_ values: some Sequence<Double>) -> Double {
+        var mean = 0.0, count = 0.0
+        for v in values {
+            count += 1
+            mean += v / count - mean / count
+        }
+        return mean
     }
 
     /// Prometheus 2.x `extrapolatedRate`: the change over the samples, corrected for counter resets,
@@ -194,10 +200,7 @@ public struct PromQLEngine: Sendable {
                 guard !present.isEmpty else { values.append(nil); continue }
                 switch op {
                 case "sum": values.append(present.reduce(0, +))
-                case "avg":
-                    var mean = 0.0, count = 0.0
-                    for v in present { count += 1; mean += v / count - mean / count }
-                    values.append(mean)
+                case "avg": values.append(mean(present))
                 case "min": values.append(present.reduce(Double.nan) { $0.isNaN || $1 < $0 ? $1 : $0 })
                 case "max": values.append(present.reduce(Double.nan) { $0.isNaN || $1 > $0 ? $1 : $0 })
                 default: values.append(Double(present.count))
@@ -242,8 +245,6 @@ public struct PromQLEngine: Sendable {
             return Series(labels: drop ? dropName(s.labels) : s.labels, values: values)
         }
     }
-
-    static func withName(_ key: SeriesKey) -> Labels { Labels([("__name__", key.metric)]).merging(key.labels) }
 
     static func dropName(_ labels: Labels) -> Labels {
         var out = labels
