@@ -155,13 +155,13 @@ public struct AlertEvaluator: Sendable {
             instance.ack = nil
             instance.notified = [:]
             instance.state = .pending
-            if rule.pendingFor <= .zero { fire(&instance, rule: rule, now: now) }
+            if rule.pendingFor <= .zero { fire(&instance, now: now) }
         case .pending:
             if !holds {
                 instance.state = .inactive
                 instance.activeSinceMs = nil
             } else if let since = instance.activeSinceMs, now - since >= rule.pendingFor.milliseconds {
-                fire(&instance, rule: rule, now: now)
+                fire(&instance, now: now)
             }
         case .firing:
             if holds {
@@ -181,7 +181,7 @@ public struct AlertEvaluator: Sendable {
         return AlertTransition(from: from, instance: instance)
     }
 
-    private func fire(_ instance: inout AlertInstance, rule: AlertRule, now: Int64) {
+    private func fire(_ instance: inout AlertInstance, now: Int64) {
         instance.state = .firing
         instance.firedAtMs = now
     }

@@ -3,6 +3,16 @@ import VigilCore
 /// inactive → pending → firing → resolved (and back to pending when the condition holds again).
 public enum AlertState: String, Sendable, Codable, CaseIterable {
     case inactive, pending, firing, resolved
+
+    /// Order in listings: firing first, then pending, resolved, inactive.
+    var listingRank: Int {
+        switch self {
+        case .firing: 0
+        case .pending: 1
+        case .resolved: 2
+        case .inactive: 3
+        }
+    }
 }
 
 /// An operator's acknowledgement of a firing alert: repeats stop until `until` (or until it resolves).

@@ -73,8 +73,8 @@ public final class AlertCenter: Sendable {
     public func tick(now: Int64) {
         let changed = core.withLock { core in
             let (transitions, forgotten) = core.evaluator.tick(now: now)
-            var changed = settle(&core, transitions: transitions, forgotten: forgotten, now: now)
-            changed += planRepeats(&core, now: now)
+            let changed = settle(&core, transitions: transitions, forgotten: forgotten, now: now)
+            planRepeats(&core, now: now)
             let expired = core.silences.expire(now: now, keepMs: 24 * 3_600_000)
             if !expired.isEmpty { try? core.database.deleteSilences(expired) }
             // Stale rules need the last arrival time after a restart; save it now and then, not per reading.
@@ -104,7 +104,9 @@ public final class AlertCenter: Sendable {
         return save
     }
 
-    private func planRepeats(_ core: inout Core, now: Int64) -> [AlertInstance] {
+    /// Repeats (and firing notifications held back by a silence that ended) for alerts still
+    /// firing. Only the notified record changes, so there is nothing to announce.
+    private func planRepeats(_ core: inout Core, now: Int64) {
         var save: [AlertInstance] = []
         var queued: [AlertDatabase.Queued] = []
         for var instance in core.evaluator.instances.values where instance.state == .firing {
@@ -116,7 +118,6 @@ public final class AlertCenter: Sendable {
             save.append(instance)
         }
         persist(&core, save: save, forget: [], queued: queued, now: now)
-        return []
     }
 
     private func plan(_ core: inout Core, _ instance: inout AlertInstance, now: Int64) -> [AlertDatabase.Queued] {
@@ -183,8 +184,7 @@ public final class AlertCenter: Sendable {
                 View(instance: $0, silencedBy: core.silences.matching($0, at: now).map(\.id))
             }
         }.sorted { a, b in
-            let order: [AlertState: Int] = [.firing: 0, .pending: 1, .resolved: 2, .inactive: 3]
-            if a.instance.state != b.instance.state { return order[a.instance.state]! < order[b.instance.state]! }
+            if a.instance.state != b.instance.state { return a.instance.state.listingRank < b.instance.state.listingRank }
             return a.instance.key.id < b.instance.key.id
         }
     }
