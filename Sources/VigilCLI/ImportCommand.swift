@@ -180,7 +180,7 @@ final class ImportProgress {
 
     var elapsedSeconds: Double {
         let elapsed = ContinuousClock.now - started
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed.inSeconds
     }
 
     func report(force: Bool = false) {

@@ -35,8 +35,7 @@ struct HTTPNotifierClient: Sendable {
         let shown = Secrets.redactedURL(url)
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                                               + timeout.components.attoseconds / 1_000_000_000))
+            response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
         } catch {
             throw .retry("\(shown): \(Self.describe(error))")
         }

@@ -44,7 +44,11 @@ public struct ModbusBusSource: Service {
 /// The bus thread's side.
 final class ModbusMaster: Sendable {
     let source: ModbusBusSource
-    init(source: ModbusBusSource) { self.source = source }
+    let readings: Counter
+    init(source: ModbusBusSource) {
+        self.source = source
+        readings = Counter(label: "vigil_ingest_readings_total", dimensions: [("source", source.config.sourceName)])
+    }
 
     /// Per-device schedule and health, owned by the bus thread.
     struct DeviceState {
@@ -80,7 +84,7 @@ final class ModbusMaster: Sendable {
         var devices = config.devices.map { device in
             DeviceState(config: device, metrics: DeviceMetrics(bus: config.name, device: device), due: clock.now)
         }
-        for device in devices { device.metrics.configuredRate.record(1 / device.config.pollInterval.seconds) }
+        for device in devices { device.metrics.configuredRate.record(1 / device.config.pollInterval.inSeconds) }
         var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: .seconds(5))
         var lastFailure = ""
         while !thread.stopping {
@@ -217,7 +221,7 @@ final class ModbusMaster: Sendable {
             source.rejects.record(source: source.config.sourceName, reason: reason, topic: device.name, payload: [])
         }
         guard !normalized.readings.isEmpty else { return }
-        Counter(label: "vigil_ingest_readings_total", dimensions: [("source", source.config.sourceName)]).increment(by: normalized.readings.count)
+        readings.increment(by: normalized.readings.count)
         source.board.update(source.config.sourceName) { status in
             status.messages += 1
             status.lastMessageMs = receivedMs
@@ -229,12 +233,7 @@ final class ModbusMaster: Sendable {
     private func updateRates(_ device: inout DeviceState, clock: ContinuousClock) {
         let horizon = clock.now - .seconds(10)
         device.completed.removeAll { $0 < horizon }
-        let window = min(10, (clock.now - (device.completed.first ?? clock.now)).seconds + device.config.pollInterval.seconds)
+        let window = min(10, (clock.now - (device.completed.first ?? clock.now)).inSeconds + device.config.pollInterval.inSeconds)
         device.metrics.achievedRate.record(window > 0 ? Double(device.completed.count) / window : 0)
     }
-}
-
-extension Duration {
-    /// Seconds as a Double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

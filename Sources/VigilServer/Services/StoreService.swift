@@ -115,7 +115,7 @@ final class StoreHealth: Sendable {
     func flushed(duration: Duration) {
         state.withLock {
             $0.lastError = nil
-            $0.lastFlushSeconds = Double(duration.components.attoseconds) / 1e18 + Double(duration.components.seconds)
+            $0.lastFlushSeconds = duration.inSeconds
         }
     }
 
