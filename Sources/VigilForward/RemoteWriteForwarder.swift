@@ -52,7 +52,7 @@ public struct RemoteWriteForwarder: Service {
     }
 
     public func run() async throws {
-        board.register(name: config.sourceName, kind: "remote_write")
+        board.register(name: config.sourceName, kind: "remote_write", decidesReadiness: false)
         let cursorFile = try ForwardCursor(directory: directory, endpoint: config.name)
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = config.caFile { tls.trustRoots = .file(caFile) }

@@ -20,10 +20,14 @@ public struct SourceStatus: Sendable, Equatable {
     /// Forwarding endpoints: how far behind the store they are, in seconds and (estimated) samples.
     public var lagSeconds: Double?
     public var lagSamples: Int?
+    /// Whether `/readyz` waits for this source to be connected. Ingest sources do; forwarding
+    /// endpoints do not (the site is served while the central database is away).
+    public let decidesReadiness: Bool
 
-    public init(name: String, kind: String) {
+    public init(name: String, kind: String, decidesReadiness: Bool = true) {
         self.name = name
         self.kind = kind
+        self.decidesReadiness = decidesReadiness
         self.state = .connecting
         self.detail = ""
         self.messages = 0
@@ -37,8 +41,8 @@ public final class SourceStatusBoard: Sendable {
 
     public init() {}
 
-    public func register(name: String, kind: String) {
-        entries.withLock { $0[name] = SourceStatus(name: name, kind: kind) }
+    public func register(name: String, kind: String, decidesReadiness: Bool = true) {
+        entries.withLock { $0[name] = SourceStatus(name: name, kind: kind, decidesReadiness: decidesReadiness) }
     }
 
     public func update(_ name: String, _ change: (inout SourceStatus) -> Void) {

@@ -39,10 +39,8 @@ struct Readiness {
         var store = "{\"name\":\"store\",\"ok\":\(storeError == nil)"
         if let storeError { store += ",\"detail\":\"\(escape(storeError))\"" }
         checks.append(store + "}")
-        // Forwarding endpoints are listed but do not decide readiness: the gateway serves its site
-        // while the central database is away (and catches up when it is back).
         for source in sources {
-            let ok = source.state == .connected || source.kind == "remote_write"
+            let ok = source.state == .connected || !source.decidesReadiness
             ready = ready && ok
             var check = "{\"name\":\"\(escape(source.name))\",\"ok\":\(ok),\"state\":\"\(source.state.rawValue)\""
             if !source.detail.isEmpty { check += ",\"detail\":\"\(escape(source.detail))\"" }
