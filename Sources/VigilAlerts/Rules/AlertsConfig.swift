@@ -48,7 +48,8 @@ public struct AlertsConfig: Sendable {
             try decodeNotifier(object, brokers: brokers)
         }
         let notifierNames = config.notifiers.map(\.name)
-        for object in try section.objects("routes") {
+        let routeObjects = try section.objects("routes")
+        for object in routeObjects {
             config.routes.append(try decodeRoute(object, notifiers: notifierNames))
         }
         var seen: [String: String] = [:]
@@ -61,7 +62,7 @@ public struct AlertsConfig: Sendable {
             config.rules.append(rule)
         }
         let ruleNames = Set(config.rules.map(\.name) + SelfAlertRules.all.map(\.name))
-        for (route, object) in zip(config.routes, try section.objects("routes")) {
+        for (route, object) in zip(config.routes, routeObjects) {
             for name in route.rules where !ruleNames.contains(name) {
                 object.warn("\(object.path).rules: no rule named '\(name)'", at: object.location(of: "rules"))
             }
