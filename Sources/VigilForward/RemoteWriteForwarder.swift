@@ -26,6 +26,7 @@ public struct RemoteWriteForwarder: Service {
     let board: SourceStatusBoard
     let directory: String
     let logger: Logger
+    let counters: Counters
 
     public init(config: RemoteWriteConfig, store: MetricStore, board: SourceStatusBoard, dataDir: String, logger: Logger) {
         self.config = config
@@ -35,9 +36,10 @@ public struct RemoteWriteForwarder: Service {
         var logger = logger
         logger[metadataKey: "endpoint"] = "\(config.name)"
         self.logger = logger
+        counters = Counters(config.name)
     }
 
-    struct Counters {
+    struct Counters: Sendable {
         let sent, dropped, ok, failed: Counter
         let lagSeconds, lagSamples: Gauge
 
@@ -113,10 +115,9 @@ public struct RemoteWriteForwarder: Service {
 
     /// One window: read it, send it in batches, move the cursor.
     func round(_ state: inout RoundState, client: HTTPClient, cursorFile: ForwardCursor) async throws -> RoundResult {
-        let counters = Counters(config.name)
         let upper = WallClock.nowMs() - config.delay.milliseconds
         guard state.cursor < upper else {
-            report(state, upper: upper, counters: counters)
+            report(state, upper: upper)
             return .idle
         }
         let from = state.cursor + 1
@@ -134,7 +135,7 @@ public struct RemoteWriteForwarder: Service {
         }
         let total = series.reduce(0) { $0 + $1.timestamps.count }
         for batch in Self.batches(series, size: config.batchSize, extra: config.externalLabels) {
-            try await deliver(batch, state: &state, client: client, counters: counters)
+            try await deliver(batch, state: &state, client: client)
             try await pace(&state, sent: batch.samples)
         }
         state.density = Double(total) / Double(max(1, to - from + 1))
@@ -145,12 +146,12 @@ public struct RemoteWriteForwarder: Service {
         else if total < config.batchSize * 2 { state.windowMs = min(3_600_000, state.windowMs * 2) }
         state.cursor = to
         try cursorFile.save(to)
-        report(state, upper: upper, counters: counters)
+        report(state, upper: upper)
         return .sent
     }
 
     /// Sends one request until it is taken, refused for good, or shutdown comes.
-    func deliver(_ batch: WriteRequestEncoder, state: inout RoundState, client: HTTPClient, counters: Counters) async throws {
+    func deliver(_ batch: WriteRequestEncoder, state: inout RoundState, client: HTTPClient) async throws {
         let body = Snappy.compress(batch.bytes)
         var backoff = ReconnectBackoff(minimum: config.retryInitial, maximum: config.retryMax)
         while true {
@@ -228,7 +229,7 @@ public struct RemoteWriteForwarder: Service {
         }
     }
 
-    func report(_ state: RoundState, upper: Int64, counters: Counters) {
+    func report(_ state: RoundState, upper: Int64) {
         let lagMs = max(0, WallClock.nowMs() - state.cursor)
         let behindMs = max(0, upper - state.cursor)
         let samples = Int(state.density * Double(behindMs))
