@@ -35,12 +35,11 @@ enum AlertRoutes {
             let body = try await jsonBody(request, context)
             guard let id = body["id"] as? String else { return QueryRoutes.badData("'id' (the alert's id) is required") }
             let now = WallClock.nowMs()
-            var until: Int64?
-            if let text = body["duration"] as? String {
-                guard let duration = ConfigValues.parseDuration(text), duration > .zero else {
-                    return QueryRoutes.badData("'duration' must be a duration such as 2h")
-                }
-                until = now + Int64(duration.components.seconds) * 1000
+            let until: Int64?
+            switch end(of: body, now: now) {
+            case .invalid: return QueryRoutes.badData(DurationField.message)
+            case .absent: until = nil
+            case .ends(let ms): until = ms
             }
             let ack = AlertAck(by: context.principal?.name ?? "unknown", atMs: now, untilMs: until,
                                comment: String((body["comment"] as? String ?? "").prefix(500)))
@@ -64,15 +63,14 @@ enum AlertRoutes {
             }
             let now = WallClock.nowMs()
             let ends: Int64
-            if let text = body["duration"] as? String {
-                guard let duration = ConfigValues.parseDuration(text), duration > .zero else {
-                    return QueryRoutes.badData("'duration' must be a duration such as 2h")
+            switch end(of: body, now: now) {
+            case .invalid: return QueryRoutes.badData(DurationField.message)
+            case .ends(let ms): ends = ms
+            case .absent:
+                guard let text = body["ends_at"] as? String, let date = ISO8601DateFormatter().date(from: text) else {
+                    return QueryRoutes.badData("'duration' (e.g. 2h) or 'ends_at' (RFC 3339) is required")
                 }
-                ends = now + Int64(duration.components.seconds) * 1000
-            } else if let text = body["ends_at"] as? String, let date = ISO8601DateFormatter().date(from: text) {
                 ends = Int64(date.timeIntervalSince1970 * 1000)
-            } else {
-                return QueryRoutes.badData("'duration' (e.g. 2h) or 'ends_at' (RFC 3339) is required")
             }
             guard ends > now else { return QueryRoutes.badData("the silence would end in the past") }
             let silence: Silence
@@ -95,6 +93,18 @@ enum AlertRoutes {
                 return "{\"id\":\"\(QueryJSON.escape(id))\",\"expired\":true}"
             }
         }
+    }
+
+    enum DurationField {
+        case absent, invalid, ends(Int64)
+        static let message = "'duration' must be a duration such as 2h"
+    }
+
+    /// `now + duration` from the body's optional `"duration"` (ack expiry, silence length).
+    static func end(of body: [String: Any], now: Int64) -> DurationField {
+        guard let text = body["duration"] as? String else { return .absent }
+        guard let duration = ConfigValues.parseDuration(text), duration > .zero else { return .invalid }
+        return .ends(now + Int64(duration.components.seconds) * 1000)
     }
 
     static func answer(_ body: () throws(AlertCenter.APIError) -> String) -> Response {
