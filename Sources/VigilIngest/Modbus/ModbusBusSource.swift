@@ -85,31 +85,11 @@ final class ModbusMaster: Sendable {
             DeviceState(config: device, metrics: DeviceMetrics(bus: config.name, device: device), due: clock.now)
         }
         for device in devices { device.metrics.configuredRate.record(1 / device.config.pollInterval.inSeconds) }
-        var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: .seconds(5))
-        var lastFailure = ""
-        while !thread.stopping {
-            let connection: ModbusConnection
-            do {
-                connection = try ModbusConnection(transport: config.transport, timeout: config.timeout)
-            } catch {
-                if error.description != lastFailure {
-                    source.logger.warning("Modbus bus unavailable, retrying", metadata: ["reason": "\(error)"])
-                    lastFailure = error.description
-                }
-                source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = error.description }
-                thread.sleep(until: clock.now + backoff.nextDelay())
-                continue
-            }
-            lastFailure = ""
-            backoff.reset()
-            source.logger.info("Modbus bus open", metadata: ["devices": "\(devices.count)"])
-            source.board.update(config.sourceName) { $0.state = .connected; $0.detail = "" }
-            let reason = serve(connection, &devices, clock: clock, on: thread)
-            guard !thread.stopping else { break }
-            source.logger.warning("Modbus bus lost, reopening", metadata: ["reason": "\(reason)"])
-            source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = reason }
-            thread.sleep(until: clock.now + backoff.nextDelay())
-        }
+        let loop = ReopenLoop(what: "Modbus bus", sourceName: config.sourceName, board: source.board, logger: source.logger,
+                              maximumBackoff: .seconds(5))
+        loop.run(on: thread, openedMetadata: ["devices": "\(devices.count)"],
+                 open: { try ModbusConnection(transport: config.transport, timeout: config.timeout) },
+                 serve: { connection in serve(connection, &devices, clock: clock, on: thread) })
     }
 
     /// Polls until the link fails or a stop is requested.

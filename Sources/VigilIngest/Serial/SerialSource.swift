@@ -53,32 +53,14 @@ final class SerialLoop: Sendable {
 
     func run(on thread: DedicatedThread) {
         let config = source.config
-        var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: config.reopenMax)
-        var lastFailure = ""
-        while !thread.stopping {
-            let port: SerialPort
-            do {
-                port = try SerialPort(path: config.device, settings: config.settings)
-            } catch {
-                if error.description != lastFailure {
-                    source.logger.warning("serial device unavailable, retrying", metadata: ["device": "\(config.device)", "reason": "\(error)"])
-                    lastFailure = error.description
-                }
-                source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = error.description }
-                thread.sleep(for: backoff.nextDelay())
-                continue
-            }
-            opens.increment()
-            lastFailure = ""
-            source.logger.info("serial device open", metadata: ["device": "\(config.device)", "settings": "\(config.settings.summary)"])
-            source.board.update(config.sourceName) { $0.state = .connected; $0.detail = "" }
-            let reason = serve(port, on: thread)
-            guard !thread.stopping else { break }
-            source.logger.warning("serial device lost, reopening", metadata: ["device": "\(config.device)", "reason": "\(reason)"])
-            source.board.update(config.sourceName) { $0.state = .disconnected; $0.detail = reason }
-            backoff.reset()
-            thread.sleep(for: backoff.nextDelay())
-        }
+        let loop = ReopenLoop(what: "serial device", sourceName: config.sourceName, board: source.board, logger: source.logger,
+                              metadata: ["device": "\(config.device)"], maximumBackoff: config.reopenMax)
+        loop.run(on: thread, openedMetadata: ["settings": "\(config.settings.summary)"],
+                 open: { try SerialPort(path: config.device, settings: config.settings) },
+                 serve: { port in
+                     opens.increment()
+                     return serve(port, on: thread)
+                 })
     }
 
     /// Reads until the device goes away or a stop is requested; returns why it ended.
