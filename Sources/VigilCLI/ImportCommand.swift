@@ -41,6 +41,10 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .customLong("commit-interval"), help: "How often to commit (a duration such as 1s or 200ms).")
     var commitInterval: String = "1s"
 
+    @Option(name: .customLong("max-age"),
+            help: "Refuse samples older than this (a duration such as 400d; default: the store's retention). Data older than retention would be deleted by the next retention pass anyway.")
+    var maxAge: String?
+
     @Argument(help: ArgumentHelp("The file to import, or - for standard input.", valueName: "file"))
     var file: String
 
@@ -54,6 +58,9 @@ struct ImportCommand: ParsableCommand {
         }
         guard let commitEvery = ConfigValues.parseDuration(commitInterval), commitEvery > .zero else {
             throw ValidationError("--commit-interval: expected a duration such as 1s")
+        }
+        if let maxAge, ConfigValues.parseDuration(maxAge).map({ $0 > .zero }) != true {
+            throw ValidationError("--max-age: expected a duration such as 400d (at most 100 years)")
         }
         let input: FileHandle
         if file == "-" {
@@ -80,6 +87,12 @@ struct ImportCommand: ParsableCommand {
         let progress = ImportProgress(name: file == "-" ? "stdin" : file)
         var csv = SampleCSV.Reader()
         let now = WallClock.nowMs()
+        // The same window as live ingest: nothing older than max-age, nothing from the future
+        // beyond the normalizer's default skew, so one stray line cannot spread the store's
+        // bookkeeping over centuries.
+        let ageLimit = maxAge.flatMap(ConfigValues.parseDuration) ?? settings.options.retention
+        let window = (now - ageLimit.milliseconds)...(now + NormalizeConfig().maxClockSkew.milliseconds)
+        let windowHint = maxAge == nil ? " (pass --max-age to import older data)" : ""
         var batch: [Reading] = []
         batch.reserveCapacity(65_536)
         var lastFlush = ContinuousClock.now
@@ -97,12 +110,14 @@ struct ImportCommand: ParsableCommand {
         func handle(_ line: Substring) {
             progress.lines += 1
             do {
-                switch format {
-                case .csv:
-                    if let reading = try csv.parse(line) { batch.append(reading) }
-                case .influx:
-                    batch.append(contentsOf: try InfluxLineParser.parse(line, precision: influxPrecision, defaultTimeMs: now))
+                let readings: [Reading] = switch format {
+                case .csv: try csv.parse(line).map { [$0] } ?? []
+                case .influx: try InfluxLineParser.parse(line, precision: influxPrecision, defaultTimeMs: now)
                 }
+                for reading in readings where !window.contains(reading.timestampMs) {
+                    throw ImportWindowError(timestampMs: reading.timestampMs, window: window, hint: windowHint)
+                }
+                batch.append(contentsOf: readings)
             } catch {
                 progress.rejected += 1
                 if progress.rejected <= Self.maxReportedErrors {
@@ -160,6 +175,18 @@ struct ImportCommand: ParsableCommand {
         }
         progress.finish(series: store.seriesCount)
         if progress.rejected > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A line whose time is outside the import's window.
+struct ImportWindowError: Error, CustomStringConvertible {
+    let timestampMs: Int64
+    let window: ClosedRange<Int64>
+    let hint: String
+    var description: String {
+        timestampMs < window.lowerBound
+            ? "timestamp \(RFC3339.format(timestampMs)) is older than the import's max age, \(RFC3339.format(window.lowerBound))\(hint)"
+            : "timestamp \(RFC3339.format(timestampMs)) is in the future (after \(RFC3339.format(window.upperBound)))"
     }
 }
 

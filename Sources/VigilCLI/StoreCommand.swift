@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilCore
 import VigilServer
 import VigilStore
 
@@ -44,10 +45,7 @@ struct StoreStatsCommand: ParsableCommand {
                 """)
             return
         }
-        let formatter = ISO8601DateFormatter()
-        func time(_ ms: Int64?) -> String {
-            ms.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "-"
-        }
+        func time(_ ms: Int64?) -> String { ms.map(RFC3339.format) ?? "-" }
         print("""
             store:          \(path)
             series:         \(stats.series)

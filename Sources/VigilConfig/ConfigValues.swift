@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Parsers for the value notations configs use: durations, byte sizes, booleans, host:port.
 public enum ConfigValues {
     public static func parseBool(_ raw: String) -> Bool? {
@@ -8,8 +10,12 @@ public enum ConfigValues {
         }
     }
 
+    /// The longest duration any setting or parameter takes (100 years): far beyond every real use,
+    /// and small enough that `now + duration` can never overflow.
+    public static let maxDuration: Duration = .seconds(100 * 366 * 86_400)
+
     /// `500ms`, `15s`, `5m`, `1h30m`, `30d`, `1w`; a bare `0` is zero. Units are required otherwise,
-    /// so `retention: 30` cannot silently mean 30 seconds.
+    /// so `retention: 30` cannot silently mean 30 seconds. Longer than `maxDuration`: nil.
     public static func parseDuration(_ raw: String) -> Duration? {
         let text = raw.trimmingWhitespace()
         if text == "0" { return .zero }
@@ -33,7 +39,9 @@ public enum ConfigValues {
             case "w": seconds = 604_800
             default: return nil
             }
-            total += .milliseconds(Int64((amount * seconds * 1000).rounded()))
+            guard let ms = Checked.int64(amount, times: seconds * 1000), ms <= maxDuration.milliseconds else { return nil }
+            total += .milliseconds(ms)
+            guard total <= maxDuration else { return nil }
         }
         return total
     }
@@ -56,9 +64,7 @@ public enum ConfigValues {
         case "TiB": multiplier = 1_099_511_627_776
         default: return nil
         }
-        let bytes = amount * multiplier
-        guard bytes < 9.2e18 else { return nil }
-        return Int64(bytes)
+        return Checked.int64((amount * multiplier).rounded(.down))
     }
 
     /// `host:port`, `[v6]:port` or `:port` (all interfaces). Port 0 asks the system for a free one.

@@ -90,7 +90,7 @@ public struct Gateway: Sendable {
         let gate = LiveRoutes.Gate(http: config.http, https: tls != nil, authenticator: authenticator, hub: hub)
         LiveRoutes.addRefusals(to: router, gate: gate)
         let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: authenticator, minimum: .viewer))
-        QueryRoutes.add(to: api, store: store)
+        QueryRoutes.add(to: api, store: store, limits: config.query)
         IngestRoutes.add(to: api, board: board, rejects: rejects)
         AlertRoutes.add(to: api, center: alerts)
         alerts.addObserver { changed in
@@ -102,9 +102,7 @@ public struct Gateway: Sendable {
         // WebSocket upgrades become NIO handlers (WebSocket/); everything else goes to the router.
         let decide = LiveRoutes.decider(gate: gate, logger: Logger(label: "vigil.live"))
         let base = HTTPServerBuilder { responder in
-            VigilServerChannel(responder: responder, decide: decide, idleTimeout: http.idleTimeout,
-                               handshakeTimeout: .nanoseconds(Int64(http.handshakeTimeout.components.seconds) * 1_000_000_000
-                                                              + http.handshakeTimeout.components.attoseconds / 1_000_000_000))
+            VigilServerChannel(responder: responder, decide: decide, idleTimeout: http.idleTimeout, limits: ConnectionLimits(http))
         }
         let server: HTTPServerBuilder = if let tls { try .tls(base, tlsConfiguration: tls.configuration) } else { base }
         let application = Application(
@@ -156,6 +154,8 @@ public struct Gateway: Sendable {
             services.append(MQTTSource(config: broker, bus: bus, board: board, rejects: rejects, normalizer: normalizer,
                                        logger: Logger(label: "vigil.mqtt")))
         }
+        // Last in the list, so the first to hear of a shutdown: running queries stop at once.
+        services.append(QueryCanceller())
 
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) },
@@ -195,6 +195,15 @@ public struct Gateway: Sendable {
             }
         }
         return error
+    }
+}
+
+/// Cancels every running query when graceful shutdown begins, so the HTTP listener never waits
+/// on one.
+struct QueryCanceller: Service {
+    func run() async throws {
+        try? await gracefulShutdown()
+        QueryBudget.cancelAll()
     }
 }
 

@@ -163,7 +163,7 @@ public final class MetricStore: Sendable {
                         let blob = ChunkCodec.encode(chunk, level: 1)
                         try insertChunk.run([.integer(id), .integer(chunk.timestamps.first!), .integer(chunk.timestamps.last!),
                                              .integer(Int64(chunk.count)), .blob(blob)])
-                        for block in Self.blocks(from: chunk.timestamps.first!, to: chunk.timestamps.last!) {
+                        for block in Self.blocksHolding(chunk.timestamps) {
                             try markDirty.run([.integer(id), .integer(block)])
                         }
                         samples += chunk.count
@@ -197,11 +197,12 @@ public final class MetricStore: Sendable {
     // MARK: Read
 
     /// Samples of every series matching `selector` in [start, end], merged from disk and memory.
-    public func read(_ selector: SeriesSelector, from start: Int64, to end: Int64) throws(StoreError) -> [SeriesSamples] {
+    public func read(_ selector: SeriesSelector, from start: Int64, to end: Int64,
+                     budget: QueryBudget? = nil) throws(StoreError) -> [SeriesSamples] {
         let targets = memory.withLock { memory in
             memory.catalog.select(selector).compactMap { id in memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) } }
         }
-        return try read(targets)
+        return try read(targets, budget: budget)
     }
 
     /// The samples of exactly this series in [start, end]; nil when the series is unknown.
@@ -212,7 +213,8 @@ public final class MetricStore: Sendable {
 
     /// The newest sample of every matching series: from memory, except for series not written
     /// since the store was opened, whose newest chunk is read once and then remembered.
-    public func lastValues(_ selector: SeriesSelector) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
+    public func lastValues(_ selector: SeriesSelector,
+                           budget: QueryBudget? = nil) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
         var known: [(series: SeriesKey, timestampMs: Int64, value: Double)] = []
         let unknown = memory.withLock { memory in
             memory.catalog.select(selector).compactMap { id -> ReadTarget? in
@@ -226,7 +228,7 @@ public final class MetricStore: Sendable {
         }
         guard !unknown.isEmpty else { return known }
         let ids = Dictionary(unknown.map { ($0.key, $0.id) }, uniquingKeysWith: { a, _ in a })
-        let read = try read(unknown)
+        let read = try read(unknown, budget: budget)
         memory.withLock { memory in
             for samples in read {
                 guard let id = ids[samples.series], let t = samples.timestamps.last, let v = samples.values.last,
@@ -247,14 +249,16 @@ public final class MetricStore: Sendable {
         let end: Int64
     }
 
-    private func read(_ targets: [ReadTarget]) throws(StoreError) -> [SeriesSamples] {
+    private func read(_ targets: [ReadTarget], budget: QueryBudget? = nil) throws(StoreError) -> [SeriesSamples] {
         let pendingCopies = pendingSamples(for: targets.map(\.id))
         var corrupt = 0
         let results = try reader.withLock { database throws(StoreError) -> [SeriesSamples] in
             var out: [SeriesSamples] = []
             out.reserveCapacity(targets.count)
             for target in targets {
-                let samples = try Self.readSeries(target, pending: pendingCopies[target.id], in: database, corrupt: &corrupt)
+                try budget?.check()
+                let samples = try Self.readSeries(target, pending: pendingCopies[target.id], in: database, corrupt: &corrupt,
+                                                  budget: budget)
                 if !samples.timestamps.isEmpty || !samples.gaps.isEmpty { out.append(samples) }
             }
             return out
@@ -274,18 +278,25 @@ public final class MetricStore: Sendable {
     /// One series' samples in the target range from `database`, merged with `pending`; chunks that
     /// fail to decode become gaps and are counted in `corrupt`.
     static func readSeries(_ target: ReadTarget, pending: PendingSamples?, in database: SQLiteDatabase,
-                           corrupt: inout Int) throws(StoreError) -> SeriesSamples {
+                           corrupt: inout Int, budget: QueryBudget? = nil) throws(StoreError) -> SeriesSamples {
         let query = try database.cached(
             "SELECT min_ts, max_ts, data FROM chunks WHERE series_id = ? AND max_ts >= ? AND min_ts <= ? ORDER BY id")
         try query.bind([.integer(target.id), .integer(target.start), .integer(target.end)])
         var parts: [Chunk] = []
         var gaps: [ClosedRange<Int64>] = []
         while try query.step() {
+            let chunk: Chunk
             do {
-                parts.append(try ChunkCodec.decode(query.blob(2)))
+                chunk = try ChunkCodec.decode(query.blob(2))
             } catch {
                 corrupt += 1
                 gaps.append(query.int64(0)...query.int64(1))
+                continue
+            }
+            parts.append(chunk)
+            if let budget {
+                // Reset before leaving: the cached statement is reused by the next read.
+                do { try budget.charge(chunk.count) } catch { query.reset(); throw error }
             }
         }
         query.reset()
@@ -294,6 +305,18 @@ public final class MetricStore: Sendable {
         }
         let merged = SampleMerge.mergeLastWins(parts, from: target.start, to: target.end)
         return SeriesSamples(series: target.key, timestamps: merged.timestamps, values: merged.values, gaps: gaps)
+    }
+
+    /// The day blocks that hold at least one of these (ascending) timestamps: a batch with one
+    /// sample in 1970 and one today marks two days, not twenty thousand.
+    static func blocksHolding(_ timestamps: [Int64]) -> [Int64] {
+        let day = RollupResolution.blockMs
+        var blocks: [Int64] = []
+        for t in timestamps {
+            let block = RollupBuckets.floorDiv(t &- 1, day) &* day
+            if blocks.last != block { blocks.append(block) }
+        }
+        return blocks
     }
 
     /// The UTC day blocks that [from, to] touches; block `d` covers (d, d + 1 day], like buckets.

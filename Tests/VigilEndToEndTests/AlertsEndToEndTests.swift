@@ -423,7 +423,7 @@ struct AlertsEndToEndTests {
     @Test func checkConfigWarnsAboutASelectorThatMatchesNothingInTheStore() async throws {
         let directory = try TemporaryDirectory("check-rules")
         let csv = try directory.write("readings.csv", "series,timestamp_ms,value\ntemp{device=\"d1\"},1764061200000,20\n")
-        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--format", "csv", csv])
+        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--max-age", "36500d", "--format", "csv", csv])
         #expect(imported.status == 0, "\(imported.stderr)")
         let config = try directory.write("vigil.yaml", """
             data_dir: \(directory.path("data"))

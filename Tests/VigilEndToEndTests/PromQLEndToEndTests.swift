@@ -33,7 +33,7 @@ struct PromQLEndToEndTests {
             }
         }
         let csv = try directory.write("data.csv", lines.joined(separator: "\n") + "\n")
-        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--format", "csv", csv])
+        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--max-age", "36500d", "--format", "csv", csv])
         #expect(imported.status == 0, "\(imported.stderr)")
         let config = try directory.write("vigil.yaml", """
             data_dir: ${VIGIL_DATA_DIR}

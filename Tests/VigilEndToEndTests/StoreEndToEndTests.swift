@@ -91,7 +91,7 @@ struct StoreEndToEndTests {
             lines.append("\(series),\(1_700_000_000_000 + Int64(i) * 997),\(value)")
         }
         let input = try directory.write("in.csv", lines.joined(separator: "\n") + "\n")
-        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--format", "csv", input])
+        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--max-age", "36500d", "--format", "csv", input])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stderr.contains("imported 2000 samples into 2 series"))
         let exported = try await vigil(["export", "--data-dir", directory.path("data"), #"{__name__=~"odd|plain"}"#])
@@ -115,7 +115,7 @@ struct StoreEndToEndTests {
             weather,site=b value=3,text="ignored" 1700000001000000000
             weather site=a
             """
-        let result = try await vigil(["import", "--data-dir", directory.path("data"), "--format", "influx", "-"], stdin: influx)
+        let result = try await vigil(["import", "--data-dir", directory.path("data"), "--max-age", "36500d", "--format", "influx", "-"], stdin: influx)
         #expect(result.status == 1)
         #expect(result.stderr.contains("stdin:3: field 'temperature': 'oops' is not a number or boolean"))
         #expect(result.stderr.contains("stdin:5: "))
@@ -138,7 +138,7 @@ struct StoreEndToEndTests {
             let fifo = directory.path("feed-\(run)")
             #expect(mkfifo(fifo, 0o600) == 0)
             let importer = try ManagedProcess(try TestEnvironment.vigilBinary(),
-                                              ["import", "--data-dir", dataDir, "--format", "csv", "--commit-interval", "50ms", fifo],
+                                              ["import", "--data-dir", dataDir, "--max-age", "36500d", "--format", "csv", "--commit-interval", "50ms", fifo],
                                               directory: directory, name: "import-\(run)")
             let writer = open(fifo, O_WRONLY)
             #expect(writer >= 0)

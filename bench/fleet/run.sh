@@ -30,7 +30,7 @@ echo "==> dataset: $SERIES series × $HOURS h at 10 s"
 "$BIN/vigil-bench-store" --series "$SERIES" --hours "$HOURS" --export-csv "$WORK/data.csv" >/dev/null
 "$BIN/vigil-bench-store" --series "$SERIES" --hours "$HOURS" --export-vm "$WORK/data.jsonl" >/dev/null
 SAMPLES=$(grep -vc "^series," "$WORK/data.csv")
-"$BIN/vigil" import --data-dir "$WORK/data" --format csv "$WORK/data.csv" 2>&1 | tail -1 | sed 's/^/    /'
+"$BIN/vigil" import --data-dir "$WORK/data" --max-age 36500d --format csv "$WORK/data.csv" 2>&1 | tail -1 | sed 's/^/    /'
 
 start_vm() {  # $1: name
   local port; port=$(free_port)

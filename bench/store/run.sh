@@ -51,7 +51,7 @@ VIGIL_RAW=$(sed -n 's/.*(\([0-9]*\) bytes), .*with.*/\1/p' "$WORK/vigil.txt")
 
 echo "==> Vigil: vigil import of the CSV"
 start=$(date +%s.%N)
-"$BIN/vigil" import --data-dir "$WORK/vigil" --format csv "$WORK/data.csv" 2>&1 | tail -1 | sed 's/^/    /'
+"$BIN/vigil" import --data-dir "$WORK/vigil" --max-age 36500d --format csv "$WORK/data.csv" 2>&1 | tail -1 | sed 's/^/    /'
 IMPORT_SECONDS=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
 VIGIL_ALL=$("$BIN/vigil" store stats --data-dir "$WORK/vigil" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_on_disk"])')
 

@@ -42,9 +42,7 @@ public enum AlertCondition: Sendable {
         }
     }
 
-    static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
-    }
+    static func format(_ value: Double) -> String { value.plainText }
 }
 
 extension Duration {

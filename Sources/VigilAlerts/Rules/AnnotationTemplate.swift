@@ -66,8 +66,10 @@ public struct AnnotationTemplate: Sendable, Equatable {
 
     /// Short, stable number text: at most 4 decimals, no trailing zeros.
     public static func formatValue(_ value: Double) -> String {
-        guard value.isFinite else { return "\(value)" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        // Large values (every double from 2^53 up is whole) keep Swift's form: 1e+20, never a
+        // conversion to Int64 that would trap.
+        guard value.isFinite, abs(value) < 1e15 else { return "\(value)" }
+        if value == value.rounded() { return value.plainText }
         var text = String(format4(value))
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }

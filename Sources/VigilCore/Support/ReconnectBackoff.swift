@@ -37,9 +37,13 @@ public struct ReconnectBackoff: Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded toward zero.
+    /// Whole milliseconds, rounded toward zero; saturates at Int64's ends instead of trapping
+    /// (a Duration holds far more than Int64 milliseconds).
     public var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        let (ms, overflow) = components.seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return components.seconds < 0 ? .min : .max }
+        return ms.addingReportingOverflow(components.attoseconds / 1_000_000_000_000_000).overflow
+            ? (ms < 0 ? .min : .max) : ms + components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Seconds as a Double (rates, gauges, timings).

@@ -15,8 +15,10 @@ public struct NormalizeConfig: Sendable {
     /// Device timestamps further in the future than this are handled by `onClockSkew`.
     public var maxClockSkew: Duration = .seconds(300)
     public var onClockSkew: SkewAction = .receiveTime
-    /// Device timestamps older than this are rejected; nil: the store's out-of-order window decides.
-    public var maxAge: Duration?
+    /// Readings older than this (against the time they were received) are rejected (`too_old`).
+    /// Unset in the config: the store's retention, since older data would be deleted anyway.
+    public var maxAge: Duration = NormalizeConfig.defaultMaxAge
+    public static let defaultMaxAge: Duration = .seconds(30 * 86_400)
     /// Device-timestamped readings seen again within this window (same series, time and value) are
     /// dropped as redeliveries.
     public var dedupWindow: Duration = .seconds(600)
@@ -24,13 +26,17 @@ public struct NormalizeConfig: Sendable {
 
     public init() {}
 
-    public static func decode(_ object: ConfigObject) throws(ConfigError) -> NormalizeConfig {
+    /// `defaultMaxAge`: the `max_age` when the section does not set one (the store's retention).
+    public static func decode(_ object: ConfigObject, defaultMaxAge: Duration = defaultMaxAge) throws(ConfigError) -> NormalizeConfig {
         var config = NormalizeConfig()
         config.convertUnits = try object.bool("convert_units", default: true)
         config.maxClockSkew = try object.duration("max_clock_skew", default: .seconds(300))
         let action = try object.choice("on_clock_skew", from: SkewAction.allCases.map(\.rawValue), default: "receive_time")
         config.onClockSkew = SkewAction(rawValue: action) ?? .receiveTime
-        if object.has("max_age") { config.maxAge = try object.duration("max_age", default: .seconds(0)) }
+        config.maxAge = try object.duration("max_age", default: defaultMaxAge)
+        guard config.maxAge > .zero else {
+            throw ConfigError("normalize.max_age: must be more than 0", at: object.location(of: "max_age"))
+        }
         config.dedupWindow = try object.duration("dedup_window", default: .seconds(600))
         for rule in try object.objects("rules") { config.rules.append(try NormalizeRule.decode(rule)) }
         try object.finish()
@@ -92,17 +98,15 @@ public struct NormalizeRule: Sendable {
     }
 }
 
-/// A regular expression that must match the whole text (as in Prometheus).
-public struct AnchoredPattern: @unchecked Sendable {
-    // @unchecked: a Regex is immutable once built; Regex<AnyRegexOutput> is not marked Sendable.
-    let regex: Regex<AnyRegexOutput>
-    public let source: String
+/// A regular expression that must match the whole text (as in Prometheus), in linear time.
+public struct AnchoredPattern: Sendable {
+    let regex: LinearRegex
+    public var source: String { regex.pattern }
 
     public init?(_ source: String) {
-        guard let regex = try? Regex("^(?:" + source + ")$") else { return nil }
+        guard let regex = try? LinearRegex(source) else { return nil }
         self.regex = regex
-        self.source = source
     }
 
-    public func matches(_ text: String) -> Bool { (try? regex.wholeMatch(in: text)) != nil }
+    public func matches(_ text: String) -> Bool { regex.matches(text) }
 }

@@ -46,22 +46,27 @@ public final class Normalizer: Sendable {
             if config.convertUnits, let from = unit, let converted = UnitTable.convert(value, from: from) {
                 (value, unit) = converted
             }
+            // Scale, offset and conversion can overflow a finite value (1.8e308 kW in W).
+            guard value.isFinite else {
+                rejects.append(.nonFinite)
+                continue
+            }
             if let rule, (rule.min.map { value < $0 } ?? false) || (rule.max.map { value > $0 } ?? false) {
                 rejects.append(.outOfBounds)
                 continue
             }
+            // The time window [received − max_age, received + max_clock_skew]: no reading can
+            // stretch the store's bookkeeping over centuries.
             var timestamp = reading.timestampMs
-            if candidate.deviceTime {
-                if timestamp > receivedMs &+ config.maxClockSkew.milliseconds {
-                    guard config.onClockSkew == .receiveTime else {
-                        rejects.append(.clockSkew)
-                        continue
-                    }
-                    timestamp = receivedMs
-                } else if let maxAge = config.maxAge, timestamp < receivedMs &- maxAge.milliseconds {
-                    rejects.append(.tooOld)
+            if timestamp > receivedMs &+ config.maxClockSkew.milliseconds {
+                guard candidate.deviceTime, config.onClockSkew == .receiveTime else {
+                    rejects.append(.clockSkew)
                     continue
                 }
+                timestamp = receivedMs
+            } else if timestamp < receivedMs &- config.maxAge.milliseconds {
+                rejects.append(.tooOld)
+                continue
             }
             let normalized = Reading(series: reading.series, timestampMs: timestamp, value: value, unit: unit)
             if candidate.deviceTime && timestamp == reading.timestampMs {

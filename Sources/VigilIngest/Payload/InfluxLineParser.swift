@@ -65,7 +65,10 @@ public enum InfluxLineParser {
         if !cursor.atEnd {
             let raw = cursor.token(stopAt: [UInt8(ascii: " ")], escapes: false)
             guard let t = Int64(raw) else { throw LineError("timestamp '\(raw)' is not an integer") }
-            timestampMs = precision == .s ? t.multipliedReportingOverflow(by: 1000).partialValue : t / precision.divisorToMs
+            guard let ms = TimeBounds.checked(precision == .s ? Checked.multiply(t, 1000) : t / precision.divisorToMs) else {
+                throw LineError("timestamp '\(raw)' is outside the years 1-9999")
+            }
+            timestampMs = ms
             cursor.skipSpaces()
             guard cursor.atEnd else { throw LineError("unexpected text after the timestamp") }
         }

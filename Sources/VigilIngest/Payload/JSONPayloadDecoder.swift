@@ -73,7 +73,7 @@ enum JSONPayloadDecoder {
         for (name, path) in options.labelPaths {
             switch object.value(at: path) {
             case .string(let text)?: labels.append(.init(name, text))
-            case .number(let number)?: labels.append(.init(name, number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : "\(number)"))
+            case .number(let number)?: labels.append(.init(name, number.plainText))
             default: break  // an absent label is just absent
             }
         }

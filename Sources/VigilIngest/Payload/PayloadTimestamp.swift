@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Device timestamps in payloads: epoch numbers in s, ms, µs or ns, or RFC 3339 text.
 public enum PayloadTimestamp {
@@ -31,17 +32,15 @@ public enum PayloadTimestamp {
             let magnitude = abs(number)
             factor = magnitude < 1e11 ? 1000 : magnitude < 1e14 ? 1 : magnitude < 1e17 ? 0.001 : 0.000001
         }
-        let ms = (number * factor).rounded()
-        guard abs(ms) < 9e15 else { return nil }
-        return Int64(ms)
+        return TimeBounds.checked(Checked.int64(number, times: factor))
     }
 
     public static func rfc3339(_ text: String) -> Int64? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        if let date = formatter.date(from: text) { return TimeBounds.checked(Checked.int64(date.timeIntervalSince1970, times: 1000)) }
         formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        if let date = formatter.date(from: text) { return TimeBounds.checked(Checked.int64(date.timeIntervalSince1970, times: 1000)) }
         return nil
     }
 }

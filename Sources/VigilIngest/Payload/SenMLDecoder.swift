@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Options of the `senml` payload format.
 public struct SenMLOptions: Sendable {
     /// When the base name ends in `:` or `/` (`urn:dev:ow:10e2073a01:`), it becomes this label and
@@ -62,9 +64,12 @@ enum SenMLDecoder {
             var time = baseTime
             if case .number(let t)? = record["t"] { time += t }
             // RFC 8428 §4.5.3: values below 2^28 are relative to the current time; 0 means now.
-            let timestampMs: Int64 = abs(time) < 268_435_456
-                ? receivedMs + Int64((time * 1000).rounded())
-                : Int64((time * 1000).rounded())
+            // A time that is not finite or lies outside years 1-9999 is refused, never converted.
+            guard let ms = Checked.int64(time, times: 1000),
+                  let timestampMs = TimeBounds.checked(abs(time) < 268_435_456 ? Checked.add(receivedMs, ms) : ms) else {
+                out.rejects.append(.invalidTimestamp)
+                continue
+            }
             var unit = baseUnit
             if case .string(let u)? = record["u"] { unit = u }
             out.samples.append(PayloadSample(name: name, labels: labels, value: value, timestampMs: timestampMs, unit: unit))

@@ -104,7 +104,8 @@ enum AlertRoutes {
     static func end(of body: [String: Any], now: Int64) -> DurationField {
         guard let text = body["duration"] as? String else { return .absent }
         guard let duration = ConfigValues.parseDuration(text), duration > .zero else { return .invalid }
-        return .ends(now + Int64(duration.components.seconds) * 1000)
+        // parseDuration stops at ConfigValues.maxDuration (100 years): the sum cannot overflow.
+        return .ends(now + duration.milliseconds)
     }
 
     static func answer(_ body: () throws(AlertCenter.APIError) -> String) -> Response {

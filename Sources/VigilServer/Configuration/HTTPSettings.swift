@@ -25,6 +25,12 @@ public struct HTTPSettings: Sendable {
     public var handshakeTimeout: Duration = .seconds(10)
     /// An idle HTTP keep-alive connection is closed after this long.
     public var idleTimeout: Duration = .seconds(120)
+    /// A request body must be complete this soon after its head (408 otherwise).
+    public var requestTimeout: Duration = .seconds(30)
+    /// The longest request line (414 beyond), request head (431) and request body (413).
+    public var maxURLBytes = 8 * 1024
+    public var maxHeaderBytes = 32 * 1024
+    public var maxBodyBytes = 1 << 20
 
     /// `http.ws`: the live stream's limits and heartbeat.
     public struct WebSocketSettings: Sendable, Equatable {
@@ -92,6 +98,20 @@ public struct HTTPSettings: Sendable {
                                     diagnosticsEcho: try object.bool("diagnostics_echo", default: false))
         settings.handshakeTimeout = handshakeTimeout
         settings.idleTimeout = idleTimeout
+        settings.requestTimeout = try object.duration("request_timeout", default: settings.requestTimeout)
+        guard settings.requestTimeout >= .milliseconds(100) else {
+            throw ConfigError("http.request_timeout: must be at least 100ms", at: object.location(of: "request_timeout"))
+        }
+        for (key, keyPath, range) in [("max_url", \HTTPSettings.maxURLBytes, (256...1 << 20)),
+                                      ("max_header", \.maxHeaderBytes, (1024...1 << 20)),
+                                      ("max_body", \.maxBodyBytes, (1024...64 << 20))] as [(String, WritableKeyPath<HTTPSettings, Int>, ClosedRange<Int>)] {
+            guard let bytes = try object.byteSize(key) else { continue }
+            guard range.contains(Int(clamping: bytes)) else {
+                throw ConfigError("http.\(key): must be between \(range.lowerBound) bytes and \(range.upperBound >> 10)KiB",
+                                  at: object.location(of: key))
+            }
+            settings[keyPath: keyPath] = Int(bytes)
+        }
         try object.finish()
         return settings
     }

@@ -21,6 +21,8 @@ public struct VigilConfiguration: Sendable {
     public var serial: SerialConfig
     public var modbus: ModbusConfig
     public var forward: ForwardConfig
+    /// `query:`: the timeout and sample limit of every API query.
+    public var query: QueryBudget.Limits
     /// Every file read (the main file and its includes).
     public var files: [String]
     public var warnings: [ConfigWarning]
@@ -44,6 +46,7 @@ public struct VigilConfiguration: Sendable {
         let dataDir = URL(fileURLWithPath: dataDirRaw).standardizedFileURL.path
 
         let mqtt = try MQTTConfig.decode(try top.section("mqtt"), gatewayName: gatewayName)
+        let store = try StoreSettings.decode(try top.section("store"), dataDir: dataDir)
         let config = VigilConfiguration(
             gatewayName: gatewayName,
             dataDir: dataDir,
@@ -51,13 +54,14 @@ public struct VigilConfiguration: Sendable {
             http: try HTTPSettings.decode(try top.section("http")),
             auth: try AuthSettings.decode(try top.section("auth")),
             logging: try LoggingSettings.decode(try top.section("logging")),
-            store: try StoreSettings.decode(try top.section("store"), dataDir: dataDir),
-            normalize: try NormalizeConfig.decode(try top.section("normalize")),
+            store: store,
+            normalize: try NormalizeConfig.decode(try top.section("normalize"), defaultMaxAge: store.options.retention),
             mqtt: mqtt,
             alerts: try AlertsConfig.decode(try top.section("alerts"), brokers: mqtt.brokers.map(\.name)),
             serial: try SerialConfig.decode(try top.section("serial")),
             modbus: try ModbusConfig.decode(try top.section("modbus")),
             forward: try ForwardConfig.decode(try top.section("forward"), gatewayName: gatewayName),
+            query: try QuerySettings.decode(try top.section("query")),
             files: files,
             warnings: [])
         try top.finish()

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Metrics
 import NIOPosix
 import VigilCore
 import VigilStore
@@ -8,11 +9,16 @@ import VigilStore
 /// fits. Parameters come from the URL or, for POST, from a form body, as in Prometheus. Store
 /// reads run on the blocking thread pool.
 enum QueryRoutes {
-    static func add<Context: RequestContext>(to group: RouterGroup<Context>, store: MetricStore) {
-        group.on("query", method: .get) { request, _ in try await instantQuery(request, store) }
-        group.on("query", method: .post) { request, _ in try await instantQuery(request, store) }
-        group.on("query_range", method: .get) { request, _ in try await queryRange(request, store) }
-        group.on("query_range", method: .post) { request, _ in try await queryRange(request, store) }
+    static func add(to group: RouterGroup<VigilRequestContext>, store: MetricStore, limits: QueryBudget.Limits) {
+        // Each query gets a budget: a timeout, a sample limit, and a stop when its client is gone.
+        @Sendable func budget(_ context: VigilRequestContext) -> QueryBudget {
+            let channel = context.channel
+            return QueryBudget(limits, abandoned: { !channel.isActive })
+        }
+        group.on("query", method: .get) { request, context in try await instantQuery(request, store, budget(context)) }
+        group.on("query", method: .post) { request, context in try await instantQuery(request, store, budget(context)) }
+        group.on("query_range", method: .get) { request, context in try await queryRange(request, store, budget(context)) }
+        group.on("query_range", method: .post) { request, context in try await queryRange(request, store, budget(context)) }
         group.on("series", method: .get) { request, _ in try await series(request, store) }
         group.on("series", method: .post) { request, _ in try await series(request, store) }
         // Grafana sends these as POST when its data source uses POST.
@@ -22,23 +28,23 @@ enum QueryRoutes {
             let name = context.parameters.get("name") ?? ""
             return json(QueryJSON.success(QueryJSON.strings(store.labelValues(name))))
         }
-        group.get("last") { request, _ in try await last(request, store) }
+        group.get("last") { request, context in try await last(request, store, budget(context)) }
     }
 
     /// `GET|POST /api/v1/query`: a PromQL instant query at `time` (default now).
-    static func instantQuery(_ request: Request, _ store: MetricStore) async throws -> Response {
+    static func instantQuery(_ request: Request, _ store: MetricStore, _ budget: QueryBudget) async throws -> Response {
         let form = try await parameters(request)
         let now = WallClock.nowMs()
         guard let text = form.first("query"), !text.isEmpty else { return badData("missing parameter 'query'") }
         guard let time = form.first("time").map({ QueryParameters.parseTime($0, nowMs: now) }) ?? now else {
             return badData("time: expected unix seconds, RFC 3339 or -1h")
         }
-        return try await PromQLAnswer.evaluate(text, steps: [time], range: false, store: store)
+        return try await PromQLAnswer.evaluate(text, steps: [time], range: false, store: store, budget: budget)
     }
 
     /// `GET|POST /api/v1/query_range`: PromQL over [start, end] every `step`, as Prometheus; with
     /// `agg` (and `by`), Vigil's own step aggregation of a selector, which reads the rollups.
-    static func queryRange(_ request: Request, _ store: MetricStore) async throws -> Response {
+    static func queryRange(_ request: Request, _ store: MetricStore, _ budget: QueryBudget) async throws -> Response {
         let form = try await parameters(request)
         let now = WallClock.nowMs()
         guard let text = form.first("query"), !text.isEmpty else { return badData("missing parameter 'query' (a series selector)") }
@@ -48,14 +54,14 @@ enum QueryRoutes {
                 return badData("start and end: expected unix seconds, RFC 3339 or -1h")
             }
             guard let step = form.first("step").map(QueryParameters.parseStep) ?? QueryParameters.defaultStep(start: start, end: end) else {
-                return badData("step: expected a duration such as 15s or a number of seconds")
+                return badData("step: expected a duration from 1ms to 366d, such as 15s, or a number of seconds")
             }
             guard end >= start else { return badData("end timestamp must not be before start time") }
             guard (end - start) / step < 11_000 else {
                 return badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
             }
             let steps = Array(stride(from: start, through: end, by: Int(step)))
-            return try await PromQLAnswer.evaluate(text, steps: steps, range: true, store: store)
+            return try await PromQLAnswer.evaluate(text, steps: steps, range: true, store: store, budget: budget)
         }
         let selector: SeriesSelector
         do { selector = try SeriesSelector.parse(text) } catch { return badData("query: \(error)") }
@@ -66,7 +72,7 @@ enum QueryRoutes {
             return badData("end: expected unix seconds, RFC 3339 or now")
         }
         guard let step = form.first("step").map(QueryParameters.parseStep) ?? QueryParameters.defaultStep(start: start, end: end) else {
-            return badData("step: expected a duration such as 15s or a number of seconds")
+            return badData("step: expected a duration from 1ms to 366d, such as 15s, or a number of seconds")
         }
         guard let aggregation = QueryParameters.parseAggregation(form.first("agg") ?? "avg") else {
             return badData("agg: expected one of \(RangeQuery.Aggregation.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -74,10 +80,12 @@ enum QueryRoutes {
         let groupBy = form.first("by").map(QueryParameters.parseGroupBy)
         let query = RangeQuery(selector: selector, start: start, end: end, step: step, aggregation: aggregation, groupBy: groupBy)
         do {
-            let result = try await NIOThreadPool.singleton.runIfActive { try store.query(query) }
+            let result = try await NIOThreadPool.singleton.runIfActive { try store.query(query, budget: budget) }
             return json(QueryJSON.success(QueryJSON.matrix(result)))
         } catch let error as QueryError {
             return badData(error.description)
+        } catch let error as StoreError {
+            return aborted(error)
         }
     }
 
@@ -97,14 +105,18 @@ enum QueryRoutes {
         return json(QueryJSON.success("[" + keys.map { QueryJSON.labels($0.labelsWithName) }.joined(separator: ",") + "]"))
     }
 
-    static func last(_ request: Request, _ store: MetricStore) async throws -> Response {
+    static func last(_ request: Request, _ store: MetricStore, _ budget: QueryBudget) async throws -> Response {
         let form = try await parameters(request)
         let text = form.first("match[]") ?? form.first("query") ?? ""
         guard !text.isEmpty else { return badData("missing parameter 'match[]' (a series selector)") }
         let selector: SeriesSelector
         do { selector = try SeriesSelector.parse(text) } catch { return badData("match[]: \(error)") }
-        let values = try await NIOThreadPool.singleton.runIfActive { try store.lastValues(selector) }
-        return json(QueryJSON.success(QueryJSON.vector(values)))
+        do {
+            let values = try await NIOThreadPool.singleton.runIfActive { try store.lastValues(selector, budget: budget) }
+            return json(QueryJSON.success(QueryJSON.vector(values)))
+        } catch let error as StoreError {
+            return aborted(error)
+        }
     }
 
     // MARK: Helpers
@@ -143,4 +155,18 @@ enum QueryRoutes {
     }
 
     static func badData(_ message: String) -> Response { json(QueryJSON.error("bad_data", message), status: .badRequest) }
+
+    /// A query its budget stopped, answered as Prometheus does (503 `timeout`, 422 `execution`),
+    /// and counted in `vigil_query_aborted_total{reason}`. Other store errors stay errors.
+    static func aborted(_ error: StoreError) -> Response {
+        guard case .queryAborted(let reason, let message) = error else {
+            return json(QueryJSON.error("internal", error.description), status: .internalServerError)
+        }
+        Counter(label: "vigil_query_aborted_total", dimensions: [("reason", reason.rawValue)]).increment()
+        switch reason {
+        case .timeout: return json(QueryJSON.error("timeout", message), status: .serviceUnavailable)
+        case .tooManySamples: return json(QueryJSON.error("execution", message), status: .unprocessableContent)
+        case .cancelled: return json(QueryJSON.error("canceled", message), status: .serviceUnavailable)
+        }
+    }
 }

@@ -7,15 +7,18 @@ import VigilStore
 /// `scalar` for instant queries, `matrix` for ranges. Parse and evaluation errors are `bad_data`
 /// naming the unsupported part.
 enum PromQLAnswer {
-    static func evaluate(_ text: String, steps: [Int64], range: Bool, store: MetricStore) async throws -> Response {
+    static func evaluate(_ text: String, steps: [Int64], range: Bool, store: MetricStore,
+                         budget: QueryBudget) async throws -> Response {
         let expr: PromQLExpr
         do { expr = try PromQLParser.parse(text) } catch { return QueryRoutes.badData("\(error)") }
-        let engine = PromQLEngine(store: store)
+        let engine = PromQLEngine(store: store, budget: budget)
         let value: PromQLEngine.Value
         do {
             value = try await NIOThreadPool.singleton.runIfActive { try engine.evaluate(expr, steps: steps) }
         } catch let error as PromQLEngine.EvaluationError {
             return QueryRoutes.badData(error.description)
+        } catch let error as StoreError {
+            return QueryRoutes.aborted(error)
         }
         return QueryRoutes.json(QueryJSON.success(range ? matrix(value, steps: steps) : instant(value, at: steps[0])))
     }

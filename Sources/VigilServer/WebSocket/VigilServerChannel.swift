@@ -26,8 +26,8 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
     let decide: WebSocketUpgrader.Decide
     /// An HTTP keep-alive connection idle this long is closed.
     let idleTimeout: Duration
-    /// The request head (after TLS) must be complete this soon after the connection opens.
-    let handshakeTimeout: TimeAmount
+    /// Request head, URL, body size and timing limits (ConnectionLimits.swift).
+    let limits: ConnectionLimits
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -37,7 +37,8 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             // The channel keeps its last receive buffer for the next read; idle live connections
             // are the common case, so start small (it grows on large reads, like TLS records).
             try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
-            try channel.pipeline.syncOperations.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
+            let headGuard = RequestHeadGuard(limits: limits)
+            try channel.pipeline.syncOperations.addHandler(headGuard)
             let upgrader = WebSocketUpgrader(eventLoop: channel.eventLoop, decide: decide)
             let idleTimeout = self.idleTimeout
             let upgrades = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(upgraders: [upgrader]) { channel in
@@ -52,9 +53,15 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             }
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgrades)
             configuration.enablePipelining = false  // NIOAsyncChannel serializes requests
-            configuration.enableErrorHandling = false  // Hummingbird answers errors
+            configuration.enableErrorHandling = false  // RequestLimitsHandler answers the parser's refusals
+            configuration.decoderConfiguration = limits.decoderLimits
             configuration.enableResponseHeaderValidation = false  // HTTP types validate
             let outcome = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            // Right after the parser, so it sees each request (and the parser's errors) before the
+            // upgrade handler, and every response on its way out.
+            let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try channel.pipeline.syncOperations.addHandler(RequestLimitsHandler(limits: limits, headGuard: headGuard),
+                                                           position: .after(decoder))
             return Value(outcome: outcome, channel: channel)
         }
     }
@@ -84,50 +91,5 @@ extension VigilServerChannel {
             fields[.cacheControl] = "no-store"
             try await outbound.write(contentsOf: [.head(HTTPResponse(status: answer.status, headerFields: fields)), .body(body), .end(nil)])
         }
-    }
-}
-
-/// Closes a connection that has not sent a complete request head within the timeout (slowloris),
-/// then steps out of the pipeline. Counts the TLS handshake in, as it sits after TLS.
-final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    let timeout: TimeAmount
-    private var timer: Scheduled<Void>?
-    /// The last bytes seen, to find CR LF CR LF across reads.
-    private var tail: UInt32 = 0
-    private var done = false
-
-    init(timeout: TimeAmount) { self.timeout = timeout }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !done {
-            let bytes = unwrapInboundIn(data)
-            var tail = self.tail
-            let found = bytes.withUnsafeReadableBytes { raw in
-                for byte in raw {
-                    tail = tail << 8 | UInt32(byte)
-                    if tail == 0x0D0A_0D0A { return true }
-                }
-                return false
-            }
-            self.tail = tail
-            if found {
-                done = true
-                timer?.cancel()
-                context.fireChannelRead(data)
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-                return
-            }
-        }
-        context.fireChannelRead(data)
     }
 }

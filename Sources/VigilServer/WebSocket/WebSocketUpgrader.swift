@@ -74,8 +74,12 @@ final class WebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable {
         channel.eventLoop.makeCompletedFuture {
             guard let acceptance = accepted.value else { throw ChannelError.inappropriateOperationForState }
             accepted.value = nil
+            // NIO removes its own HTTP handlers; the HTTP limits go too: from here on, bytes are frames.
+            let pipeline = channel.pipeline.syncOperations
+            if let limits = try? pipeline.handler(type: RequestLimitsHandler.self) { pipeline.removeHandler(limits, promise: nil) }
+            if let headGuard = try? pipeline.handler(type: RequestHeadGuard.self) { pipeline.removeHandler(headGuard, promise: nil) }
             let connection = WebSocketConnection(limits: acceptance.limits, deflate: acceptance.deflate, endpoint: acceptance.makeEndpoint())
-            try channel.pipeline.syncOperations.addHandler(connection)
+            try pipeline.addHandler(connection)
             return .webSocket
         }
     }

@@ -8,8 +8,12 @@ import VigilCore
 public struct PromQLEngine: Sendable {
     public static let lookbackMs: Int64 = 300_000
     let store: MetricStore
+    let budget: QueryBudget?
 
-    public init(store: MetricStore) { self.store = store }
+    public init(store: MetricStore, budget: QueryBudget? = nil) {
+        self.store = store
+        self.budget = budget
+    }
 
     /// A result over the evaluation steps: a scalar per step, or series with a value (or none) per step.
     public enum Value: Sendable {
@@ -58,7 +62,7 @@ public struct PromQLEngine: Sendable {
     // MARK: Selectors
 
     func load(_ selector: SeriesSelector, from: Int64, to: Int64) throws -> [SeriesSamples] {
-        try store.read(selector, from: from, to: to).filter { !$0.timestamps.isEmpty }
+        try store.read(selector, from: from, to: to, budget: budget).filter { !$0.timestamps.isEmpty }
     }
 
     func instant(_ selector: SeriesSelector, steps: [Int64]) throws -> [Series] {
@@ -86,6 +90,7 @@ public struct PromQLEngine: Sendable {
             guard let first = steps.first, let last = steps.last else { return .vector([]) }
             let data = try load(selector, from: first - rangeMs, to: last)
             var out: [Series] = []
+            var work = 0
             for samples in data {
                 var values: [Double?] = []
                 values.reserveCapacity(steps.count)
@@ -93,6 +98,13 @@ public struct PromQLEngine: Sendable {
                 for t in steps {
                     while lower < samples.timestamps.count, samples.timestamps[lower] < t - rangeMs { lower += 1 }
                     while upper < samples.timestamps.count, samples.timestamps[upper] <= t { upper += 1 }
+                    // Every step walks its window again: a long range at many steps is slow, so the
+                    // deadline is checked as it goes (the samples were counted when read).
+                    work += upper - lower + 1
+                    if work > 65_536 {
+                        work = 0
+                        try budget?.check()
+                    }
                     let ts = samples.timestamps[lower..<max(lower, upper)]
                     let vs = samples.values[lower..<max(lower, upper)]
                     values.append(Self.rangeFunction(name, ts, vs, at: t, rangeMs: rangeMs))

@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Parses the PromQL subset. Anything outside it is an error that names the unsupported part,
 /// so a dashboard author sees what to change: `offset is not supported`, `function
 /// histogram_quantile is not supported (supported: …)`.
@@ -212,7 +214,11 @@ public struct PromQLParser {
         throw error("bad number \"\(literal)\"")
     }
 
-    /// `5m`, `1h30m`, `90s`, `500ms`, `2d`, `1w`, `1y` → milliseconds.
+    /// The longest range or offset a query may name: 100 years (the times it is subtracted from
+    /// stay far from Int64's ends).
+    static let maxDurationMs: Int64 = 100 * 366 * 86_400_000
+
+    /// `5m`, `1h30m`, `90s`, `500ms`, `2d`, `1w`, `1y` → milliseconds; nil past 100 years.
     static func duration(_ text: String) -> Int64? {
         var total: Int64 = 0
         var digits = ""
@@ -237,8 +243,9 @@ public struct PromQLParser {
             case "y": 31_536_000_000
             default: -1
             }
-            guard scale > 0 else { return nil }
-            total += amount * scale
+            guard scale > 0, let part = Checked.multiply(amount, scale), let sum = Checked.add(total, part),
+                  sum <= maxDurationMs else { return nil }
+            total = sum
         }
         chars.removeAll()
         return digits.isEmpty ? total : nil

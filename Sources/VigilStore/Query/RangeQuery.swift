@@ -55,7 +55,7 @@ public enum QueryError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension MetricStore {
-    public func query(_ query: RangeQuery) throws -> [QuerySeries] {
+    public func query(_ query: RangeQuery, budget: QueryBudget? = nil) throws -> [QuerySeries] {
         guard query.step > 0 else { throw QueryError.invalid("step must be positive") }
         guard query.end >= query.start else { throw QueryError.invalid("end is before start") }
         guard query.pointCount <= RangeQuery.maxPoints else {
@@ -65,7 +65,7 @@ extension MetricStore {
         let readFrom = query.start &- 2 &* query.step
         var perSeries: [(key: SeriesKey, windows: [WindowState?])] = []
         if let resolution = query.resolution {
-            for (key, buckets) in try readBuckets(query.selector, resolution: resolution, from: readFrom, to: query.end) {
+            for (key, buckets) in try readBuckets(query.selector, resolution: resolution, from: readFrom, to: query.end, budget: budget) {
                 var windows = [WindowState?](repeating: nil, count: query.pointCount)
                 var previous: (Int64, Double)?
                 for i in buckets.starts.indices {
@@ -79,7 +79,7 @@ extension MetricStore {
                 perSeries.append((key, windows))
             }
         } else {
-            for samples in try read(query.selector, from: readFrom, to: query.end) {
+            for samples in try read(query.selector, from: readFrom, to: query.end, budget: budget) {
                 var windows = [WindowState?](repeating: nil, count: query.pointCount)
                 var previous: (Int64, Double)?
                 for i in samples.timestamps.indices {
@@ -99,7 +99,8 @@ extension MetricStore {
         guard time > query.start &- query.step, time <= query.end else { return }
         // Point k covers (start + (k-1)·step, start + k·step].
         let offset = time &- query.start
-        let k = offset <= 0 ? 0 : Int((offset + query.step - 1) / query.step)
+        // ceil(offset / step) without `offset + step - 1`, which can overflow for a huge step.
+        let k = offset <= 0 ? 0 : Int(offset / query.step + (offset % query.step == 0 ? 0 : 1))
         guard k < windows.count else { return }
         var cell = cell
         if let (_, before) = previous { cell.increase = cell.last >= before ? cell.last - before : cell.last }

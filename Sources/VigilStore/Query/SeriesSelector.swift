@@ -55,20 +55,20 @@ public struct SeriesSelector: Sendable, CustomStringConvertible {
     }
 }
 
-/// A regular expression that must match the whole string.
-struct AnchoredRegex: @unchecked Sendable {
-    // @unchecked: Regex values are immutable once built; Regex<AnyRegexOutput> is not marked Sendable.
-    let regex: Regex<AnyRegexOutput>
+/// A label matcher's regular expression: anchored at both ends, as in Prometheus, and matched in
+/// linear time (a selector comes from any API user).
+struct AnchoredRegex: Sendable {
+    let regex: LinearRegex
 
     init(_ pattern: String) throws(StoreError) {
         do {
-            regex = try Regex(pattern)
+            regex = try LinearRegex(pattern)
         } catch {
             throw .invalidSelector("bad regular expression \"\(pattern)\": \(error)")
         }
     }
 
-    func matches(_ text: String) -> Bool { (try? regex.wholeMatch(in: text)) != nil }
+    func matches(_ text: String) -> Bool { regex.matches(text) }
 }
 
 private struct SelectorParser {

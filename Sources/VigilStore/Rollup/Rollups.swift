@@ -60,8 +60,8 @@ extension MetricStore {
 
     /// Buckets at `resolution` of every series matching `selector` that hold samples from
     /// [start, end] (whole buckets, so the first may reach back before `start`): from clean rollups where they exist, aggregated from raw samples elsewhere.
-    public func readBuckets(_ selector: SeriesSelector, resolution: RollupResolution,
-                            from start: Int64, to end: Int64) throws(StoreError) -> [(series: SeriesKey, buckets: RollupBuckets)] {
+    public func readBuckets(_ selector: SeriesSelector, resolution: RollupResolution, from start: Int64, to end: Int64,
+                            budget: QueryBudget? = nil) throws(StoreError) -> [(series: SeriesKey, buckets: RollupBuckets)] {
         let targets = memory.withLock { memory in
             memory.catalog.select(selector).compactMap { id in
                 memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) }
@@ -72,8 +72,9 @@ extension MetricStore {
         let out = try reader.withLock { database throws(StoreError) -> [(series: SeriesKey, buckets: RollupBuckets)] in
             var out: [(series: SeriesKey, buckets: RollupBuckets)] = []
             for target in targets {
+                try budget?.check()
                 let buckets = try Self.readBuckets(target, resolution: resolution, pending: pending[target.id],
-                                                   in: database, corrupt: &corrupt)
+                                                   in: database, corrupt: &corrupt, budget: budget)
                 if !buckets.isEmpty { out.append((target.key, buckets)) }
             }
             return out
@@ -83,8 +84,14 @@ extension MetricStore {
     }
 
     static func readBuckets(_ target: ReadTarget, resolution: RollupResolution, pending: PendingSamples?,
-                            in database: SQLiteDatabase, corrupt: inout Int) throws(StoreError) -> RollupBuckets {
+                            in database: SQLiteDatabase, corrupt: inout Int,
+                            budget: QueryBudget? = nil) throws(StoreError) -> RollupBuckets {
         let firstBucket = RollupBuckets.floorDiv(target.start &- 1, resolution.milliseconds) &* resolution.milliseconds
+        // A day costs a little even without data: a range over centuries is refused by the budget
+        // before it is listed.
+        let dayMs = RollupResolution.blockMs
+        let dayCount = (RollupBuckets.floorDiv(target.end &- 1, dayMs) &- RollupBuckets.floorDiv(firstBucket, dayMs)) &+ 1
+        try budget?.charge(Int(clamping: max(0, dayCount)))
         let days = Array(blocks(from: firstBucket &+ 1, to: target.end))
         guard let firstDay = days.first, let lastDay = days.last else { return RollupBuckets() }
         var rolled: [Int64: [UInt8]] = [:]
@@ -107,7 +114,7 @@ extension MetricStore {
             guard let from = rawFrom else { return }
             rawFrom = nil
             let rawTarget = ReadTarget(id: target.id, key: target.key, start: from &+ 1, end: dayEnd)
-            let raw = try readSeries(rawTarget, pending: pending, in: database, corrupt: &corrupt)
+            let raw = try readSeries(rawTarget, pending: pending, in: database, corrupt: &corrupt, budget: budget)
             out.append(contentsOf: RollupBuckets.aggregate(timestamps: raw.timestamps, values: raw.values,
                                                            resolution: resolution.milliseconds))
         }
@@ -115,7 +122,8 @@ extension MetricStore {
             if let blob = rolled[day], !dirty.contains(day), pending == nil || !pendingTouches(pending!, day) {
                 try flushRaw(until: day)
                 do {
-                    out.append(contentsOf: try RollupCodec.decode(blob))
+                    let decoded = try RollupCodec.decode(blob)
+                    out.append(contentsOf: decoded)
                 } catch {
                     corrupt += 1  // fall back to raw for this day
                     rawFrom = day

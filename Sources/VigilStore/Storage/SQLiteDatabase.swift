@@ -150,9 +150,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case database(String)
     case invalidSelector(String)
     case readOnly
+    /// A query stopped by its budget (timeout, sample limit, cancellation); the text says which.
+    case queryAborted(QueryBudget.Reason, String)
 
     public var description: String {
         switch self {
+        case .queryAborted(_, let message): message
         case .database(let message): "store: \(message)"
         case .invalidSelector(let message): "invalid selector: \(message)"
         case .readOnly: "store: opened read-only"
