@@ -153,11 +153,11 @@ let package = Package(
         // bench/store: bytes per sample, append and query speed on a generated sensor dataset.
         .executableTarget(name: "vigil-bench-store", dependencies: ["VigilCore", "VigilStore"], path: "bench/store/Sources",
                           swiftSettings: strict),
-        // Helpers the tests share: real mosquitto, child processes, free ports, curl.
+        // Helpers the tests share: real mosquitto, child processes, free ports, curl, seeded fuzzing.
         .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: testSettings),
-        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: testSettings),
-        .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer"], swiftSettings: testSettings),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilForwardTests", dependencies: ["VigilForward", "CSnappy"], swiftSettings: testSettings),

@@ -133,6 +133,28 @@ struct NormalizerTests {
         #expect(out.rejects == [.outOfBounds, .outOfBounds])
     }
 
+    @Test func theDefaultWindowRefusesCenturiesOldAndFarFutureReadings() {
+        let now: Int64 = 1_795_000_000_000
+        let out = Normalizer(config: NormalizeConfig()).normalize([
+            candidate("m", 1, t: -30_610_224_000_000, device: true),  // 1000-01-01
+            candidate("m", 2, t: now - 29 * 86_400_000, device: true),
+            candidate("m", 3, t: now + 10 * 86_400_000, device: true),
+        ], receivedMs: now)
+        #expect(out.readings.map(\.value) == [2, 3])  // the future one is stamped on receipt
+        #expect(out.readings.last?.timestampMs == now)
+        #expect(out.rejects == [.tooOld])
+    }
+
+    @Test func conversionThatOverflowsIsRefusedAsNonFinite() {
+        var config = NormalizeConfig()
+        config.rules = [NormalizeRule(match: .name("huge"), scale: 1e300)]
+        let out = Normalizer(config: config).normalize([candidate("power", 1.7976931348623157e308, unit: "kW"),
+                                                        candidate("huge", 1e10), candidate("power", 1.5, unit: "kW")],
+                                                       receivedMs: 1000)
+        #expect(out.readings.map(\.value) == [1500])
+        #expect(out.rejects == [.nonFinite, .nonFinite])
+    }
+
     @Test func clockSkewAndAge() {
         var config = NormalizeConfig()
         config.maxAge = .seconds(3600)
@@ -141,8 +163,9 @@ struct NormalizerTests {
             candidate("m", 1, t: now + 600_000, device: true), candidate("m", 2, t: now - 7_200_000, device: true),
             candidate("m", 3, t: now - 7_200_000, device: false),
         ], receivedMs: now)
-        #expect(replace.readings.map(\.timestampMs) == [now, now - 7_200_000])
-        #expect(replace.rejects == [.tooOld])
+        // The window holds for every reading, however it was stamped.
+        #expect(replace.readings.map(\.timestampMs) == [now])
+        #expect(replace.rejects == [.tooOld, .tooOld])
         config.onClockSkew = .reject
         let reject = Normalizer(config: config).normalize([candidate("m", 1, t: now + 600_000, device: true)], receivedMs: now)
         #expect(reject.readings.isEmpty && reject.rejects == [.clockSkew])

@@ -81,7 +81,7 @@ public struct AnnotationTemplate: Sendable, Equatable {
         let sign = scaled < 0 ? "-" : ""
         let magnitude = abs(scaled)
         let whole = Int64(magnitude)
-        let fraction = Int64(((magnitude - Double(whole)) * 10_000).rounded())
+        let fraction = Int64(((magnitude - Double(whole)) * 10_000).rounded())  // checked: 0...10_000 (formatValue passes |value| < 1e15)
         let padded = String(fraction).count < 4 ? String(repeating: "0", count: 4 - String(fraction).count) + String(fraction) : String(fraction)
         return "\(sign)\(whole).\(padded)"
     }

@@ -38,7 +38,7 @@ public struct ModbusBusConfig: Sendable {
         guard case .rtu(_, let settings) = transport else { return .zero }
         if settings.baud > 19200 { return .microseconds(1750) }
         let bitsPerCharacter = 1 + settings.dataBits + (settings.parity == .none ? 0 : 1) + settings.stopBits
-        return .microseconds(Int64(3.5 * Double(bitsPerCharacter) / Double(settings.baud) * 1_000_000))
+        return .microseconds(Int64(3.5 * Double(bitsPerCharacter) / Double(settings.baud) * 1_000_000))  // checked: baud ≥ 1200 (a standard speed), under 1 s
     }
 
     static func decode(_ object: ConfigObject) throws(ConfigError) -> ModbusBusConfig {

@@ -3,6 +3,7 @@ import Hummingbird
 import VigilAlerts
 import VigilConfig
 import VigilCore
+import VigilIngest
 
 /// The alert API (under `/api/v1`, authenticated):
 ///
@@ -67,10 +68,10 @@ enum AlertRoutes {
             case .invalid: return QueryRoutes.badData(DurationField.message)
             case .ends(let ms): ends = ms
             case .absent:
-                guard let text = body["ends_at"] as? String, let date = ISO8601DateFormatter().date(from: text) else {
-                    return QueryRoutes.badData("'duration' (e.g. 2h) or 'ends_at' (RFC 3339) is required")
+                guard let text = body["ends_at"] as? String, let ms = PayloadTimestamp.rfc3339(text) else {
+                    return QueryRoutes.badData("'duration' (e.g. 2h) or 'ends_at' (RFC 3339, years 1-9999) is required")
                 }
-                ends = Int64(date.timeIntervalSince1970 * 1000)
+                ends = ms
             }
             guard ends > now else { return QueryRoutes.badData("the silence would end in the past") }
             let silence: Silence

@@ -151,7 +151,7 @@ public final class LoginLimiter: Sendable {
                     wait = max(wait ?? .zero, remaining)
                 }
             }
-            return wait.map { Int(($0.components.seconds)) + 1 }
+            return wait.map { Int(($0.components.seconds)) + 1 }  // checked: a lockout of minutes, Int64 to Int
         }
     }
 

@@ -32,7 +32,7 @@ public struct RangeQuery: Sendable {
         self.groupBy = groupBy
     }
 
-    public var pointCount: Int { end < start ? 0 : Int((end - start) / step) + 1 }
+    public var pointCount: Int { end < start ? 0 : Int((end &- start) / step) + 1 }  // checked: Int64 to Int (64-bit)
 
     /// The source resolution: raw samples for steps under a minute, else the coarsest rollup that
     /// still fits in a step.
