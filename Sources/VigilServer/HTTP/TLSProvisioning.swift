@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOCore
 import NIOSSL
 import SwiftASN1
 import X509
@@ -57,6 +58,9 @@ enum TLSProvisioning {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        // After our close_notify, wait this long for the peer's before closing anyway. Browsers and
+        // most clients never answer one; NIOSSL's default of 5 s held every clean stop for 5 s.
+        configuration.shutdownTimeout = .milliseconds(250)
         let der = try leaf.toDERBytes()
         return Material(configuration: configuration, fingerprint: fingerprint(der: der), certificatePath: certificatePath)
     }
