@@ -4,16 +4,26 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test build release static check-samples clean
+.PHONY: demo test fuzz build release static check-samples clean
 
 demo:
 	scripts/demo.sh
 
 test:
 	scripts/install-deps.sh test
+	scripts/check-conversions.sh
 	$(SWIFT) build --build-tests
 	./.build/debug/vigil check-config --quiet samples/*.yaml
 	$(SWIFT) test
+
+# The seeded fuzz tests with a longer budget (make test runs them with 2000 iterations each).
+# FUZZ_SEED=n replays or varies a run; every run prints its seed.
+FUZZ_ITERATIONS ?= 200000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz:
+	scripts/install-deps.sh test
+	$(SWIFT) build --build-tests
+	VIGIL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) VIGIL_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter Fuzz
 
 build:
 	scripts/install-deps.sh build
