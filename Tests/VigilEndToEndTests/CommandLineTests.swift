@@ -74,11 +74,20 @@ struct CommandLineTests {
 
     @Test func mappingExplainShowsReadingsAndRejects() async throws {
         let config = TestEnvironment.packageRoot.appendingPathComponent("samples/mqtt.yaml").path
+        // A device time of the last full hour: inside normalize.max_age, as the gateway would see it.
+        let hour = Int(Date().timeIntervalSince1970) / 3600 * 3600
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let stamp = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(hour)))
         let good = try await vigil(["mapping", "explain", "--config", config, "devices/meter-7/telemetry",
-                                    #"{"ts": 1764064800, "power_kw": 1.5, "energy_wh": 123400, "env": {"temp_f": 71.6}}"#])
+                                    #"{"ts": \#(hour), "power_kw": 1.5, "energy_wh": 123400, "env": {"temp_f": 71.6}}"#])
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("subscription 2: devices/+/telemetry (format json)"))
-        #expect(good.stdout.contains(#"reading  power{device="meter-7"} = 1500.0 W  at 2025-11-25T10:00:00.000Z (device time)"#))
+        #expect(good.stdout.contains(#"reading  power{device="meter-7"} = 1500.0 W  at \#(stamp) (device time)"#), "\(good.stdout)")
+        let old = try await vigil(["mapping", "explain", "--config", config, "devices/meter-7/telemetry", #"{"ts": 1764064800, "power_kw": 1.5}"#])
+        #expect(old.status == 1 && old.stdout.contains("rejected too_old"), "\(old.stdout)")
+        let poison = try await vigil(["mapping", "explain", "--config", config, "senml/x", #"[{"bn":"fz:","bt":9223372036854775807,"n":"a","v":1}]"#])
+        #expect(poison.status == 1 && poison.stdout.contains("rejected invalid_timestamp"), "\(poison.stdout) \(poison.stderr)")
         let bad = try await vigil(["mapping", "explain", "--config", config, "sensors/a/b/temperature", "-"], stdin: "hot")
         #expect(bad.status == 1)
         #expect(bad.stdout.contains("rejected not_a_number: the payload is not a number"))

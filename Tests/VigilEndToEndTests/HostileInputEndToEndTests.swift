@@ -156,4 +156,43 @@ struct HostileInputEndToEndTests {
         #expect(try await gateway.metric(#"vigil_query_aborted_total{reason="too_many_samples"}"#) == 2)
         #expect(gateway.process.isRunning)
     }
+
+    /// A query that would run for minutes stops when its client hangs up, and SIGTERM does not wait
+    /// for one either.
+    @Test func aLongQueryStopsWhenItsClientLeavesAndNeverHoldsUpShutdown() async throws {
+        let directory = try TemporaryDirectory("long-query")
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var lines = ["series,timestamp_ms,value"]
+        lines.reserveCapacity(200_001)
+        for i in 0..<200_000 { lines.append("slow_total,\(now - 4_000_000 + Int64(i) * 20),\(i)") }
+        let csv = try directory.write("data.csv", lines.joined(separator: "\n") + "\n")
+        let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--format", "csv", csv])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let config = try directory.write("vigil.yaml", """
+            data_dir: ${VIGIL_DATA_DIR}
+            http: {listen: 127.0.0.1:0, tls: off}
+            auth: {tokens: [{name: t, sha256: \(Self.tokenHash), role: viewer}]}
+            logging: {ingest_summary: 0}
+            query: {timeout: 10m}
+            """)
+        let gateway = try await RunningGateway(mqttURL: "mqtt://127.0.0.1:1", config: config, directory: directory)
+        defer { gateway.process.stop() }
+        // Every one of 11 000 steps walks a window holding up to all 200 000 samples.
+        let slow = ["-G", "--data-urlencode", "query=rate(slow_total[100y])", "--data-urlencode", "start=\(now / 1000 - 4000)",
+                    "--data-urlencode", "end=\(now / 1000)", "--data-urlencode", "step=0.37", "--max-time", "1"]
+        _ = try? await Curl.get(gateway.baseURL + "/api/v1/query_range", headers: ["Authorization: Bearer \(Self.token)"], arguments: slow)
+        #expect(try await eventually(timeout: .seconds(10)) {
+            try await gateway.metric(#"vigil_query_aborted_total{reason="cancelled"}"#) == 1
+        })
+        // Again, and stop the gateway while the query runs.
+        let client = Task { try? await Curl.get(gateway.baseURL + "/api/v1/query_range", headers: ["Authorization: Bearer \(Self.token)"],
+                                                arguments: Array(slow.dropLast(2)) + ["--max-time", "30"]) }
+        try await Task.sleep(for: .seconds(1))
+        let stopping = ContinuousClock.now
+        gateway.process.signal(SIGTERM)
+        #expect(await gateway.process.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(ContinuousClock.now - stopping < .seconds(5))
+        let answer = await client.value
+        #expect(answer == nil || answer?.status == 503, "\(answer?.body ?? "")")
+    }
 }

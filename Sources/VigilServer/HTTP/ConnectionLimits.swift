@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import VigilCore
 
 /// The HTTP limits every connection lives under (docs/security.md). Whatever breaks one gets an
@@ -163,6 +164,9 @@ final class RequestLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// A response to the current request has begun (so no error answer can be written any more).
     private var responding = false
     private var closing = false
+    /// The client has closed its side (EOF): whatever its request started is no longer wanted.
+    private var inputClosed = false
+    private var watches: [ClientWatch] = []
 
     init(limits: ConnectionLimits, headGuard: RequestHeadGuard) {
         self.limits = limits
@@ -176,6 +180,7 @@ final class RequestLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler 
         switch unwrapInboundIn(data) {
         case .head(let head):
             responding = false
+            watches.removeAll()
             guard head.version.major == 1, head.version.minor <= 1 else {
                 refuse(context: context, .httpVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served")
                 return
@@ -214,6 +219,26 @@ final class RequestLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler 
             headGuard.rearm()
             context.fireChannelRead(data)
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent { clientLeft() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        clientLeft()
+        context.fireChannelInactive()
+    }
+
+    private func clientLeft() {
+        inputClosed = true
+        for watch in watches { watch.markGone() }
+        watches.removeAll()
+    }
+
+    func add(_ watch: ClientWatch) {
+        if inputClosed { watch.markGone() } else { watches.append(watch) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -258,5 +283,29 @@ extension String {
         while slice.first == " " || slice.first == "\t" { slice.removeFirst() }
         while slice.last == " " || slice.last == "\t" { slice.removeLast() }
         return slice
+    }
+}
+
+/// Tells a running request that its client has gone: the connection closed, or the client shut its
+/// sending side (EOF). Hummingbird allows half-closed connections, so a closed client does not make
+/// the channel inactive; like Go's net/http (which Prometheus uses), Vigil treats EOF during a
+/// request as the client leaving, and stops its query.
+final class ClientWatch: Sendable {
+    private let gone = Atomic<Bool>(false)
+
+    var isGone: Bool { gone.load(ordering: .relaxed) }
+    func markGone() { gone.store(true, ordering: .relaxed) }
+
+    /// A watch on `channel`'s client, registered with its RequestLimitsHandler on the event loop.
+    static func watching(_ channel: any Channel) -> ClientWatch {
+        let watch = ClientWatch()
+        channel.eventLoop.execute {
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: RequestLimitsHandler.self) else {
+                if !channel.isActive { watch.markGone() }
+                return
+            }
+            handler.add(watch)
+        }
+        return watch
     }
 }

@@ -12,8 +12,8 @@ enum QueryRoutes {
     static func add(to group: RouterGroup<VigilRequestContext>, store: MetricStore, limits: QueryBudget.Limits) {
         // Each query gets a budget: a timeout, a sample limit, and a stop when its client is gone.
         @Sendable func budget(_ context: VigilRequestContext) -> QueryBudget {
-            let channel = context.channel
-            return QueryBudget(limits, abandoned: { !channel.isActive })
+            let client = ClientWatch.watching(context.channel)
+            return QueryBudget(limits, abandoned: { client.isGone })
         }
         group.on("query", method: .get) { request, context in try await instantQuery(request, store, budget(context)) }
         group.on("query", method: .post) { request, context in try await instantQuery(request, store, budget(context)) }

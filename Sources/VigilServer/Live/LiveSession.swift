@@ -185,11 +185,13 @@ final class LiveSession: WebSocketEndpoint {
         do { selector = try SeriesSelector.parse(text) } catch {
             return sendError("subscribe \(id): \(error)", id: id)
         }
-        guard let loop = socket?.channel?.eventLoop else { return }
+        guard let channel = socket?.channel else { return }
         let history = (object["history_minutes"] as? Int).map { min(max($0, 0), 24 * 60) } ?? 0
         let store = hub.store
-        NIOThreadPool.singleton.runIfActive(eventLoop: loop) { () throws -> String in
-            try Self.snapshotFields(store: store, selector: selector, historyMinutes: history)
+        // The snapshot is a query like any other: bounded, and dropped when the console leaves.
+        let budget = QueryBudget(.init(), abandoned: { !channel.isActive })
+        NIOThreadPool.singleton.runIfActive(eventLoop: channel.eventLoop) { () throws -> String in
+            try Self.snapshotFields(store: store, selector: selector, historyMinutes: history, budget: budget)
         }.assumeIsolated().whenComplete { [self] result in
             guard let socket, socket.isOpen, let stream else { return }
             switch result {
@@ -208,16 +210,17 @@ final class LiveSession: WebSocketEndpoint {
     }
 
     /// `"readings":[…],"history":[…]` for a snapshot (on the thread pool: it reads the store).
-    static func snapshotFields(store: MetricStore, selector: SeriesSelector, historyMinutes: Int) throws -> String {
+    static func snapshotFields(store: MetricStore, selector: SeriesSelector, historyMinutes: Int,
+                               budget: QueryBudget? = nil) throws -> String {
         let allocator = ByteBufferAllocator()
-        var parts = try store.lastValues(selector).map {
+        var parts = try store.lastValues(selector, budget: budget).map {
             String(buffer: LiveMessages.reading(Reading(series: $0.series, timestampMs: $0.timestampMs, value: $0.value), allocator: allocator))
         }
         parts.sort()
         var history: [String] = []
         if historyMinutes > 0 {
             let now = WallClock.nowMs()
-            for samples in try store.read(selector, from: now - Int64(historyMinutes) * 60_000, to: now) {
+            for samples in try store.read(selector, from: now - Int64(historyMinutes) * 60_000, to: now, budget: budget) {
                 let points = zip(samples.timestamps, samples.values).map { "[\($0),\(QueryJSON.number($1))]" }
                 history.append("{\"series\":\"\(QueryJSON.escape(samples.series.description))\",\"points\":[" + points.joined(separator: ",") + "]}")
             }
