@@ -169,7 +169,11 @@ struct ImportCommand: ParsableCommand {
             try store.compactAll()
             progress.phase = "rolling up"
             progress.report(force: true)
-            try store.rollUpAll()
+            // Every complete day written gets its rollups now, as the gateway would compute them.
+            try store.rollUpAll(settleWindow: settings.options.outOfOrderWindow)
+            progress.phase = "reclaiming free pages"
+            progress.report(force: true)
+            try store.reclaimFreePages(maxPages: nil, everything: true)
         } catch {
             Terminal.fail("vigil import: \(error)")
         }

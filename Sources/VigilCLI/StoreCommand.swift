@@ -39,7 +39,7 @@ struct StoreStatsCommand: ParsableCommand {
         if json {
             print("""
                 {"path":"\(QueryJSON.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
-                "bytes_on_disk":\(stats.bytesOnDisk),"bytes_per_sample":\(String(format: "%.3f", stats.bytesPerSample)),\
+                "bytes_on_disk":\(stats.bytesOnDisk),"free_bytes":\(stats.freeBytes),"bytes_per_sample":\(String(format: "%.3f", stats.bytesPerSample)),\
                 "chunks":\(stats.chunks),"rollup_blobs":\(stats.rollupBlobs),\
                 "oldest_ms":\(stats.oldestMs.map(String.init) ?? "null"),"newest_ms":\(stats.newestMs.map(String.init) ?? "null")}
                 """)
@@ -52,6 +52,7 @@ struct StoreStatsCommand: ParsableCommand {
             samples:        \(stats.samples)
             bytes on disk:  \(stats.bytesOnDisk) (\(String(format: "%.1f MiB", Double(stats.bytesOnDisk) / 1_048_576)), \
             \(String(format: "%.3f", stats.bytesPerSample)) bytes/sample)
+            free:           \(stats.freeBytes) bytes in free pages (reused by later writes)
             chunks:         \(stats.chunks) raw, \(stats.rollupBlobs) rollup blobs
             oldest sample:  \(time(stats.oldestMs))
             newest sample:  \(time(stats.newestMs))

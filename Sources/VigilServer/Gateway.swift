@@ -58,7 +58,6 @@ public struct Gateway: Sendable {
         let bus = ReadingBus()
         let board = SourceStatusBoard()
         let rejects = IngestRejects(logger: Logger(label: "vigil.ingest"))
-        let normalizer = Normalizer(config: config.normalize)
         let alerts: AlertCenter
         do {
             alerts = try AlertCenter(config: config.alerts, databasePath: (config.dataDir as NSString).appendingPathComponent("alerts.db"),
@@ -70,6 +69,8 @@ public struct Gateway: Sendable {
                                         store: StoreMetricsSource(store: store, health: storeHealth),
                                         alerts: alerts, gatewayName: config.gatewayName)
         metrics.bootstrapMetricsSystem()
+        // After the bootstrap: it makes its counters when it is created.
+        let normalizer = Normalizer(config: config.normalize)
 
         let tls = try TLSProvisioning.load(config.http.tls, dataDir: config.dataDir, gatewayName: config.gatewayName,
                                            logger: logger)

@@ -355,4 +355,6 @@ public struct StoreCounters: Sendable, Equatable {
     public var rollupBlocks: UInt64 = 0
     public var retentionChunksDeleted: UInt64 = 0
     public var retentionRollupsDeleted: UInt64 = 0
+    /// Free pages given back to the file system (`reclaimFreePages`), in bytes.
+    public var reclaimedBytes: UInt64 = 0
 }

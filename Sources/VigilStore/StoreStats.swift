@@ -11,6 +11,8 @@ public struct StoreStats: Sendable {
     public var rollupBlobs: Int64
     /// The database file plus its WAL.
     public var bytesOnDisk: Int64
+    /// Of those, bytes in free pages (reused by later writes, or given back by `reclaimFreePages`).
+    public var freeBytes: Int64 = 0
     public var oldestMs: Int64?
     public var newestMs: Int64?
 
@@ -46,6 +48,7 @@ extension MetricStore {
             try rollups.bind([])
             _ = try rollups.step()
             stats.rollupBlobs = rollups.int64(0)
+            stats.freeBytes = try Self.pragma(database, "page_size") * (try Self.pragma(database, "freelist_count"))
             return stats
         }
     }

@@ -94,6 +94,11 @@ struct StoreEndToEndTests {
         let imported = try await vigil(["import", "--data-dir", directory.path("data"), "--max-age", "36500d", "--format", "csv", input])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stderr.contains("imported 2000 samples into 2 series"))
+        // Every complete day it wrote is rolled up, and no free pages are left behind (issue 15).
+        let stats = try await vigil(["store", "stats", "--data-dir", directory.path("data"), "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+        #expect((json["rollup_blobs"] as? Int ?? 0) >= 2 * 2, "\(stats.stdout)")  // 2 series × 1 day × (1m, 1h)
+        #expect(json["free_bytes"] as? Int == 0, "\(stats.stdout)")
         let exported = try await vigil(["export", "--data-dir", directory.path("data"), #"{__name__=~"odd|plain"}"#])
         #expect(exported.status == 0, "\(exported.stderr)")
         func parse(_ text: String) -> Set<String> {

@@ -155,6 +155,25 @@ struct NormalizerTests {
         #expect(out.rejects == [.nonFinite, .nonFinite])
     }
 
+    /// A burst of readings stamped on receipt within one millisecond keeps every one of them.
+    @Test func receiveTimesAreStrictlyIncreasingPerSeries() {
+        let normalizer = Normalizer(config: NormalizeConfig())
+        let now: Int64 = 1_795_000_000_000
+        let burst = (0..<1000).flatMap { i in [candidate("a", Double(i), t: now), candidate("b", Double(i), t: now)] }
+        let out = normalizer.normalize(burst, receivedMs: now)
+        #expect(out.readings.count == 2000 && out.rejects.isEmpty)
+        for metric in ["a", "b"] {
+            let times = out.readings.filter { $0.metric == metric }.map(\.timestampMs)
+            #expect(times == Array(now..<(now + 1000)), "\(metric)")
+        }
+        // The next message, even with the clock stepped back, comes after the burst.
+        let later = normalizer.normalize([candidate("a", 1, t: now - 5000)], receivedMs: now - 5000)
+        #expect(later.readings.first?.timestampMs == now + 1000)
+        // Device times are the device's: never moved.
+        let device = normalizer.normalize([candidate("a", 2, t: now - 60_000, device: true)], receivedMs: now)
+        #expect(device.readings.first?.timestampMs == now - 60_000)
+    }
+
     @Test func clockSkewAndAge() {
         var config = NormalizeConfig()
         config.maxAge = .seconds(3600)

@@ -16,6 +16,34 @@ func reading(_ metric: String, _ labels: [String: String] = [:], _ t: Int64, _ v
 
 @Suite("Metric store: append, flush, read, reopen")
 struct MetricStoreTests {
+    /// An import has no out-of-order window; its days are still rolled up once complete, and the
+    /// pages compaction frees go back to the file system.
+    @Test func importedDaysAreRolledUpAndFreePagesReclaimed() throws {
+        let directory = StoreDirectory()
+        var options = StoreOptions(path: directory.path)
+        options.outOfOrderWindow = .seconds(86_400 * 365 * 100)
+        let store = try MetricStore(options: options)
+        let now: Int64 = 1_795_000_000_000
+        let dayStart = (now / 86_400_000 - 2) * 86_400_000
+        for flush in 0..<40 {
+            store.append((0..<50).flatMap { s in (0..<100).map { i in
+                reading("m", ["s": "\(s)"], dayStart + Int64(flush * 100 + i) * 45_000 + 1, Double(i)) } })
+            try store.flush()
+        }
+        try store.compactAll()
+        try store.rollUpAll(nowMs: now)
+        #expect(try store.stats().rollupBlobs == 0, "the import's own window never lets a day settle")
+        try store.rollUpAll(nowMs: now, settleWindow: .seconds(300))
+        #expect(try store.stats().rollupBlobs == 50 * 2 * 2)  // 50 series, 2 complete days (today is not), 1 m and 1 h
+        let before = try store.stats()
+        #expect(before.freeBytes > 0)
+        let given = try store.reclaimFreePages(maxPages: nil, everything: true)
+        #expect(given > 0)
+        let after = try store.stats()
+        #expect(after.freeBytes == 0 && after.bytesOnDisk < before.bytesOnDisk,
+                "\(before.bytesOnDisk) (\(before.freeBytes) free) → \(after.bytesOnDisk) (\(after.freeBytes) free)")
+    }
+
     @Test func readsSeeUnflushedAndFlushedSamplesAndSurviveReopen() throws {
         let directory = StoreDirectory()
         do {

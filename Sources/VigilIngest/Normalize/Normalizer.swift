@@ -1,3 +1,4 @@
+import Metrics
 import Synchronization
 import VigilCore
 
@@ -7,6 +8,10 @@ import VigilCore
 public final class Normalizer: Sendable {
     public let config: NormalizeConfig
     private let recent: Mutex<RecentSet>
+    private let receiveStamps = Mutex(ReceiveStamps())
+    /// Readings stamped on receipt that took a later millisecond than their arrival, so that no
+    /// two readings of a series share a timestamp (`vigil_ingest_receive_time_shifted_total`).
+    private let shifted = Counter(label: "vigil_ingest_receive_time_shifted_total")
 
     public init(config: NormalizeConfig) {
         self.config = config
@@ -28,6 +33,7 @@ public final class Normalizer: Sendable {
         var rejects: [PayloadReject] = []
         readings.reserveCapacity(candidates.count)
         var deviceTimed: [(index: Int, key: RecentSet.Key)] = []
+        var receiveTimed: [Int] = []
         for candidate in candidates {
             let reading = candidate.reading
             guard reading.value.isFinite else {
@@ -71,9 +77,12 @@ public final class Normalizer: Sendable {
             let normalized = Reading(series: reading.series, timestampMs: timestamp, value: value, unit: unit)
             if candidate.deviceTime && timestamp == reading.timestampMs {
                 deviceTimed.append((readings.count, RecentSet.Key(normalized)))
+            } else {
+                receiveTimed.append(readings.count)  // stamped on receipt (or re-stamped for clock skew)
             }
             readings.append(normalized)
         }
+        if !receiveTimed.isEmpty { stampStrictlyIncreasing(&readings, at: receiveTimed, receivedMs: receivedMs) }
         guard !deviceTimed.isEmpty, config.dedupWindow > .zero else { return (readings, rejects) }
         let duplicates = recent.withLock { set in
             deviceTimed.filter { !set.insert($0.key, now: receivedMs) }.map(\.index)
@@ -84,6 +93,48 @@ public final class Normalizer: Sendable {
             rejects += Array(repeating: .duplicate, count: duplicates.count)
         }
         return (readings, rejects)
+    }
+}
+
+extension Normalizer {
+    /// Readings stamped on receipt get strictly increasing times per series: one that would share
+    /// its series' last millisecond takes the next free one. A burst after an outage (a broker
+    /// delivering a queued session at once) or a device faster than 1 kHz would otherwise write
+    /// several values at one time, and the store keeps one value per series and millisecond.
+    /// A burst of N readings of one series pushes the last N − 1 ms ahead of its arrival.
+    func stampStrictlyIncreasing(_ readings: inout [Reading], at indices: [Int], receivedMs: Int64) {
+        let moved = receiveStamps.withLock { stamps in
+            var moved = 0
+            for i in indices {
+                let t = stamps.next(for: readings[i].series, at: readings[i].timestampMs, now: receivedMs)
+                if t != readings[i].timestampMs {
+                    let r = readings[i]
+                    readings[i] = Reading(series: r.series, timestampMs: t, value: r.value, unit: r.unit)
+                    moved += 1
+                }
+            }
+            return moved
+        }
+        if moved > 0 { shifted.increment(by: Int64(moved)) }
+    }
+}
+
+/// The last receive-time stamp given to each series, for the series that could still collide:
+/// entries older than the clock are dropped as the map grows, so it holds about the series that
+/// arrived in the last moment.
+struct ReceiveStamps {
+    private var last: [SeriesKey: Int64] = [:]
+    private var pruneAt = 4096
+
+    mutating func next(for series: SeriesKey, at t: Int64, now: Int64) -> Int64 {
+        var stamp = t
+        if let previous = last[series], previous >= stamp { stamp = previous &+ 1 }
+        last[series] = stamp
+        if last.count >= pruneAt {
+            last = last.filter { $0.value >= now }
+            pruneAt = max(4096, last.count * 2)
+        }
+        return stamp
     }
 }
 

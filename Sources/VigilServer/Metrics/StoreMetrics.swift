@@ -33,6 +33,8 @@ struct StoreMetricsSource: Sendable {
         family("vigil_store_retention_deleted_total", "counter", "Blobs deleted by retention or max_bytes, by kind.", [
             ("{kind=\"chunk\"}", "\(c.retentionChunksDeleted)"), ("{kind=\"rollup\"}", "\(c.retentionRollupsDeleted)"),
         ])
+        family("vigil_store_reclaimed_bytes_total", "counter", "Free pages given back to the file system after compaction, retention and imports.",
+               [("", "\(c.reclaimedBytes)")])
         family("vigil_store_series", "gauge", "Series in the store's catalogue.", [("", "\(store.seriesCount)")])
         family("vigil_store_pending_samples", "gauge", "Samples appended and not yet flushed.", [("", "\(store.pendingSampleCount)")])
         family("vigil_store_bytes", "gauge", "Size of the database file and its WAL.", [("", "\(store.bytesOnDisk)")])

@@ -87,7 +87,11 @@ struct StoreService: Service {
                 try await NIOThreadPool.singleton.runIfActive {
                     try store.compact(maxSeries: 64)
                     if rollUp { try store.rollUp(maxBlocks: 16) }
-                    if retention { try store.applyRetention(maxRows: 2000) }
+                    if retention {
+                        try store.applyRetention(maxRows: 2000)
+                        // Compaction and retention free pages; give them back once they pile up.
+                        try store.reclaimFreePages()
+                    }
                 }
             } catch {
                 warn("maintenance", "background maintenance failed: \(error)", count: 1)

@@ -9,10 +9,11 @@ import VigilCore
 /// raw. Reads use a day's rollup only when it is clean, and aggregate raw samples on the fly
 /// otherwise (today, and anything not rolled up yet), so answers never depend on the job's pace.
 extension MetricStore {
-    /// Rolls up at most `maxBlocks` complete dirty series-days; returns how many it did.
+    /// Rolls up at most `maxBlocks` complete dirty series-days; returns how many it did. A day is
+    /// complete once `settleWindow` (default: the out-of-order window) has passed after its end.
     @discardableResult
-    public func rollUp(maxBlocks: Int = 64, nowMs: Int64 = WallClock.nowMs()) throws(StoreError) -> Int {
-        let settled = nowMs &- options.outOfOrderWindow.milliseconds &- 60_000
+    public func rollUp(maxBlocks: Int = 64, nowMs: Int64 = WallClock.nowMs(), settleWindow: Duration? = nil) throws(StoreError) -> Int {
+        let settled = nowMs &- (settleWindow ?? options.outOfOrderWindow).milliseconds &- 60_000
         var corrupt = 0
         let done = try writer.withLock { database throws(StoreError) -> Int in
             let due = try database.cached(
@@ -53,9 +54,10 @@ extension MetricStore {
         return done
     }
 
-    /// Rolls up every dirty day that is complete (after an import, and in tests).
-    public func rollUpAll(nowMs: Int64 = WallClock.nowMs()) throws(StoreError) {
-        while try rollUp(maxBlocks: 256, nowMs: nowMs) > 0 {}
+    /// Rolls up every dirty day that is complete (after an import, and in tests). An import opens
+    /// the store with no out-of-order window at all, so it passes the live one as `settleWindow`.
+    public func rollUpAll(nowMs: Int64 = WallClock.nowMs(), settleWindow: Duration? = nil) throws(StoreError) {
+        while try rollUp(maxBlocks: 256, nowMs: nowMs, settleWindow: settleWindow) > 0 {}
     }
 
     /// Buckets at `resolution` of every series matching `selector` that hold samples from

@@ -108,6 +108,26 @@ extension MetricStore {
 }
 
 extension MetricStore {
+    /// Gives free pages back to the file system once they are more than `slack` of the file (and
+    /// at least 1 MiB): compaction and retention free pages that later flushes reuse, so a little
+    /// free space is cheaper to keep than to give back and grow again; much of it means `du` no
+    /// longer follows the data. At most `maxPages` per call (`nil`: all); `everything` gives back
+    /// every free page whatever their share (after an import). Returns the bytes given back.
+    @discardableResult
+    public func reclaimFreePages(slack: Double = 0.1, maxPages: Int? = 4096, everything: Bool = false) throws(StoreError) -> Int64 {
+        try writer.withLock { database throws(StoreError) -> Int64 in
+            let pageSize = try Self.pragma(database, "page_size")
+            let free = try Self.pragma(database, "freelist_count")
+            let total = try Self.pragma(database, "page_count")
+            guard free > 0, everything || (free * pageSize >= 1 << 20 && Double(free) > slack * Double(total)) else { return 0 }
+            try database.execute(maxPages.map { "PRAGMA incremental_vacuum(\($0))" } ?? "PRAGMA incremental_vacuum")
+            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            let given = (free - (try Self.pragma(database, "freelist_count"))) * pageSize
+            memory.withLock { $0.counters.reclaimedBytes += UInt64(max(0, given)) }
+            return given
+        }
+    }
+
     /// Returns free pages to the file system (after retention deletes or compaction).
     public func vacuum() throws(StoreError) {
         try writer.withLock { database throws(StoreError) in
