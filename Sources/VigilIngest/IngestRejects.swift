@@ -20,21 +20,26 @@ public final class IngestRejects: Sendable {
 
     let logger: Logger
     let limiter: RateLimiter
+    /// Every refusal is also a line of its source's ledger.
+    public let ledger: IngestLedger
     private let ring = Mutex((records: [Record](), next: 0))
     private let count = Atomic<UInt64>(0)
 
     /// Every reject since start (the self-alert on reject rates watches it).
     public var total: UInt64 { count.load(ordering: .relaxed) }
 
-    public init(logger: Logger, limiter: RateLimiter = RateLimiter(burst: 5, window: .seconds(60))) {
+    public init(logger: Logger, limiter: RateLimiter = RateLimiter(burst: 5, window: .seconds(60)),
+                ledger: IngestLedger = IngestLedger()) {
         self.logger = logger
         self.limiter = limiter
+        self.ledger = ledger
     }
 
     public func record(source: String, reason: PayloadReject, topic: String, payload: [UInt8]) {
         Counter(label: "vigil_ingest_rejected_total", dimensions: [("source", source), ("reason", reason.rawValue)])
             .increment()
         count.add(1, ordering: .relaxed)
+        ledger.refusedAtIngest(source, reason: reason.rawValue)
         let preview = Self.preview(payload)
         let record = Record(timeMs: WallClock.nowMs(), source: source, reason: reason, topic: topic, preview: preview)
         ring.withLock { ring in
@@ -80,5 +85,14 @@ public final class IngestRejects: Sendable {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension ReadingBus {
+    /// Puts `source`'s readings on the bus and counts them as received in its ledger.
+    func publish(_ readings: [Reading], source: String, ledger: IngestLedger) {
+        guard !readings.isEmpty else { return }
+        ledger.published(source, readings.count)
+        publish(readings, source: source)
     }
 }

@@ -67,7 +67,7 @@ public struct Gateway: Sendable {
         }
         let metrics = MetricsExposition(registry: PrometheusCollectorRegistry(), bus: bus, board: board,
                                         store: StoreMetricsSource(store: store, health: storeHealth),
-                                        alerts: alerts, gatewayName: config.gatewayName)
+                                        alerts: alerts, ledger: rejects.ledger, gatewayName: config.gatewayName)
         metrics.bootstrapMetricsSystem()
         // After the bootstrap: it makes its counters when it is created.
         let normalizer = Normalizer(config: config.normalize)
@@ -130,7 +130,11 @@ public struct Gateway: Sendable {
                                                  logger: Logger(label: "vigil.ingest")))
         }
         // Generous capacity: the store is the one consumer that must not lose readings to a burst.
-        services.append(StoreService(store: store, subscription: bus.subscribe("store", capacity: 1_000_000),
+        let ledger = rejects.ledger
+        let storeQueue = bus.subscribe("store", capacity: 1_000_000) { dropped in
+            ledger.settled(dropped.source, dropped: [("store_queue_full", dropped.readings.count)])
+        }
+        services.append(StoreService(store: store, subscription: storeQueue, ledger: ledger,
                                      flushInterval: config.store.flushInterval, health: storeHealth,
                                      logger: Logger(label: "vigil.store")))
         for endpoint in config.forward.remoteWrite {

@@ -114,7 +114,9 @@ public final class MetricStore: Sendable {
                         result.tooOld += 1
                         continue
                     }
-                    // `>=`: a rewrite of the newest timestamp wins, as on disk.
+                    // A second value at the newest timestamp replaces the first (last write wins,
+                    // as on disk): counted, so no reading disappears silently.
+                    if reading.timestampMs == newest.timestamp { result.replaced += 1 }
                     if reading.timestampMs >= newest.timestamp {
                         memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
                     }

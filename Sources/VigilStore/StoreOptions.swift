@@ -22,7 +22,12 @@ public struct StoreOptions: Sendable {
 
 /// What one `append` did.
 public struct AppendResult: Sendable, Equatable {
+    /// Stored, including `replaced`.
     public var accepted = 0
+    /// Of those, readings at their series' newest timestamp, which replace the value there (last
+    /// write wins). A rewrite of an older timestamp is found when compacting
+    /// (`StoreCounters.duplicates`).
+    public var replaced = 0
     /// Older than the out-of-order window: not stored.
     public var tooOld = 0
     /// NaN or infinite values: not stored.

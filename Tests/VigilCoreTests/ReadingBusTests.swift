@@ -11,8 +11,8 @@ struct ReadingBusTests {
         let bus = ReadingBus()
         let a = bus.subscribe("a", capacity: 100)
         let b = bus.subscribe("b", capacity: 100)
-        bus.publish([reading(1), reading(2)])
-        bus.publish(reading(3))
+        bus.publish([reading(1), reading(2)], source: "test")
+        bus.publish(reading(3), source: "test")
         #expect(await a.next()?.map(\.value) == [1, 2, 3])
         #expect(await b.next()?.map(\.value) == [1, 2, 3])
     }
@@ -22,7 +22,7 @@ struct ReadingBusTests {
         let subscription = bus.subscribe("s", capacity: 10)
         async let received = subscription.next()
         try? await Task.sleep(for: .milliseconds(50))
-        bus.publish(reading(7))
+        bus.publish(reading(7), source: "test")
         #expect(await received?.map(\.value) == [7])
     }
 
@@ -30,7 +30,7 @@ struct ReadingBusTests {
         let bus = ReadingBus()
         let slow = bus.subscribe("slow", capacity: 4)
         let fast = bus.subscribe("fast", capacity: 100)
-        for i in 1...6 { bus.publish(reading(Double(i))) }
+        for i in 1...6 { bus.publish(reading(Double(i)), source: "test") }
         #expect(await slow.next()?.map(\.value) == [3, 4, 5, 6])
         #expect(await fast.next()?.map(\.value) == [1, 2, 3, 4, 5, 6])
         let stats = bus.statistics().first { $0.name == "slow" }
@@ -39,12 +39,32 @@ struct ReadingBusTests {
         #expect(bus.statistics().first { $0.name == "fast" }?.dropped == 0)
     }
 
+    /// What a lagging store queue drops is settled in its source's ledger, so the books balance.
+    @Test func dropsAreSettledPerSourceInTheLedger() async {
+        let bus = ReadingBus()
+        let ledger = IngestLedger()
+        let store = bus.subscribe("store", capacity: 3) { dropped in
+            ledger.settled(dropped.source, dropped: [("store_queue_full", dropped.readings.count)])
+        }
+        for i in 1...4 {
+            let source = i % 2 == 0 ? "serial/b" : "mqtt/a"
+            ledger.published(source, 1)
+            bus.publish(reading(Double(i)), source: source)
+        }
+        let batches = await store.nextBatches() ?? []
+        #expect(batches.map(\.source) == ["mqtt/a", "serial/b", "mqtt/a", "serial/b"].suffix(3))
+        for batch in batches { ledger.settled(batch.source, stored: batch.readings.count) }
+        let entries = ledger.snapshot()
+        #expect(entries["mqtt/a"]?.dropped == ["store_queue_full": 1] && entries["mqtt/a"]?.stored == 1)
+        #expect(entries["serial/b"]?.stored == 2 && entries["serial/b"]?.inFlight == 0 && entries["mqtt/a"]?.inFlight == 0)
+    }
+
     @Test func finishDeliversWhatIsQueuedThenEnds() async {
         let bus = ReadingBus()
         let subscription = bus.subscribe("s", capacity: 10)
-        bus.publish(reading(1))
+        bus.publish(reading(1), source: "test")
         bus.finish()
-        bus.publish(reading(2))
+        bus.publish(reading(2), source: "test")
         #expect(await subscription.next()?.map(\.value) == [1])
         #expect(await subscription.next() == nil)
     }
@@ -64,7 +84,7 @@ struct ReadingBusTests {
         await withTaskGroup(of: Void.self) { group in
             for producer in 0..<4 {
                 group.addTask {
-                    for i in 0..<10_000 { bus.publish(Reading(metric: "p\(producer)", timestampMs: Int64(i), value: 0)) }
+                    for i in 0..<10_000 { bus.publish(Reading(metric: "p\(producer)", timestampMs: Int64(i), value: 0), source: "test") }
                 }
             }
         }

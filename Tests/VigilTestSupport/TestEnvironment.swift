@@ -135,12 +135,19 @@ public final class MosquittoBroker: @unchecked Sendable {
     public func stop() { process.stop() }
 
     /// Publishes with mosquitto_pub: one message, or with `lines`, one message per line (`-l`).
+    /// A payload over 64 KiB goes through a file (`-f`): the command line could not hold it.
     public func publish(topic: String, payload: String? = nil, lines: [String]? = nil, qos: Int = 1,
                         arguments: [String] = []) async throws {
         let tool = try TestEnvironment.tool("mosquitto_pub", package: "mosquitto-clients")
         var args = ["-h", "127.0.0.1", "-p", "\(port)", "-t", topic, "-q", "\(qos)"] + arguments
-        if lines != nil { args.append("-l") } else { args += ["-m", payload ?? ""] }
         let scratch = try TemporaryDirectory("mosquitto-pub")
+        if lines != nil {
+            args.append("-l")
+        } else if let payload, payload.utf8.count > 65_536 {
+            args += ["-f", try scratch.write("payload", payload)]
+        } else {
+            args += ["-m", payload ?? ""]
+        }
         let process = try ManagedProcess(tool, args, directory: scratch, name: "pub",
                                          stdin: lines.map { $0.joined(separator: "\n") + "\n" })
         let status = try await process.finish(timeout: .seconds(60))

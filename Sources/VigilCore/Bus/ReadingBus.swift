@@ -22,9 +22,11 @@ public final class ReadingBus: Sendable {
 
     public init() {}
 
-    /// Adds a subscriber. `capacity` bounds how many readings may wait for it (at least 1).
-    public func subscribe(_ name: String, capacity: Int) -> ReadingSubscription {
-        let queue = SubscriberQueue(name: name, capacity: max(1, capacity))
+    /// Adds a subscriber. `capacity` bounds how many readings may wait for it (at least 1);
+    /// `onDrop` hears of every batch dropped because the subscriber lagged that far behind.
+    public func subscribe(_ name: String, capacity: Int,
+                          onDrop: (@Sendable (ReadingBatch) -> Void)? = nil) -> ReadingSubscription {
+        let queue = SubscriberQueue(name: name, capacity: max(1, capacity), onDrop: onDrop)
         let finished = registry.withLock { registry in
             registry.queues.append(queue)
             return registry.finished
@@ -33,14 +35,16 @@ public final class ReadingBus: Sendable {
         return ReadingSubscription(queue: queue, bus: self)
     }
 
-    /// Hands a batch to every subscriber. Cheap: no copy of the readings, no suspension.
-    public func publish(_ batch: [Reading]) {
-        guard !batch.isEmpty else { return }
+    /// Hands a batch of `source`'s readings to every subscriber. Cheap: no copy of the readings,
+    /// no suspension.
+    public func publish(_ readings: [Reading], source: String) {
+        guard !readings.isEmpty else { return }
+        let batch = ReadingBatch(source: source, readings: readings)
         let queues = registry.withLock { $0.queues }
         for queue in queues { queue.push(batch) }
     }
 
-    public func publish(_ reading: Reading) { publish([reading]) }
+    public func publish(_ reading: Reading, source: String) { publish([reading], source: source) }
 
     /// Ends every subscription: consumers receive what is still queued, then the end.
     /// Called during shutdown once ingest has stopped.
@@ -88,6 +92,9 @@ public struct ReadingSubscription: AsyncSequence, Sendable {
 
     /// Whatever is queued now, without waiting (empty when nothing is). For a final drain.
     public func takePending() -> [Reading] { queue.takePending() }
+
+    /// Like `next()`, but the batches as published, each with its source (for the ingest ledger).
+    public func nextBatches() async -> [ReadingBatch]? { await queue.nextBatches() }
 
     /// Stops delivery to this subscriber and forgets it.
     public func cancel() {

@@ -86,7 +86,7 @@ public struct MQTTSource: Service {
         let messages = Counter(label: "vigil_mqtt_messages_total", dimensions: [("broker", config.name)])
         let bytes = Counter(label: "vigil_mqtt_received_bytes_total", dimensions: [("broker", config.name)])
         let readings = Counter(label: "vigil_ingest_readings_total", dimensions: [("source", name)])
-        let (bus, board) = (self.bus, self.board)
+        let (bus, board, ledger) = (self.bus, self.board, self.rejects.ledger)
         return {
             guard let taken = batch.take() else { return }
             messages.increment(by: Int64(taken.messages))
@@ -98,7 +98,7 @@ public struct MQTTSource: Service {
             }
             if !taken.readings.isEmpty {
                 readings.increment(by: Int64(taken.readings.count))
-                bus.publish(taken.readings)
+                bus.publish(taken.readings, source: name, ledger: ledger)
             }
         }
     }

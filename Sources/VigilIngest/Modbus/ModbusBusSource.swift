@@ -206,7 +206,7 @@ final class ModbusMaster: Sendable {
             status.messages += 1
             status.lastMessageMs = receivedMs
         }
-        source.bus.publish(normalized.readings)
+        source.bus.publish(normalized.readings, source: source.config.sourceName, ledger: source.rejects.ledger)
     }
 
     /// Completed polls per second over the last 10 s, next to the configured rate.

@@ -111,7 +111,7 @@ final class SerialLoop: Sendable {
                 }
                 if !batch.isEmpty {
                     readings.increment(by: batch.count)
-                    source.bus.publish(batch)
+                    source.bus.publish(batch, source: config.sourceName, ledger: source.rejects.ledger)
                 }
             }
         }

@@ -7,6 +7,7 @@ import VigilIngest
 enum IngestRoutes {
     static func add<Context: RequestContext>(to group: RouterGroup<Context>, board: SourceStatusBoard, rejects: IngestRejects) {
         group.get("sources") { _, _ in
+            let ledger = rejects.ledger.snapshot()
             let items = board.snapshot().map { source in
                 var fields = [
                     "\"name\":\"\(QueryJSON.escape(source.name))\"", "\"kind\":\"\(QueryJSON.escape(source.kind))\"",
@@ -16,9 +17,15 @@ enum IngestRoutes {
                 fields.append("\"last_message\":" + (source.lastMessageMs.map(QueryJSON.seconds) ?? "null"))
                 if let lag = source.lagSeconds { fields.append("\"lag_seconds\":\(QueryJSON.number(lag))") }
                 if let lag = source.lagSamples { fields.append("\"lag_samples\":\(lag)") }
+                if source.decidesReadiness { fields.append("\"ledger\":" + ledgerJSON(ledger[source.name] ?? IngestLedger.Entry())) }
                 return "{" + fields.joined(separator: ",") + "}"
             }
             return QueryRoutes.json(QueryJSON.success("[" + items.joined(separator: ",") + "]"))
+        }
+        group.get("ingest/ledger") { _, _ in
+            let items = rejects.ledger.snapshot().sorted { $0.key < $1.key }
+                .map { "\"\(QueryJSON.escape($0.key))\":" + ledgerJSON($0.value) }
+            return QueryRoutes.json(QueryJSON.success("{" + items.joined(separator: ",") + "}"))
         }
         group.get("ingest/rejects") { _, _ in
             let items = rejects.recent().map { record in
@@ -28,5 +35,14 @@ enum IngestRoutes {
             }
             return QueryRoutes.json(QueryJSON.success("[" + items.joined(separator: ",") + "]"))
         }
+    }
+
+    /// `{"received":…,"stored":…,"duplicate":…,"refused":{reason: n},"dropped":{reason: n},"in_flight":…}`
+    static func ledgerJSON(_ entry: IngestLedger.Entry) -> String {
+        func counts(_ table: [String: UInt64]) -> String {
+            "{" + table.sorted { $0.key < $1.key }.map { "\"\(QueryJSON.escape($0.key))\":\($0.value)" }.joined(separator: ",") + "}"
+        }
+        return "{\"received\":\(entry.received),\"stored\":\(entry.stored),\"duplicate\":\(entry.duplicate),"
+            + "\"refused\":\(counts(entry.refused)),\"dropped\":\(counts(entry.dropped)),\"in_flight\":\(entry.inFlight)}"
     }
 }

@@ -12,10 +12,12 @@ public final class MetricsExposition: Sendable {
     let board: SourceStatusBoard
     let store: StoreMetricsSource?
     let alerts: AlertCenter?
+    let ledger: IngestLedger?
 
     init(registry: PrometheusCollectorRegistry, bus: ReadingBus, board: SourceStatusBoard, store: StoreMetricsSource? = nil,
-         alerts: AlertCenter? = nil, gatewayName: String) {
+         alerts: AlertCenter? = nil, ledger: IngestLedger? = nil, gatewayName: String) {
         self.registry = registry
+        self.ledger = ledger
         self.bus = bus
         self.board = board
         self.store = store
@@ -38,6 +40,7 @@ public final class MetricsExposition: Sendable {
         ProcessMetrics.render(into: &out)
         renderBus(into: &out)
         renderSources(into: &out)
+        renderLedger(into: &out)
         store?.render(into: &out)
         renderAlerts(into: &out)
         return out
@@ -65,6 +68,27 @@ public final class MetricsExposition: Sendable {
         for s in sources {
             let seconds = s.lastMessageMs.map { Double($0) / 1000 } ?? 0
             out += "vigil_source_last_message_timestamp_seconds{source=\"\(Labels.escape(s.name))\"} \(seconds)\n"
+        }
+    }
+
+    /// `vigil_ingest_ledger_total{source,outcome,reason}`: received = stored + duplicate + refused +
+    /// dropped (+ in flight), per source.
+    private func renderLedger(into out: inout String) {
+        guard let ledger else { return }
+        let entries = ledger.snapshot().sorted { $0.key < $1.key }
+        guard !entries.isEmpty else { return }
+        out += "# HELP vigil_ingest_ledger_total Readings per source by outcome: received = stored + duplicate + refused + dropped, once none is in flight.\n"
+        out += "# TYPE vigil_ingest_ledger_total counter\n"
+        for (source, entry) in entries {
+            let name = Labels.escape(source)
+            func line(_ outcome: String, _ reason: String, _ value: UInt64) {
+                out += "vigil_ingest_ledger_total{source=\"\(name)\",outcome=\"\(outcome)\",reason=\"\(reason)\"} \(value)\n"
+            }
+            line("received", "", entry.received)
+            line("stored", "", entry.stored)
+            line("duplicate", "", entry.duplicate)
+            for (reason, count) in entry.refused.sorted(by: { $0.key < $1.key }) { line("refused", reason, count) }
+            for (reason, count) in entry.dropped.sorted(by: { $0.key < $1.key }) { line("dropped", reason, count) }
         }
     }
 

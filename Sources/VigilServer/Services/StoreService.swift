@@ -18,6 +18,8 @@ import VigilStore
 struct StoreService: Service {
     let store: MetricStore
     let subscription: ReadingSubscription
+    /// Settles every batch per source: stored, replaced, refused by the store.
+    let ledger: IngestLedger
     let flushInterval: Duration
     let health: StoreHealth
     let logger: Logger
@@ -49,10 +51,14 @@ struct StoreService: Service {
     }
 
     private func consume() async {
-        for await batch in subscription {
-            let result = store.append(batch)
-            if result.tooOld > 0 { warn("too_old", "samples older than the out-of-order window dropped", count: result.tooOld) }
-            if result.invalid > 0 { warn("invalid", "NaN or infinite values dropped", count: result.invalid) }
+        while let batches = await subscription.nextBatches() {
+            for batch in batches {
+                let result = store.append(batch.readings)
+                ledger.settled(batch.source, stored: result.accepted - result.replaced, duplicate: result.replaced,
+                               refused: [("too_old", result.tooOld), ("non_finite_value", result.invalid)])
+                if result.tooOld > 0 { warn("too_old", "samples older than the out-of-order window dropped", count: result.tooOld) }
+                if result.invalid > 0 { warn("invalid", "NaN or infinite values dropped", count: result.invalid) }
+            }
         }
     }
 
