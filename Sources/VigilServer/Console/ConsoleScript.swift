@@ -152,16 +152,51 @@ enum ConsoleScript {
 
     // ---- sources ------------------------------------------------------------------------
     function setSources(list) { live.sources.clear(); list.forEach((source) => live.sources.set(source.name, source)); paintSources(); }
-    function setSource(source) { live.sources.set(source.name, source); paintSources(); }
+    function setSource(source) {
+      const known = live.sources.get(source.name);
+      if (known && known.ledger && !source.ledger) source.ledger = known.ledger;
+      live.sources.set(source.name, source);
+      paintSources();
+    }
     function paintSources() {
       const list = $("#sources");
       list.replaceChildren(...[...live.sources.values()].map((source) => {
         const item = document.createElement("li");
         item.className = source.state;
         item.textContent = `${source.name} (${source.kind}): ${source.state}${source.detail ? " — " + source.detail : ""}`;
+        if (source.ledger) {
+          const ledger = document.createElement("span");
+          ledger.className = "ledger";
+          ledger.textContent = ledgerText(source.ledger);
+          item.append(ledger);
+        }
         return item;
       }));
     }
+    // Where every reading went: received = stored + duplicate + refused + dropped (+ in flight).
+    function ledgerText(l) {
+      const sum = (table) => Object.values(table || {}).reduce((a, b) => a + b, 0);
+      const reasons = (table) => Object.entries(table || {}).map(([r, n]) => `${r} ${n}`).join(", ");
+      let text = ` · received ${l.received} = stored ${l.stored} + duplicate ${l.duplicate} + refused ${sum(l.refused)}`;
+      if (sum(l.refused)) text += ` (${reasons(l.refused)})`;
+      text += ` + dropped ${sum(l.dropped)}`;
+      if (sum(l.dropped)) text += ` (${reasons(l.dropped)})`;
+      if (l.in_flight) text += ` + in flight ${l.in_flight}`;
+      return text;
+    }
+    // The ledger is not on the live stream: read it with the sources every 10 s.
+    async function loadLedgers() {
+      const response = await fetch("/api/v1/sources", { credentials: "same-origin" }).catch(() => null);
+      if (!response || !response.ok) return;
+      const body = await response.json();
+      for (const source of body.data || []) {
+        const known = live.sources.get(source.name);
+        if (known && source.ledger) known.ledger = source.ledger;
+      }
+      paintSources();
+    }
+    setInterval(loadLedgers, 10000);
+    setTimeout(loadLedgers, 1000);
 
     // ---- device grid --------------------------------------------------------------------
     function apply(reading) {

@@ -30,6 +30,7 @@ enum ConsoleStyle {
     .error { color: var(--bad); min-height: 1.4em; }
     .sources { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .5rem; }
     .sources li { background: var(--card); border: 1px solid var(--line); border-radius: 4px; padding: .3rem .6rem; }
+    .sources li .ledger { opacity: .7; font-size: .85em; }
     .sources li.connected::before { content: "● "; color: var(--ok); }
     .sources li.connecting::before, .sources li.disconnected::before, .sources li.stopped::before { content: "● "; color: var(--bad); }
     .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .6rem; }
