@@ -84,6 +84,8 @@ struct ImportCommand: ParsableCommand {
         let store: MetricStore
         do { store = try MetricStore(options: options) } catch { Terminal.fail("vigil import: cannot open \(settings.path): \(error)") }
 
+        let samplesBefore: Int64
+        do { samplesBefore = try store.stats().samples } catch { Terminal.fail("vigil import: \(error)") }
         let progress = ImportProgress(name: file == "-" ? "stdin" : file)
         var csv = SampleCSV.Reader()
         let now = WallClock.nowMs()
@@ -167,6 +169,9 @@ struct ImportCommand: ParsableCommand {
         progress.report(force: true)
         do {
             try store.compactAll()
+            // Lines whose series and time were already there (earlier in the file, or in the
+            // store) replaced a value instead of adding one: the ledger of the import.
+            progress.duplicates = max(0, progress.committed - Int(try store.stats().samples - samplesBefore))
             progress.phase = "rolling up"
             progress.report(force: true)
             // Every complete day written gets its rollups now, as the gateway would compute them.
@@ -204,6 +209,8 @@ final class ImportProgress {
     var samples = 0
     var committed = 0
     var rejected = 0
+    /// Lines whose series and time an earlier line of the import already had (the last one wins).
+    var duplicates = 0
     var phase = "importing"
     private var lastReport = ContinuousClock.now
 
@@ -233,7 +240,7 @@ final class ImportProgress {
     func finish(series: Int) {
         clearLine()
         let seconds = elapsedSeconds
-        Terminal.printError(String(format: "imported %d samples into %d series from %d lines in %.1f s (%.0f samples/s); %d lines rejected",
-                                   committed, series, lines, seconds, Double(committed) / max(0.001, seconds), rejected))
+        Terminal.printError(String(format: "imported %d samples into %d series from %d lines in %.1f s (%.0f samples/s); %d lines rejected; %d duplicate times (the last line wins)",
+                                   committed - duplicates, series, lines, seconds, Double(committed) / max(0.001, seconds), rejected, duplicates))
     }
 }
