@@ -124,6 +124,16 @@ struct SerialEndToEndTests {
         #expect(try await rejected("serial/weather", "frame_too_long") == 1)
         let rejects = try await live.api("/api/v1/ingest/rejects").body
         #expect(rejects.contains(#""source":"serial/weather""#) && rejects.contains("frame_too_long"))
+        // The port's ledger: 3 lines of 2 readings stored, 3 frames refused, nothing unaccounted.
+        var ledger: [String: Any] = [:]
+        _ = try await eventually(timeout: .seconds(5)) {
+            let body = try await live.api("/api/v1/ingest/ledger").body
+            ledger = ((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["data"] as? [String: Any])?["serial/weather"]
+                as? [String: Any] ?? [:]
+            return ledger["stored"] as? Int == 6 && ledger["in_flight"] as? Int == 0
+        }
+        #expect(ledger["received"] as? Int == 9 && ledger["stored"] as? Int == 6, "\(ledger)")
+        #expect(ledger["refused"] as? [String: Int] == ["invalid_utf8": 1, "column_count": 1, "frame_too_long": 1], "\(ledger)")
 
         try gps.send("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n")
         try gps.send("$GPGGA,123519,4807.038,N,01131.000,E,1,09,0.9,545.4,M,46.9,M,,*47\r\n")
