@@ -7,8 +7,8 @@ import VigilStore
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "Inspect the metric store.",
-        subcommands: [StoreStatsCommand.self])
+        abstract: "Inspect and maintain the metric store.",
+        subcommands: [StoreStatsCommand.self, StoreMaintainCommand.self])
 }
 
 struct StoreStatsCommand: ParsableCommand {

@@ -23,7 +23,7 @@ struct CommandLineTests {
         #expect(flag.stdout == command.stdout)
     }
 
-    @Test(arguments: ["run", "check-config", "simulate", "passwd", "version", "query", "export", "import", "store stats",
+    @Test(arguments: ["run", "check-config", "simulate", "passwd", "version", "query", "export", "import", "store stats", "store maintain",
                       "mapping explain"])
     func everyCommandHasHelpWithExamples(command: String) async throws {
         let result = try await vigil(command.split(separator: " ").map(String.init) + ["--help"])

@@ -239,4 +239,48 @@ struct NoReadingLostEndToEndTests {
         let values = Set(try await storedRows(dataDir, "m").compactMap { $0.split(separator: ",").last.flatMap { Double($0) } })
         #expect(values.count == 200_000)
     }
+
+    /// kill -9 while retention deletes (`vigil store maintain` after retention was lowered): the
+    /// store opens, nothing inside retention is lost, and the next run finishes the deletion.
+    @Test func killMinusNineDuringRetentionLosesNothingKept() async throws {
+        let directory = try TemporaryDirectory("kill-retention")
+        let dataDir = directory.path("data")
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var lines = ["series,timestamp_ms,value"]
+        // 4000 series of 50 samples from 10 days ago (a chunk each: retention deletes whole chunks),
+        // and 1000 series of 10 recent samples.
+        for s in 0..<4000 {
+            for i in 0..<50 { lines.append("old{s=\"\(s)\"},\(now - 10 * 86_400_000 + Int64(i) * 1000),\(i)") }
+        }
+        for s in 0..<1000 {
+            for i in 0..<10 { lines.append("recent{s=\"\(s)\"},\(now - 600_000 + Int64(i) * 1000),\(i)") }
+        }
+        let csv = try directory.write("data.csv", lines.joined(separator: "\n") + "\n")
+        let imported = try await vigil(["import", "--data-dir", dataDir, "--max-age", "30d", "--format", "csv", csv])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let config = try directory.write("vigil.yaml", """
+            data_dir: \(dataDir)
+            store: {retention: 1d}
+            """)
+        let maintainer = try ManagedProcess(try TestEnvironment.vigilBinary(), ["store", "maintain", "--config", config],
+                                            directory: directory, name: "maintain")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, maintainer.isRunning, !maintainer.stderr.contains("applying retention") {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let interrupted = maintainer.isRunning
+        maintainer.signal(SIGKILL)
+        _ = await maintainer.waitForExit(timeout: .seconds(5))
+        FileHandle.standardError.write(Data("kill -9 during retention: \(interrupted ? "interrupted" : "it had finished")\n".utf8))
+        // Every sample inside retention is there, whatever the kill cut short.
+        func count(_ selector: String) async throws -> Int {
+            let rows = try await vigil(["query", "--data-dir", dataDir, selector, "--start=-30d", "--end=+1h", "--format", "csv"])
+            return rows.stdout.split(separator: "\n").count - 1
+        }
+        #expect(try await count("recent") == 1000 * 10)
+        let again = try await vigil(["store", "maintain", "--config", config])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try await count("old") == 0, "retention finished what the kill cut short")
+        #expect(try await count("recent") == 1000 * 10)
+    }
 }

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+import VigilServer
+import VigilStore
+
+/// `vigil store maintain`: what the gateway does in small slices in the background, all at once
+/// on a stopped store (before a backup, after changing retention, or to finish work a crash
+/// interrupted).
+struct StoreMaintainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maintain",
+        abstract: "Compact, roll up, apply retention and give free pages back, all at once (gateway stopped).",
+        discussion: """
+            The gateway does the same work in small slices in the background. Run this on a stopped
+            gateway's store, for example after lowering store.retention, before copying the data
+            directory, or to finish work a crash interrupted (the store is consistent either way:
+            every step is a transaction). Progress goes to standard error, one line per phase.
+
+            Examples:
+              vigil store maintain --config /etc/vigil/vigil.yaml
+              vigil store maintain --data-dir /var/lib/vigil
+            """)
+
+    @OptionGroup var location: StoreLocation
+
+    func run() throws {
+        let (dataDir, settings): (String, StoreSettings)
+        do { (dataDir, settings) = try location.settings() } catch { Terminal.fail("vigil store maintain: \(error)") }
+        let lock: DataDirectory
+        do {
+            lock = try DataDirectory.prepare(dataDir)
+        } catch {
+            Terminal.fail("vigil store maintain: \(error); stop the gateway first (the store has one writer)")
+        }
+        defer { lock.release() }
+        let store: MetricStore
+        do { store = try MetricStore(options: settings.options) } catch {
+            Terminal.fail("vigil store maintain: cannot open \(settings.path): \(error)")
+        }
+        let started = ContinuousClock.now
+        do {
+            let before = try store.stats()
+            Terminal.printError("compacting")
+            try store.compactAll()
+            Terminal.printError("rolling up")
+            try store.rollUpAll()
+            Terminal.printError("applying retention")
+            var (chunks, rollups) = (0, 0)
+            var more = true
+            while more {
+                let slice = try store.applyRetention(maxRows: 2000)
+                (chunks, rollups, more) = (chunks + slice.chunksDeleted, rollups + slice.rollupsDeleted, slice.more)
+            }
+            Terminal.printError("reclaiming free pages")
+            let reclaimed = try store.reclaimFreePages(maxPages: nil, everything: true)
+            let after = try store.stats()
+            Terminal.printError(String(format: "maintained in %.1f s: %d chunks and %d rollups deleted by retention, %lld bytes given back; %lld → %lld bytes on disk, %lld samples",
+                                       (ContinuousClock.now - started).inSeconds, chunks, rollups,
+                                       reclaimed, before.bytesOnDisk, after.bytesOnDisk, after.samples))
+        } catch {
+            Terminal.fail("vigil store maintain: \(error)")
+        }
+    }
+}
