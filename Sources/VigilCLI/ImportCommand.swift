@@ -69,20 +69,11 @@ struct ImportCommand: ParsableCommand {
             guard let handle = FileHandle(forReadingAtPath: file) else { Terminal.fail("vigil import: cannot read \(file)") }
             input = handle
         }
-        let (dataDir, settings): (String, StoreSettings)
-        do { (dataDir, settings) = try location.settings() } catch { Terminal.fail("vigil import: \(error)") }
-        let lock: DataDirectory
-        do {
-            lock = try DataDirectory.prepare(dataDir)
-        } catch {
-            Terminal.fail("vigil import: \(error); stop the gateway first (the store has one writer)")
+        let (store, settings, lock) = location.openForWriting("import") { options in
+            // A backfill is older than what is stored by design: no out-of-order window.
+            options.outOfOrderWindow = .seconds(Int64.max / 1_000_000_000_000)
         }
         defer { lock.release() }
-        var options = settings.options
-        // A backfill is older than what is stored by design: no out-of-order window.
-        options.outOfOrderWindow = .seconds(Int64.max / 1_000_000_000_000)
-        let store: MetricStore
-        do { store = try MetricStore(options: options) } catch { Terminal.fail("vigil import: cannot open \(settings.path): \(error)") }
 
         let samplesBefore: Int64
         do { samplesBefore = try store.stats().samples } catch { Terminal.fail("vigil import: \(error)") }

@@ -26,6 +26,29 @@ struct StoreLocation: ParsableArguments {
         return (directory, StoreSettings.defaults(dataDir: directory))
     }
 
+    /// Locks the data directory (a running gateway holds it: the store has one writer) and opens
+    /// the store for writing, with `adjust` applied to its options; any failure ends the command
+    /// with one line naming it. Release the lock when done.
+    func openForWriting(_ command: String, adjust: (inout StoreOptions) -> Void = { _ in })
+        -> (store: MetricStore, settings: StoreSettings, lock: DataDirectory) {
+        let (dataDir, settings): (String, StoreSettings)
+        do { (dataDir, settings) = try self.settings() } catch { Terminal.fail("vigil \(command): \(error)") }
+        let lock: DataDirectory
+        do {
+            lock = try DataDirectory.prepare(dataDir)
+        } catch {
+            Terminal.fail("vigil \(command): \(error); stop the gateway first (the store has one writer)")
+        }
+        var options = settings.options
+        adjust(&options)
+        do {
+            return (try MetricStore(options: options), settings, lock)
+        } catch {
+            lock.release()
+            Terminal.fail("vigil \(command): cannot open \(settings.path): \(error)")
+        }
+    }
+
     /// Opens the store read-only: safe while a gateway writes to it.
     func openReadOnly() throws -> MetricStore {
         let (_, settings) = try settings()

@@ -25,19 +25,8 @@ struct StoreMaintainCommand: ParsableCommand {
     @OptionGroup var location: StoreLocation
 
     func run() throws {
-        let (dataDir, settings): (String, StoreSettings)
-        do { (dataDir, settings) = try location.settings() } catch { Terminal.fail("vigil store maintain: \(error)") }
-        let lock: DataDirectory
-        do {
-            lock = try DataDirectory.prepare(dataDir)
-        } catch {
-            Terminal.fail("vigil store maintain: \(error); stop the gateway first (the store has one writer)")
-        }
+        let (store, _, lock) = location.openForWriting("store maintain")
         defer { lock.release() }
-        let store: MetricStore
-        do { store = try MetricStore(options: settings.options) } catch {
-            Terminal.fail("vigil store maintain: cannot open \(settings.path): \(error)")
-        }
         let started = ContinuousClock.now
         do {
             let before = try store.stats()

@@ -65,26 +65,9 @@ struct HostileInputEndToEndTests {
         let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let directory = try TemporaryDirectory("poison")
-        let config = try directory.write("vigil.yaml", """
-            data_dir: ${VIGIL_DATA_DIR}
-            http: {listen: 127.0.0.1:0, tls: off}
-            logging: {ingest_summary: 0}
-            store: {flush_interval: 100ms}
-            mqtt:
-              brokers:
-                - name: plant
-                  url: ${VIGIL_MQTT_URL}
-                  client_id: vigil-poison-test
-                  subscriptions:
-                    - {topic: "senml/#", format: senml, qos: 1}
-            """)
+        let config = try brokerConfig(directory, clientID: "vigil-poison-test", subscription: #"{topic: "senml/#", format: senml, qos: 1}"#)
         // The first run creates the persistent session; messages published while it is down queue.
-        do {
-            let gateway = try await RunningGateway(mqttURL: broker.url, config: config, directory: directory)
-            try await gateway.process.waitForOutput(containing: "subscriptions active")
-            gateway.process.signal(SIGTERM)
-            #expect(await gateway.process.waitForExit(timeout: .seconds(10)) == 0)
-        }
+        try await makePersistentSession(broker, config: config, directory: directory)
         let now = Int(Date().timeIntervalSince1970)
         for poison in [#"[{"bn":"fz:","bt":9223372036854775807,"n":"a","v":1}]"#, #"[{"bn":"fz:","bt":1e999,"n":"a","v":1}]"#] {
             try await broker.publish(topic: "senml/poison", payload: poison, qos: 1)

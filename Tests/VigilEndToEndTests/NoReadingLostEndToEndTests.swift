@@ -6,6 +6,33 @@ import VigilTestSupport
 import Glibc
 #endif
 
+/// A gateway config (plain HTTP, fast flushes) with one broker `plant` and one subscription.
+func brokerConfig(_ directory: TemporaryDirectory, clientID: String, subscription: String,
+                  flushInterval: String = "100ms") throws -> String {
+    try directory.write("vigil.yaml", """
+        data_dir: ${VIGIL_DATA_DIR}
+        http: {listen: 127.0.0.1:0, tls: off}
+        logging: {ingest_summary: 0}
+        store: {flush_interval: \(flushInterval)}
+        mqtt:
+          brokers:
+            - name: plant
+              url: ${VIGIL_MQTT_URL}
+              client_id: \(clientID)
+              subscriptions:
+                - \(subscription)
+        """)
+}
+
+/// Runs the gateway once and stops it cleanly: the broker keeps its persistent session, and
+/// queues what is published until the next run.
+func makePersistentSession(_ broker: MosquittoBroker, config: String, directory: TemporaryDirectory) async throws {
+    let gateway = try await RunningGateway(mqttURL: broker.url, config: config, directory: directory)
+    try await gateway.process.waitForOutput(containing: "subscriptions active")
+    gateway.process.signal(SIGTERM)
+    #expect(await gateway.process.waitForExit(timeout: .seconds(10)) == 0)
+}
+
 /// Issue 15 with real peers: readings that arrive together are all kept.
 @Suite("No reading lost, end to end", .serialized)
 struct NoReadingLostEndToEndTests {
@@ -22,25 +49,9 @@ struct NoReadingLostEndToEndTests {
             """)
         defer { broker.stop() }
         let directory = try TemporaryDirectory("outage-burst")
-        let config = try directory.write("vigil.yaml", """
-            data_dir: ${VIGIL_DATA_DIR}
-            http: {listen: 127.0.0.1:0, tls: off}
-            logging: {ingest_summary: 0}
-            store: {flush_interval: 100ms}
-            mqtt:
-              brokers:
-                - name: plant
-                  url: ${VIGIL_MQTT_URL}
-                  client_id: vigil-outage-test
-                  subscriptions:
-                    - {topic: "burst/+/+", pattern: "burst/{device}/{metric}", format: value, qos: 1}
-            """)
-        do {  // the first run makes the persistent session
-            let gateway = try await RunningGateway(mqttURL: broker.url, config: config, directory: directory)
-            try await gateway.process.waitForOutput(containing: "subscriptions active")
-            gateway.process.signal(SIGTERM)
-            #expect(await gateway.process.waitForExit(timeout: .seconds(10)) == 0)
-        }
+        let config = try brokerConfig(directory, clientID: "vigil-outage-test",
+                                      subscription: #"{topic: "burst/+/+", pattern: "burst/{device}/{metric}", format: value, qos: 1}"#)
+        try await makePersistentSession(broker, config: config, directory: directory)
         let (devices, readings) = (20, 50)
         for device in 0..<devices {
             try await broker.publish(topic: "burst/d\(device)/level", lines: (0..<readings).map { "\($0)" }, qos: 1)
@@ -150,19 +161,9 @@ struct NoReadingLostEndToEndTests {
             """)
         defer { broker.stop() }
         let directory = try TemporaryDirectory("kill-under-load")
-        let config = try directory.write("vigil.yaml", """
-            data_dir: ${VIGIL_DATA_DIR}
-            http: {listen: 127.0.0.1:0, tls: off}
-            logging: {ingest_summary: 0}
-            store: {flush_interval: 200ms}
-            mqtt:
-              brokers:
-                - name: plant
-                  url: ${VIGIL_MQTT_URL}
-                  client_id: vigil-kill-test
-                  subscriptions:
-                    - {topic: "count/+", pattern: "count/{metric}", format: value, qos: 1}
-            """)
+        let config = try brokerConfig(directory, clientID: "vigil-kill-test",
+                                      subscription: #"{topic: "count/+", pattern: "count/{metric}", format: value, qos: 1}"#,
+                                      flushInterval: "200ms")
         var gateway = try await RunningGateway(mqttURL: broker.url, config: config, directory: directory)
         defer { gateway.process.stop() }
         try await gateway.process.waitForOutput(containing: "subscriptions active")
