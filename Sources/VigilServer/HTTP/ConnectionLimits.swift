@@ -39,9 +39,14 @@ struct ConnectionLimits: Sendable {
         return limits
     }
 
+    /// The JSON error body of every refusal (the messages are our own constants: no escaping).
+    static func errorBody(_ message: String) -> String {
+        #"{"status":"error","errorType":"bad_request","error":""# + message + #""}"#
+    }
+
     /// A complete answer, written as bytes where the HTTP encoder is not in the way.
     static func rawAnswer(_ status: HTTPResponseStatus, _ message: String) -> String {
-        let body = #"{"status":"error","errorType":"bad_request","error":""# + message + #""}"#
+        let body = errorBody(message)
         return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n" + body
     }
@@ -268,7 +273,7 @@ final class RequestLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler 
             context.close(promise: nil)
             return
         }
-        let body = context.channel.allocator.buffer(string: #"{"status":"error","errorType":"bad_request","error":""# + message + #""}"#)
+        let body = context.channel.allocator.buffer(string: ConnectionLimits.errorBody(message))
         var headers = HTTPHeaders([("Content-Type", "application/json"), ("Connection", "close"), ("Cache-Control", "no-store")])
         headers.add(name: "Content-Length", value: "\(body.readableBytes)")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)

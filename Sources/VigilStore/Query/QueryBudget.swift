@@ -18,9 +18,6 @@ public final class QueryBudget: Sendable {
         case timeout, tooManySamples = "too_many_samples", cancelled
     }
 
-    /// No limits: the CLI, imports, rollups and tests.
-    public static var unlimited: QueryBudget { QueryBudget(Limits(timeout: .seconds(86_400 * 365), maxSamples: .max)) }
-
     public let limits: Limits
     let deadline: ContinuousClock.Instant
     private let samples = Atomic<Int>(0)
