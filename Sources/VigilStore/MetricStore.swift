@@ -17,6 +17,10 @@ public final class MetricStore: Sendable {
         var pending: [Int64: PendingSamples] = [:]
         /// Newest timestamp seen per series (for the out-of-order window).
         var newest: [Int64: Newest] = [:]
+        /// A lower bound of each series' oldest data (raw or rolled up): range reads start there,
+        /// so a query over millennia walks only the days a series can have. Never raised when
+        /// retention deletes (a stale bound only costs a little walking).
+        var oldest: [Int64: Int64] = [:]
         /// Series created since the last flush, to insert into `series`.
         var newSeries: [Int64] = []
         var counters = StoreCounters()
@@ -88,9 +92,18 @@ public final class MetricStore: Sendable {
             let labels = (try? StoreSchema.decodeLabels(series.blob(2))) ?? .empty
             memory.catalog.insert(SeriesKey(metric: series.text(1), labels: labels), id: series.int64(0))
         }
-        let newest = try database.prepare("SELECT series_id, MAX(max_ts) FROM chunks GROUP BY series_id")
+        let newest = try database.prepare("SELECT series_id, MAX(max_ts), MIN(min_ts) FROM chunks GROUP BY series_id")
         try newest.bind([])
-        while try newest.step() { memory.newest[newest.int64(0)] = Newest(timestamp: newest.int64(1), value: nil) }
+        while try newest.step() {
+            memory.newest[newest.int64(0)] = Newest(timestamp: newest.int64(1), value: nil)
+            memory.oldest[newest.int64(0)] = newest.int64(2)
+        }
+        let rolled = try database.prepare("SELECT series_id, MIN(block_start) FROM rollups GROUP BY series_id")
+        try rolled.bind([])
+        while try rolled.step() {
+            let id = rolled.int64(0)
+            memory.oldest[id] = min(memory.oldest[id] ?? .max, rolled.int64(1))
+        }
     }
 
     // MARK: Append
@@ -123,6 +136,7 @@ public final class MetricStore: Sendable {
                 } else {
                     memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
                 }
+                if reading.timestampMs < memory.oldest[id] ?? .max { memory.oldest[id] = reading.timestampMs }
                 memory.pending[id, default: PendingSamples()].timestamps.append(reading.timestampMs)
                 memory.pending[id, default: PendingSamples()].values.append(reading.value)
                 result.accepted += 1

@@ -64,9 +64,16 @@ extension MetricStore {
     /// [start, end] (whole buckets, so the first may reach back before `start`): from clean rollups where they exist, aggregated from raw samples elsewhere.
     public func readBuckets(_ selector: SeriesSelector, resolution: RollupResolution, from start: Int64, to end: Int64,
                             budget: QueryBudget? = nil) throws(StoreError) -> [(series: SeriesKey, buckets: RollupBuckets)] {
+        // Each series is read only over the days it can have data: a range over millennia walks the
+        // days between its oldest and newest sample, not every day of the range.
+        let day = RollupResolution.blockMs
         let targets = memory.withLock { memory in
-            memory.catalog.select(selector).compactMap { id in
-                memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) }
+            memory.catalog.select(selector).compactMap { id -> ReadTarget? in
+                guard let key = memory.catalog.keys[id] else { return nil }
+                // A series whose raw chunks retention deleted has no newest sample, only rollups.
+                let from = memory.oldest[id].map { max(start, $0 &- day) } ?? start
+                let to = memory.newest[id].map { min(end, $0.timestamp &+ day) } ?? end
+                return from <= to ? ReadTarget(id: id, key: key, start: from, end: to) : nil
             }
         }
         let pending = pendingSamples(for: targets.map(\.id))
