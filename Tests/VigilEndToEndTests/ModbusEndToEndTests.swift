@@ -125,6 +125,15 @@ struct ModbusEndToEndTests {
         #expect(rejects.contains("modbus_exception") && rejects.contains("illegal data address"))
         let sources = try await live.api("/api/v1/sources").body
         #expect(sources.contains(#""name":"modbus/line1""#) && sources.contains("devices answering"))
+        // The bus's ledger: polls stored, exceptions refused with their reason, at most a poll or
+        // two in flight while polling goes on.
+        let body = try await live.api("/api/v1/ingest/ledger").body
+        let ledger = ((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["data"] as? [String: Any])?["modbus/line1"]
+            as? [String: Any] ?? [:]
+        #expect((ledger["stored"] as? Int ?? 0) > 0, "\(ledger)")
+        #expect(((ledger["refused"] as? [String: Int])?["modbus_exception"] ?? 0) >= 1, "\(ledger)")
+        #expect((0..<100).contains(ledger["in_flight"] as? Int ?? -1), "\(ledger)")
+        #expect((ledger["dropped"] as? [String: Int] ?? [:]).isEmpty, "\(ledger)")
     }
 
     /// samples/modbus.yaml as shipped, against the pymodbus slaves it names; then the RS-485
