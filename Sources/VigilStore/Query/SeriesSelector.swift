@@ -12,14 +12,20 @@ public struct SeriesSelector: Sendable, CustomStringConvertible {
         public let name: String
         public let op: Operator
         public let value: String
-        let regex: AnchoredRegex?
+        /// Anchored at both ends, as in Prometheus, and matched in linear time (a selector comes
+        /// from any API user).
+        let regex: LinearRegex?
 
         public init(_ name: String, _ op: Operator, _ value: String) throws(StoreError) {
             self.name = name
             self.op = op
             self.value = value
             if op == .matches || op == .notMatches {
-                regex = try AnchoredRegex(value)
+                do {
+                    regex = try LinearRegex(value)
+                } catch {
+                    throw .invalidSelector("bad regular expression \"\(value)\": \(error)")
+                }
             } else {
                 regex = nil
             }
@@ -53,22 +59,6 @@ public struct SeriesSelector: Sendable, CustomStringConvertible {
         var parser = SelectorParser(text: Array(text.unicodeScalars))
         return try parser.parse()
     }
-}
-
-/// A label matcher's regular expression: anchored at both ends, as in Prometheus, and matched in
-/// linear time (a selector comes from any API user).
-struct AnchoredRegex: Sendable {
-    let regex: LinearRegex
-
-    init(_ pattern: String) throws(StoreError) {
-        do {
-            regex = try LinearRegex(pattern)
-        } catch {
-            throw .invalidSelector("bad regular expression \"\(pattern)\": \(error)")
-        }
-    }
-
-    func matches(_ text: String) -> Bool { regex.matches(text) }
 }
 
 private struct SelectorParser {
