@@ -140,6 +140,7 @@ struct StoreEndToEndTests {
         signal(SIGPIPE, SIG_IGN)
         let directory = try TemporaryDirectory()
         let dataDir = directory.path("data")
+        var runsThatStored = 0
         for run in 0..<20 {
             let fifo = directory.path("feed-\(run)")
             #expect(mkfifo(fifo, 0o600) == 0)
@@ -174,9 +175,13 @@ struct StoreEndToEndTests {
             #expect(values == Array(0..<values.count), "run \(run): not a prefix")
             #expect(values.count >= committed, "run \(run): \(values.count) stored, \(committed) reported committed")
             #expect(values.count <= sent)
+            if !values.isEmpty { runsThatStored += 1 }
         }
+        // A kill before the first commit (a slow box may not have opened the store after 150 ms)
+        // stores nothing, and creates no series: that is allowed, as long as the count agrees.
+        #expect(runsThatStored >= 10, "only \(runsThatStored) of 20 runs stored anything")
         let stats = try await vigil(["store", "stats", "--data-dir", dataDir, "--json"])
-        #expect(stats.status == 0 && stats.stdout.contains(#""series":20"#), "\(stats.stdout) \(stats.stderr)")
+        #expect(stats.status == 0 && stats.stdout.contains(#""series":\#(runsThatStored)"#), "\(stats.stdout) \(stats.stderr)")
     }
 }
 
