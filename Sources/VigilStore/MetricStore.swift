@@ -4,25 +4,37 @@ import Glibc
 import Synchronization
 import VigilCore
 
-/// The embedded metric store. `append` is in-memory and cheap; `flush` makes everything appended
-/// so far durable in one SQLite transaction; reads merge what is on disk with what is not yet
-/// flushed. Safe to use from any thread.
+/// The embedded metric store.
 ///
-/// Memory per active series is its catalogue entry, its newest sample and the samples that
-/// arrived since the last flush: history lives on disk.
+/// `append` is in memory and cheap. `flush` makes everything appended so far durable as one
+/// compact record in the write-ahead log (`WriteAheadLog`), and moves it to the series' head.
+/// Heads are cut into compressed chunks in SQLite when a series has a full chunk, and all at
+/// once every `headSpan` (after which the log segments are deleted): each sample is written about
+/// twice, a few bytes each, instead of a SQLite row per series per flush. Reads merge the chunks
+/// on disk with the heads and what is not yet flushed. Safe to use from any thread.
+///
+/// Memory per active series is its catalogue entry, its newest sample and its head: at most
+/// `headSpan` of samples, a few bytes each.
 public final class MetricStore: Sendable {
     struct Memory {
         var catalog = SeriesCatalog()
         /// Samples appended since the last flush, per series, in arrival order.
         var pending: [Int64: PendingSamples] = [:]
+        /// Samples in the log and not yet in chunks, per series.
+        var heads: [Int64: SeriesHead] = [:]
+        var headSamples = 0
         /// Newest timestamp seen per series (for the out-of-order window).
         var newest: [Int64: Newest] = [:]
         /// A lower bound of each series' oldest data (raw or rolled up): range reads start there,
         /// so a query over millennia walks only the days a series can have. Never raised when
         /// retention deletes (a stale bound only costs a little walking).
         var oldest: [Int64: Int64] = [:]
-        /// Series created since the last flush, to insert into `series`.
+        /// Newest timestamp in a chunk on disk, per series: a cut chunk after it is level 1.
+        var persistedNewest: [Int64: Int64] = [:]
+        /// Series created since the last flush, for the next log record.
         var newSeries: [Int64] = []
+        /// Series in the log but not yet in the `series` table: the next cut inserts them.
+        var unsavedSeries: [Int64] = []
         var counters = StoreCounters()
     }
 
@@ -42,13 +54,16 @@ public final class MetricStore: Sendable {
     /// Opened by `vigil query`, `export` and `store stats` next to a running gateway: no writes.
     public let readOnly: Bool
     let memory = Mutex(Memory())
-    /// The write connection: flushes and compaction, one at a time.
+    /// Flushes and cuts, one at a time; taken before `memory` or `writer`, never after.
+    let flushing: Mutex<FlushState>
+    /// The write connection: cuts, compaction, rollups and retention, one at a time.
     let writer: Mutex<SQLiteDatabase>
     /// A read connection for queries (WAL readers do not block the writer).
     let reader: Mutex<SQLiteDatabase>
 
     /// Opens (or creates) the store. Everything flushed before, including by a process that was
-    /// killed, is there; SQLite's WAL recovery runs here without any manual step.
+    /// killed, is there: SQLite's WAL recovery runs here, and the write-ahead log is read back
+    /// into the heads.
     ///
     /// `readOnly` opens an existing store without writing to it, safe while a gateway writes: it
     /// sees what the gateway had flushed when it was opened.
@@ -66,21 +81,21 @@ public final class MetricStore: Sendable {
             // Before the first table: lets retention give pages back to the file system.
             try database.execute("PRAGMA auto_vacuum=INCREMENTAL")
             try database.execute("PRAGMA journal_mode=WAL")
-            // FULL: each flush is on stable storage when it returns, so a power cut loses at most the
-            // current flush interval. One fsync per flush is cheap at one flush a second.
+            // FULL: a cut is on stable storage before the log segments it replaces are deleted.
+            // Cuts are rare (a few a minute at most), so their fsyncs cost little.
             try database.execute("PRAGMA synchronous=FULL")
             // Checkpoint every 4 MiB of WAL (not SQLite's 1000 pages, 16 MiB at our page size), and
             // give the space back after a checkpoint: the WAL should not hold a small disk's space.
             try database.execute("PRAGMA wal_autocheckpoint=256")
             try database.execute("PRAGMA journal_size_limit=8388608")
-            try database.transaction { () throws(StoreError) in
-                for statement in StoreSchema.statements { try database.execute(statement) }
-                try database.execute("PRAGMA user_version=\(StoreSchema.version)")
-            }
+            try StoreSchema.migrate(database)
         }
         var memory = Memory()
         try Self.load(from: database, into: &memory)
+        let replay = try Self.replayLog(directory: options.logDirectory, database: database, into: &memory)
         self.memory.withLock { $0 = memory }
+        flushing = Mutex(FlushState(log: WriteAheadLog(directory: options.logDirectory, retainedBytes: replay.retainedBytes),
+                                    nextSequence: replay.nextSequence))
         writer = Mutex(database)
         reader = Mutex(try SQLiteDatabase(path: options.path, readOnly: true))
     }
@@ -97,6 +112,7 @@ public final class MetricStore: Sendable {
         while try newest.step() {
             memory.newest[newest.int64(0)] = Newest(timestamp: newest.int64(1), value: nil)
             memory.oldest[newest.int64(0)] = newest.int64(2)
+            memory.persistedNewest[newest.int64(0)] = newest.int64(1)
         }
         let rolled = try database.prepare("SELECT series_id, MIN(block_start) FROM rollups GROUP BY series_id")
         try rolled.bind([])
@@ -145,68 +161,6 @@ public final class MetricStore: Sendable {
             memory.counters.rejectedTooOld += UInt64(result.tooOld)
             memory.counters.rejectedInvalid += UInt64(result.invalid)
             return result
-        }
-    }
-
-    // MARK: Flush
-
-    /// Writes everything appended since the last flush in one transaction. On failure nothing is
-    /// lost from memory: the samples stay pending for the next attempt.
-    public func flush() throws(StoreError) {
-        let (pending, newSeries) = memory.withLock { memory in
-            defer {
-                memory.pending = [:]
-                memory.newSeries = []
-            }
-            let keys = memory.newSeries.compactMap { id in memory.catalog.keys[id].map { (id, $0) } }
-            return (memory.pending, keys)
-        }
-        guard !pending.isEmpty || !newSeries.isEmpty else { return }
-        do {
-            let written = try writer.withLock { database throws(StoreError) -> (samples: Int, bytes: Int) in
-                try database.transaction { () throws(StoreError) -> (samples: Int, bytes: Int) in
-                    let insertSeries = try database.cached("INSERT OR REPLACE INTO series(id, metric, labels) VALUES(?, ?, ?)")
-                    for (id, key) in newSeries {
-                        try insertSeries.run([.integer(id), .text(key.metric), .blob(StoreSchema.encodeLabels(key.labels))])
-                    }
-                    let insertChunk = try database.cached(
-                        "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, 0, ?)")
-                    let markDirty = try database.cached("INSERT OR IGNORE INTO rollup_dirty(series_id, block_start) VALUES(?, ?)")
-                    var samples = 0
-                    var bytes = 0
-                    for (id, batch) in pending {
-                        let chunk = SampleMerge.sortedLastWins(timestamps: batch.timestamps, values: batch.values)
-                        let blob = ChunkCodec.encode(chunk, level: 1)
-                        try insertChunk.run([.integer(id), .integer(chunk.timestamps.first!), .integer(chunk.timestamps.last!),
-                                             .integer(Int64(chunk.count)), .blob(blob)])
-                        for block in Self.blocksHolding(chunk.timestamps) {
-                            try markDirty.run([.integer(id), .integer(block)])
-                        }
-                        samples += chunk.count
-                        bytes += blob.count
-                    }
-                    return (samples, bytes)
-                }
-            }
-            memory.withLock { memory in
-                memory.counters.flushed += UInt64(written.samples)
-                memory.counters.flushes += 1
-            }
-        } catch {
-            memory.withLock { memory in
-                // Put the batch back in front of anything appended meanwhile.
-                for (id, batch) in pending {
-                    var merged = batch
-                    if let newer = memory.pending[id] {
-                        merged.timestamps += newer.timestamps
-                        merged.values += newer.values
-                    }
-                    memory.pending[id] = merged
-                }
-                memory.newSeries = newSeries.map(\.0) + memory.newSeries
-                memory.counters.flushFailures += 1
-            }
-            throw error
         }
     }
 
@@ -283,12 +237,28 @@ public final class MetricStore: Sendable {
         return results
     }
 
+    /// What is not in chunks yet, per series: its head, then what arrived since the last flush
+    /// (arrival order, so a later write of a timestamp wins). Taken before reading the chunks: a
+    /// cut that lands in between shows its samples twice, which merging makes harmless, and never
+    /// not at all.
     func pendingSamples(for ids: [Int64]) -> [Int64: PendingSamples] {
-        memory.withLock { memory in
+        let (heads, pending) = memory.withLock { memory in
+            var heads: [Int64: SeriesHead] = [:]
             var pending: [Int64: PendingSamples] = [:]
-            for id in ids { if let p = memory.pending[id] { pending[id] = p } }
-            return pending
+            for id in ids {
+                if let h = memory.heads[id] { heads[id] = h }
+                if let p = memory.pending[id] { pending[id] = p }
+            }
+            return (heads, pending)
         }
+        // Heads are decoded outside the lock: copies of their buffers are cheap, decoding is not.
+        var merged = pending
+        for (id, head) in heads {
+            let samples = head.samples
+            merged[id] = PendingSamples(timestamps: samples.timestamps + (pending[id]?.timestamps ?? []),
+                                        values: samples.values + (pending[id]?.values ?? []))
+        }
+        return merged
     }
 
     /// One series' samples in the target range from `database`, merged with `pending`; chunks that
@@ -317,6 +287,8 @@ public final class MetricStore: Sendable {
         }
         query.reset()
         if let pending {
+            // The heads hold up to `headSpan` of samples: they count against the budget too.
+            try budget?.charge(pending.timestamps.count)
             parts.append(SampleMerge.sortedLastWins(timestamps: pending.timestamps, values: pending.values))
         }
         let merged = SampleMerge.mergeLastWins(parts, from: target.start, to: target.end)
@@ -358,8 +330,18 @@ public final class MetricStore: Sendable {
 /// Running totals for /metrics and `vigil store stats`.
 public struct StoreCounters: Sendable, Equatable {
     public var appended: UInt64 = 0
+    /// Samples made durable in the write-ahead log.
     public var flushed: UInt64 = 0
     public var flushes: UInt64 = 0
+    /// Bytes appended to the write-ahead log.
+    public var logBytes: UInt64 = 0
+    /// Heads written to chunks: series cut because their head held a full chunk, and full cuts.
+    public var seriesCut: UInt64 = 0
+    public var fullCuts: UInt64 = 0
+    /// Bytes of chunks written by cuts.
+    public var cutBytes: UInt64 = 0
+    /// Log records that did not read back when the store was opened (torn by a crash, damaged).
+    public var logRecordsDamaged: UInt64 = 0
     public var flushFailures: UInt64 = 0
     public var rejectedTooOld: UInt64 = 0
     public var rejectedInvalid: UInt64 = 0

@@ -4,6 +4,12 @@ public struct StoreOptions: Sendable {
     public var path: String
     /// Samples older than the newest sample of their series minus this are rejected.
     public var outOfOrderWindow: Duration = .seconds(300)
+    /// How long samples stay in a series' head (memory and the write-ahead log) before every head
+    /// is cut into chunks. Longer: bigger chunks, fewer rewrites, more memory and log to read back
+    /// after a crash.
+    public var headSpan: Duration = .seconds(600)
+    /// All heads are cut early once the write-ahead log holds this many bytes.
+    public var maxLogBytes = 64 << 20
     /// Compaction merges a series' segments once it has this many.
     public var segmentsPerCompaction = 16
     /// Largest number of samples in one compacted chunk.
@@ -18,6 +24,9 @@ public struct StoreOptions: Sendable {
     public var hourRollupRetention: Duration = .seconds(365 * 86_400)
 
     public init(path: String) { self.path = path }
+
+    /// The write-ahead log's segment files, next to the database (`metrics.db-log/`).
+    public var logDirectory: String { path + "-log" }
 }
 
 /// What one `append` did.

@@ -22,11 +22,24 @@ public struct StoreStats: Sendable {
 extension MetricStore {
     public var seriesCount: Int { memory.withLock { $0.catalog.count } }
 
-    /// Samples appended and not yet flushed.
-    public var pendingSampleCount: Int { memory.withLock { $0.pending.values.reduce(0) { $0 + $1.timestamps.count } } }
+    /// Samples not in chunks yet: appended and not flushed, or in the heads.
+    public var pendingSampleCount: Int {
+        memory.withLock { $0.pending.values.reduce($0.headSamples) { $0 + $1.timestamps.count } }
+    }
 
-    /// The database file and its WAL, from the file system (cheap enough for every scrape).
-    public var bytesOnDisk: Int64 { Self.fileSize(options.path) + Self.fileSize(options.path + "-wal") }
+    /// Samples in the heads (flushed to the write-ahead log, not yet cut into chunks).
+    public var headSampleCount: Int { memory.withLock { $0.headSamples } }
+
+    /// The database file, SQLite's WAL and the write-ahead log, from the file system (cheap
+    /// enough for every scrape).
+    public var bytesOnDisk: Int64 {
+        Self.fileSize(options.path) + Self.fileSize(options.path + "-wal") + logBytesOnDisk
+    }
+
+    /// The write-ahead log's segment files.
+    public var logBytesOnDisk: Int64 {
+        WriteAheadLog.segments(in: options.logDirectory).reduce(0) { $0 + Self.fileSize($1.path) }
+    }
 
     static func fileSize(_ path: String) -> Int64 {
         var info = stat()

@@ -33,6 +33,10 @@ public struct StoreSettings: Sendable {
         guard flushInterval >= .milliseconds(10), flushInterval <= .seconds(60) else {
             throw ConfigError("store.flush_interval: must be between 10ms and 1m", at: object.location(of: "flush_interval"))
         }
+        options.headSpan = try object.duration("head_span", default: options.headSpan)
+        guard options.headSpan >= .seconds(10), options.headSpan <= .seconds(6 * 3600) else {
+            throw ConfigError("store.head_span: must be between 10s and 6h", at: object.location(of: "head_span"))
+        }
         options.outOfOrderWindow = try object.duration("out_of_order_window", default: .seconds(300))
         options.retention = try object.duration("retention", default: .seconds(30 * 86_400))
         guard options.retention >= .seconds(3600) else {

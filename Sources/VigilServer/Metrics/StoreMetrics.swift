@@ -13,7 +13,14 @@ struct StoreMetricsSource: Sendable {
             for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
         }
         family("vigil_store_samples_appended_total", "counter", "Samples accepted into the store.", [("", "\(c.appended)")])
-        family("vigil_store_samples_flushed_total", "counter", "Samples committed to disk.", [("", "\(c.flushed)")])
+        family("vigil_store_samples_flushed_total", "counter", "Samples made durable in the write-ahead log.", [("", "\(c.flushed)")])
+        family("vigil_store_log_written_bytes_total", "counter", "Bytes appended to the write-ahead log.", [("", "\(c.logBytes)")])
+        family("vigil_store_cut_written_bytes_total", "counter", "Bytes of chunks written when heads are cut.", [("", "\(c.cutBytes)")])
+        family("vigil_store_cuts_total", "counter", "Heads cut into chunks: all at once (full), or a series with a full chunk.", [
+            ("{kind=\"full\"}", "\(c.fullCuts)"), ("{kind=\"series\"}", "\(c.seriesCut)"),
+        ])
+        family("vigil_store_log_damaged_segments_total", "counter",
+               "Log segments with a record that did not read back at open (torn by a crash or damaged).", [("", "\(c.logRecordsDamaged)")])
         family("vigil_store_rejected_samples_total", "counter", "Samples the store refused, by reason.", [
             ("{reason=\"too_old\"}", "\(c.rejectedTooOld)"), ("{reason=\"invalid_value\"}", "\(c.rejectedInvalid)"),
         ])
@@ -36,7 +43,11 @@ struct StoreMetricsSource: Sendable {
         family("vigil_store_reclaimed_bytes_total", "counter", "Free pages given back to the file system after compaction, retention and imports.",
                [("", "\(c.reclaimedBytes)")])
         family("vigil_store_series", "gauge", "Series in the store's catalogue.", [("", "\(store.seriesCount)")])
-        family("vigil_store_pending_samples", "gauge", "Samples appended and not yet flushed.", [("", "\(store.pendingSampleCount)")])
-        family("vigil_store_bytes", "gauge", "Size of the database file and its WAL.", [("", "\(store.bytesOnDisk)")])
+        family("vigil_store_pending_samples", "gauge", "Samples not yet in chunks (appended, or flushed to the log and in a head).",
+               [("", "\(store.pendingSampleCount)")])
+        family("vigil_store_head_samples", "gauge", "Samples in the heads: in the write-ahead log, not yet cut into chunks.",
+               [("", "\(store.headSampleCount)")])
+        family("vigil_store_bytes", "gauge", "Size of the database file, its WAL and the write-ahead log.", [("", "\(store.bytesOnDisk)")])
+        family("vigil_store_log_bytes", "gauge", "Size of the write-ahead log's segment files.", [("", "\(store.logBytesOnDisk)")])
     }
 }

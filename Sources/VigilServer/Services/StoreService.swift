@@ -34,9 +34,10 @@ struct StoreService: Service {
             group.cancelAll()
         }
         // The last flush runs here, synchronously: this task may be cancelled by now (a shutdown
-        // past its grace period), and a cancelled hop to the thread pool would skip it.
+        // past its grace period), and a cancelled hop to the thread pool would skip it. It cuts
+        // every head, so the next start has no log to read back.
         do {
-            try store.flush()
+            try store.checkpoint()
         } catch {
             health.failed("\(error)")
             logger.error("final store flush failed: \(error)")

@@ -26,16 +26,26 @@ public enum ChunkCodec {
     static let maxDecodedBytes = 64 << 20
 
     public static func encode(_ chunk: Chunk, level: Int32 = 3) -> [UInt8] {
+        Zstd.compress(encodeUncompressed(chunk), level: level)
+    }
+
+    public static func decode(_ blob: [UInt8]) throws(ChunkDecodingError) -> Chunk {
+        try decodeUncompressed(try Zstd.decompress(blob, limit: maxDecodedBytes))
+    }
+
+    /// The layout without the zstd frame: the head keeps short runs of samples this way in memory
+    /// (a few bytes per sample, and cheap to make), where zstd's frame would cost more than it saves.
+    static func encodeUncompressed(_ chunk: Chunk) -> [UInt8] {
         var writer = ByteWriter(capacity: chunk.count * 4 + 16)
         writer.byte(formatVersion)
         writer.uvarint(UInt64(chunk.count))
         TimestampCodec.encode(chunk.timestamps, into: &writer)
         ValueCodec.encode(chunk.values, into: &writer)
-        return Zstd.compress(writer.bytes, level: level)
+        return writer.bytes
     }
 
-    public static func decode(_ blob: [UInt8]) throws(ChunkDecodingError) -> Chunk {
-        var reader = ByteReader(try Zstd.decompress(blob, limit: maxDecodedBytes))
+    static func decodeUncompressed(_ bytes: [UInt8]) throws(ChunkDecodingError) -> Chunk {
+        var reader = ByteReader(bytes)
         guard try reader.byte() == formatVersion else { throw .malformed("unknown chunk format version") }
         let count = try reader.uvarint()
         // Each sample takes at least two bytes, which bounds a corrupt count before allocating.

@@ -3,7 +3,7 @@ import VigilCore
 
 /// Rolling raw samples up into 1 m and 1 h buckets, and reading them back.
 ///
-/// A flush marks the UTC days it wrote into as dirty (`rollup_dirty`). `rollUp` recomputes dirty
+/// A cut marks the UTC days it wrote into as dirty (`rollup_dirty`). `rollUp` recomputes dirty
 /// days once they are complete and older than the out-of-order window, so each day is normally
 /// rolled up once; late data, imports and backfills mark it dirty again and it is recomputed from
 /// raw. Reads use a day's rollup only when it is clean, and aggregate raw samples on the fly
@@ -25,7 +25,10 @@ extension MetricStore {
             for block in blocks {
                 let target = ReadTarget(id: block.series, key: SeriesKey(metric: ""), start: block.start &+ 1,
                                         end: block.start &+ RollupResolution.blockMs)
-                let raw = try Self.readSeries(target, pending: nil, in: database, corrupt: &corrupt)
+                // The head's samples count too: a day's last minutes may not be cut into chunks
+                // yet. When they are, the cut marks the day dirty again and it is recomputed.
+                let head = pendingSamples(for: [block.series])[block.series]
+                let raw = try Self.readSeries(target, pending: head, in: database, corrupt: &corrupt)
                 try database.transaction { () throws(StoreError) in
                     // A day whose raw data is gone (retention) keeps the rollups it has.
                     if !raw.timestamps.isEmpty {

@@ -31,8 +31,10 @@ extension MetricStore {
         return due.count
     }
 
-    /// Compacts every series that has segments, regardless of age (for tests, import and shutdown).
+    /// Cuts every head, then compacts every series that has segments, regardless of age (for
+    /// tests, import and `vigil store maintain`).
     public func compactAll() throws(StoreError) {
+        if !readOnly { try checkpoint() }
         let ids = try writer.withLock { database throws(StoreError) -> [Int64] in
             let query = try database.prepare("SELECT DISTINCT series_id FROM chunks WHERE level = 0")
             try query.bind([])

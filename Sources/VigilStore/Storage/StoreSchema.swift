@@ -12,8 +12,31 @@ import VigilCore
 ///   (min, max, sum, count, last), one blob per series, resolution and UTC day.
 /// - `rollup_dirty(series_id, block_start)`: days that received samples since they were last
 ///   rolled up; the rollup job recomputes them once they can no longer change.
+/// - `store_state(name, value)`: `log_checkpoint`, the log sequence number up to which every
+///   head has been cut into chunks (version 2).
+/// - `head_cuts(series_id, sequence)`: series cut on their own since that checkpoint, and up to
+///   which log record (version 2).
+///
+/// Version 1 (before the write-ahead log) wrote level-0 segments at every flush; they read and
+/// compact as before, so opening a version-1 file only adds the two tables.
 enum StoreSchema {
-    static let version: Int64 = 1
+    static let version: Int64 = 2
+
+    /// Creates or upgrades the schema in place, in one transaction (an interrupted upgrade leaves
+    /// the old version, and the next open does it again).
+    static func migrate(_ database: SQLiteDatabase) throws(StoreError) {
+        try database.transaction { () throws(StoreError) in
+            let statement = try database.prepare("PRAGMA user_version")
+            try statement.bind([])
+            let found = try statement.step() ? statement.int64(0) : 0
+            statement.reset()
+            guard found <= version else {
+                throw StoreError.database("the store was written by a newer release of Vigil (format \(found), this one reads up to \(version))")
+            }
+            for statement in statements { try database.execute(statement) }
+            try database.execute("PRAGMA user_version=\(version)")
+        }
+    }
 
     static let statements = [
         """
@@ -54,6 +77,8 @@ enum StoreSchema {
             block_start INTEGER NOT NULL,
             PRIMARY KEY(series_id, block_start)) WITHOUT ROWID
         """,
+        "CREATE TABLE IF NOT EXISTS store_state(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS head_cuts(series_id INTEGER PRIMARY KEY, sequence INTEGER NOT NULL) WITHOUT ROWID",
     ]
 
     static func encodeLabels(_ labels: Labels) -> [UInt8] {

@@ -1,0 +1,167 @@
+import Synchronization
+import VigilCore
+
+/// The flush lock's state: the log writer and where its sequence numbers are.
+struct FlushState: ~Copyable {
+    var log: WriteAheadLog
+    var nextSequence: UInt64
+    /// When every head was last cut (monotonic), for `StoreOptions.headSpan`.
+    var lastFullCut = ContinuousClock.now
+}
+
+extension MetricStore {
+    // MARK: Flush
+
+    /// Makes everything appended so far durable: one record in the write-ahead log, then the
+    /// samples move to their series' heads. Cuts the heads that are due. On failure nothing is
+    /// lost from memory: what was not logged stays pending for the next attempt.
+    public func flush() throws(StoreError) {
+        try flushing.withLock { state throws(StoreError) in
+            try logPending(&state)
+            try cutDueHeads(&state)
+        }
+    }
+
+    /// Flushes, then cuts every head into chunks and deletes the log: the store is then all in
+    /// SQLite, as a clean stop, an import and `vigil store maintain` leave it.
+    public func checkpoint() throws(StoreError) {
+        try flushing.withLock { state throws(StoreError) in
+            try logPending(&state)
+            try cutAllHeads(&state)
+        }
+    }
+
+    private func logPending(_ state: inout FlushState) throws(StoreError) {
+        // A snapshot: appends go on meanwhile, and only what was logged leaves `pending`.
+        let (record, taken, newSeriesTaken) = memory.withLock { memory in
+            let ids = memory.pending.keys.sorted()
+            var samples: [LogRecord.Samples] = []
+            samples.reserveCapacity(ids.count)
+            var taken: [Int64: Int] = [:]
+            for id in ids {
+                guard let batch = memory.pending[id], !batch.timestamps.isEmpty else { continue }
+                samples.append(LogRecord.Samples(id: id, timestamps: batch.timestamps, values: batch.values))
+                taken[id] = batch.timestamps.count
+            }
+            let newSeries = memory.newSeries.compactMap { id in memory.catalog.keys[id].map { LogRecord.NewSeries(id: id, key: $0) } }
+            return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), taken, memory.newSeries.count)
+        }
+        guard !record.samples.isEmpty || !record.newSeries.isEmpty else { return }
+        do {
+            try state.log.append(record)
+        } catch {
+            memory.withLock { $0.counters.flushFailures += 1 }
+            throw error
+        }
+        state.nextSequence += 1
+        let logBytes = state.log.bytesWritten
+        memory.withLock { memory in
+            for group in record.samples {
+                let count = taken[group.id]!
+                memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
+                if memory.pending[group.id]!.timestamps.count == count {
+                    memory.pending[group.id] = nil
+                } else {
+                    memory.pending[group.id]!.timestamps.removeFirst(count)
+                    memory.pending[group.id]!.values.removeFirst(count)
+                }
+            }
+            memory.unsavedSeries += memory.newSeries.prefix(newSeriesTaken)
+            memory.newSeries.removeFirst(newSeriesTaken)
+            let count = record.sampleCount
+            memory.headSamples += count
+            memory.counters.flushed += UInt64(count)
+            memory.counters.flushes += 1
+            memory.counters.logBytes = logBytes
+        }
+    }
+
+    // MARK: Cut
+
+    /// Every head once `headSpan` has passed or the log is over `maxLogBytes`; otherwise the
+    /// heads that hold a full chunk.
+    private func cutDueHeads(_ state: inout FlushState) throws(StoreError) {
+        if ContinuousClock.now - state.lastFullCut >= options.headSpan || state.log.retainedBytes >= options.maxLogBytes {
+            try cutAllHeads(&state)
+            return
+        }
+        let full = memory.withLock { memory in
+            memory.heads.compactMap { id, head in head.count >= options.samplesPerChunk ? id : nil }
+        }
+        guard !full.isEmpty else { return }
+        try cut(full, through: state.nextSequence &- 1, everything: false)
+    }
+
+    private func cutAllHeads(_ state: inout FlushState) throws(StoreError) {
+        let ids = memory.withLock { Array($0.heads.keys) }
+        try cut(ids, through: state.nextSequence &- 1, everything: true)
+        // Every record so far is in chunks now: the log starts afresh.
+        try state.log.removeClosedSegments()
+        state.lastFullCut = .now
+    }
+
+    /// Writes the heads of `ids` as chunks in one transaction, with the log position they cover
+    /// (`everything`: a checkpoint for all series; otherwise one row per series in `head_cuts`).
+    /// The heads are dropped only after the commit, so a reader always finds the samples in one
+    /// place or the other.
+    private func cut(_ ids: [Int64], through sequence: UInt64, everything: Bool) throws(StoreError) {
+        // `unsavedSeries` grows only under the flush lock, which the caller holds.
+        let (heads, unsaved, unsavedCount, persisted) = memory.withLock { memory in
+            (ids.compactMap { id in memory.heads[id].map { (id, $0) } },
+             memory.unsavedSeries.compactMap { id in memory.catalog.keys[id].map { (id, $0) } },
+             memory.unsavedSeries.count, memory.persistedNewest)
+        }
+        let samplesPerChunk = options.samplesPerChunk
+        let written = try writer.withLock { database throws(StoreError) -> (newest: [Int64: Int64], bytes: Int) in
+            try database.transaction { () throws(StoreError) -> (newest: [Int64: Int64], bytes: Int) in
+                let insertSeries = try database.cached("INSERT OR REPLACE INTO series(id, metric, labels) VALUES(?, ?, ?)")
+                for (id, key) in unsaved {
+                    try insertSeries.run([.integer(id), .text(key.metric), .blob(StoreSchema.encodeLabels(key.labels))])
+                }
+                let insertChunk = try database.cached(
+                    "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, ?, ?)")
+                let markDirty = try database.cached("INSERT OR IGNORE INTO rollup_dirty(series_id, block_start) VALUES(?, ?)")
+                let markCut = try database.cached("INSERT OR REPLACE INTO head_cuts(series_id, sequence) VALUES(?, ?)")
+                var newest: [Int64: Int64] = [:]
+                var bytes = 0
+                for (id, head) in heads {
+                    let raw = head.samples
+                    let sorted = SampleMerge.sortedLastWins(timestamps: raw.timestamps, values: raw.values)
+                    var start = 0
+                    while start < sorted.count {
+                        let end = min(start + samplesPerChunk, sorted.count)
+                        let piece = Chunk(timestamps: Array(sorted.timestamps[start..<end]), values: Array(sorted.values[start..<end]))
+                        // A chunk at least half full that starts after everything on disk keeps
+                        // level-1 chunks disjoint: compaction leaves it alone. Anything else is a
+                        // level-0 segment for compaction to merge.
+                        let sealed = piece.count >= samplesPerChunk / 2 && piece.timestamps[0] > (persisted[id] ?? .min)
+                        let blob = ChunkCodec.encode(piece, level: 9)
+                        try insertChunk.run([.integer(id), .integer(piece.timestamps.first!), .integer(piece.timestamps.last!),
+                                             .integer(Int64(piece.count)), .integer(sealed ? 1 : 0), .blob(blob)])
+                        bytes += blob.count
+                        start = end
+                    }
+                    for block in Self.blocksHolding(sorted.timestamps) { try markDirty.run([.integer(id), .integer(block)]) }
+                    newest[id] = max(persisted[id] ?? .min, sorted.timestamps.last!)
+                    if !everything { try markCut.run([.integer(id), .integer(Int64(bitPattern: sequence))]) }
+                }
+                if everything {
+                    try database.cached("INSERT OR REPLACE INTO store_state(name, value) VALUES('log_checkpoint', ?)")
+                        .run([.integer(Int64(bitPattern: sequence))])
+                    try database.cached("DELETE FROM head_cuts").run()
+                }
+                return (newest, bytes)
+            }
+        }
+        memory.withLock { memory in
+            for (id, head) in heads {
+                memory.heads[id] = nil
+                memory.headSamples -= head.count
+                memory.persistedNewest[id] = written.newest[id]
+            }
+            memory.unsavedSeries.removeFirst(unsavedCount)
+            memory.counters.cutBytes += UInt64(written.bytes)
+            if everything { memory.counters.fullCuts += 1 } else { memory.counters.seriesCut += UInt64(heads.count) }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import VigilCore
+
+/// Reading the write-ahead log back into the heads when the store is opened.
+extension MetricStore {
+    struct LogReplay {
+        var nextSequence: UInt64 = 1
+        var retainedBytes = 0
+    }
+
+    /// Every record after the last checkpoint goes back into its series' head, except the
+    /// samples of series cut on their own since (`head_cuts`). Series created in the log and not
+    /// yet in the `series` table come back with their ids. A read-only open does the same in its
+    /// own memory, so `vigil query` next to a running gateway sees what the gateway has flushed.
+    static func replayLog(directory: String, database: SQLiteDatabase, into memory: inout Memory) throws(StoreError) -> LogReplay {
+        var replay = LogReplay()
+        // A version-1 file opened read-only has neither table: no checkpoint, no cuts.
+        let checkpoint = UInt64(bitPattern: (try? Self.integer(database, "SELECT value FROM store_state WHERE name = 'log_checkpoint'")) ?? 0)
+        var cuts: [Int64: UInt64] = [:]
+        if let statement = try? database.prepare("SELECT series_id, sequence FROM head_cuts") {
+            try statement.bind([])
+            while try statement.step() { cuts[statement.int64(0)] = UInt64(bitPattern: statement.int64(1)) }
+        }
+        // Sequence numbers never go back, even with no segment left: a record numbered at or
+        // below the checkpoint would be taken as already cut and skipped when read back.
+        var lastSequence = max(checkpoint, cuts.values.max() ?? 0)
+        let segments = WriteAheadLog.segments(in: directory)
+        for segment in segments {
+            replay.retainedBytes += Int(Self.fileSize(segment.path))
+            let outcome = WriteAheadLog.read(segment) { record in
+                lastSequence = max(lastSequence, record.sequence)
+                guard record.sequence > checkpoint else { return }
+                for series in record.newSeries where memory.catalog.keys[series.id] == nil {
+                    memory.catalog.insert(series.key, id: series.id)
+                    memory.unsavedSeries.append(series.id)
+                }
+                for group in record.samples where record.sequence > cuts[group.id] ?? 0 && memory.catalog.keys[group.id] != nil {
+                    memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
+                    memory.headSamples += group.timestamps.count
+                    for (t, v) in zip(group.timestamps, group.values) {
+                        if t >= memory.newest[group.id]?.timestamp ?? .min { memory.newest[group.id] = Newest(timestamp: t, value: v) }
+                        if t < memory.oldest[group.id] ?? .max { memory.oldest[group.id] = t }
+                    }
+                }
+            }
+            if outcome.damaged { memory.counters.logRecordsDamaged += 1 }
+        }
+        replay.nextSequence = lastSequence + 1
+        return replay
+    }
+
+    static func integer(_ database: SQLiteDatabase, _ sql: String) throws(StoreError) -> Int64? {
+        let statement = try database.prepare(sql)
+        try statement.bind([])
+        return try statement.step() ? statement.int64(0) : nil
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilTestSupport
+@testable import VigilStore
+
+@Suite("Write-ahead log and heads: records, crashes, cuts, the version-1 fixture")
+struct WriteAheadLogTests {
+    // MARK: Records
+
+    @Test func recordsRoundTripBitExactAcrossASegment() throws {
+        var random = SplitMix64(seed: 16)
+        let odd: [Double] = [.nan, -.nan, .infinity, -.infinity, -0.0, 0, .greatestFiniteMagnitude, .leastNonzeroMagnitude,
+                             1e300, -1e-300, 0.1 + 0.2, 21.5, 21.6, 1_234_567.891, Double(Int64.max), 9_007_199_254_740_993]
+        var writeContext = LogContext()
+        var readContext = LogContext()
+        for sequence in 1...50 as ClosedRange<UInt64> {
+            var samples: [LogRecord.Samples] = []
+            for id in stride(from: Int64(1), through: 40, by: Int(1 + random.next() % 3)) {
+                let count = Int(random.next() % 4)
+                guard count > 0 else { continue }
+                let timestamps = (0..<count).map { _ in Int64(bitPattern: random.next()) % 10_000_000_000 }
+                let values = (0..<count).map { _ -> Double in
+                    switch random.next() % 4 {
+                    case 0: odd[Int(random.next() % UInt64(odd.count))]
+                    case 1: Double(Int64(random.next() % 10_000)) / 10
+                    case 2: Double(bitPattern: random.next())
+                    default: 42
+                    }
+                }
+                samples.append(LogRecord.Samples(id: id, timestamps: timestamps, values: values))
+            }
+            let newSeries = sequence % 7 == 0
+                ? [LogRecord.NewSeries(id: Int64(sequence), key: SeriesKey(metric: "m\(sequence)", labels: Labels(["a": "ü\(sequence)"])))]
+                : []
+            let record = LogRecord(sequence: sequence, newSeries: newSeries, samples: samples)
+            let frame = record.encode(context: &writeContext)
+            #expect(try LogRecord.decode(frame, context: &readContext) == record)
+        }
+    }
+
+    @Test func damagedFramesThrowAndNeverTrap() {
+        var random = SplitMix64(seed: 17)
+        var context = LogContext()
+        let record = LogRecord(sequence: 9, newSeries: [], samples: [
+            LogRecord.Samples(id: 3, timestamps: [1, 2, 3], values: [1.5, 1.5, 2.25]),
+        ])
+        let frame = record.encode(context: &context)
+        for _ in 0..<2000 {
+            var damaged = frame
+            switch random.next() % 3 {
+            case 0: damaged[Int(random.next() % UInt64(damaged.count))] ^= UInt8(1 + random.next() % 255)
+            case 1: damaged.removeLast(1 + Int(random.next() % UInt64(damaged.count)))
+            default: damaged = (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            }
+            var fresh = LogContext()
+            _ = try? LogRecord.decode(damaged, context: &fresh)
+        }
+    }
+
+    /// What the log costs per sample on a flush of one reading per series (10 000 series at 1 Hz):
+    /// a few bytes, where a chunk per series would take tens.
+    @Test func aOneSamplePerSeriesFlushCostsAFewBytesASample() {
+        var random = SplitMix64(seed: 18)
+        var context = LogContext()
+        var bytes = 0
+        var values = (0..<10_000).map { _ in Double(Int64(random.next() % 4000)) / 10 }
+        for second in 0..<30 {
+            let samples = (0..<10_000).map { id -> LogRecord.Samples in
+                if random.next() % 4 == 0 { values[id] += Double(Int64(random.next() % 11) - 5) / 10 }
+                let t = 1_800_000_000_000 + Int64(second) * 1000 + Int64(random.next() % 400) - 200
+                return LogRecord.Samples(id: Int64(id + 1), timestamps: [t], values: [values[id]])
+            }
+            bytes += LogRecord(sequence: UInt64(second + 1), newSeries: [], samples: samples).encode(context: &context).count
+        }
+        let perSample = Double(bytes) / 300_000
+        #expect(perSample < 4, "\(perSample) bytes a sample")
+    }
+
+    // MARK: Crashes
+
+    @Test func aStoreThatNeverCheckpointedComesBackWhole() throws {
+        let directory = StoreDirectory()
+        let options = StoreOptions(path: directory.path)
+        let crashed = try MetricStore(options: options)
+        for second in 0..<30 {
+            crashed.append((0..<20).map { reading("m", ["s": "\($0)"], 1_000_000 + Int64(second) * 1000, Double(second) + 0.5) })
+            try crashed.flush()
+        }
+        crashed.append([reading("m", ["s": "0"], 9_999_999, 1)])  // never flushed: may be lost
+        #expect(crashed.headSampleCount == 600)
+        #expect(try Self.chunkCount(directory.path) == 0, "nothing cut yet: the log holds it")
+
+        // Another process opening the same files is what a restart after kill -9 sees.
+        for readOnly in [true, false] {
+            let reopened = try MetricStore(options: options, readOnly: readOnly)
+            let series = try reopened.read(try .parse("m"), from: 0, to: 5_000_000)
+            #expect(series.count == 20)
+            #expect(series.allSatisfy { $0.timestamps.count == 30 && $0.values.last == 29.5 })
+            #expect(reopened.seriesCount == 20)
+        }
+        let reopened = try MetricStore(options: options)
+        try reopened.checkpoint()
+        #expect(try Self.chunkCount(directory.path) == 20)
+        #expect(WriteAheadLog.segments(in: options.logDirectory).isEmpty)
+        let after = try MetricStore(options: options)
+        #expect(try after.read(try .parse("m"), from: 0, to: 5_000_000).map(\.timestamps.count) == Array(repeating: 30, count: 20))
+    }
+
+    /// A clean stop cuts everything and deletes the log; the next process must number its records
+    /// after the checkpoint, or reopening would take them as already cut (found by the forwarding
+    /// end-to-end test: `vigil export` missed what a restarted gateway had flushed).
+    @Test func sequenceNumbersContinueAfterACleanStop() throws {
+        let directory = StoreDirectory()
+        let options = StoreOptions(path: directory.path)
+        do {
+            let first = try MetricStore(options: options)
+            for t in 1...3 as ClosedRange<Int64> {
+                first.append([reading("m", [:], t * 1000, Double(t))])
+                try first.flush()
+            }
+            try first.checkpoint()
+        }
+        #expect(WriteAheadLog.segments(in: options.logDirectory).isEmpty)
+        do {
+            let second = try MetricStore(options: options)
+            second.append([reading("m", [:], 4000, 4)])
+            try second.flush()
+        }
+        let third = try MetricStore(options: options, readOnly: true)
+        #expect(try third.read(try .parse("m"), from: 0, to: 10_000).first?.values == [1, 2, 3, 4])
+    }
+
+    @Test func aTornRecordAtTheEndIsSkippedAndWritingGoesOn() throws {
+        let directory = StoreDirectory()
+        let options = StoreOptions(path: directory.path)
+        do {
+            let store = try MetricStore(options: options)
+            store.append([reading("m", [:], 1000, 1)])
+            try store.flush()
+            store.append([reading("m", [:], 2000, 2)])
+            try store.flush()
+        }
+        let segment = try #require(WriteAheadLog.segments(in: options.logDirectory).last)
+        let handle = try #require(FileHandle(forWritingAtPath: segment.path))
+        handle.seekToEndOfFile()
+        handle.write(Data([40, 0, 0, 0, 0x28, 0xB5, 0x2F, 0xFD, 1, 2, 3]))  // a record cut off by a power loss
+        try handle.close()
+
+        let store = try MetricStore(options: options)
+        #expect(store.counters.logRecordsDamaged == 1)
+        #expect(try store.read(try .parse("m"), from: 0, to: 10_000).first?.timestamps == [1000, 2000])
+        store.append([reading("m", [:], 3000, 3)])
+        try store.flush()
+        let again = try MetricStore(options: options)
+        #expect(try again.read(try .parse("m"), from: 0, to: 10_000).first?.values == [1, 2, 3])
+    }
+
+    // MARK: Cuts
+
+    @Test func aFullHeadIsCutAloneAndNotReadBackTwice() throws {
+        let directory = StoreDirectory()
+        var options = StoreOptions(path: directory.path)
+        options.samplesPerChunk = 64
+        let store = try MetricStore(options: options)
+        store.append((0..<100).map { reading("fast", [:], 1000 + Int64($0) * 10, Double($0)) })
+        store.append([reading("slow", [:], 1000, 7)])
+        try store.flush()
+        #expect(store.counters.seriesCut == 1)
+        #expect(store.headSampleCount == 1, "only the slow series is left in its head")
+        store.append((100..<110).map { reading("fast", [:], 1000 + Int64($0) * 10, Double($0)) })
+        try store.flush()
+
+        let reopened = try MetricStore(options: options)
+        #expect(reopened.headSampleCount == 11, "the cut samples are not read back from the log")
+        #expect(try reopened.read(try .parse("fast"), from: 0, to: .max).first?.values == (0..<110).map(Double.init))
+        try reopened.compactAll()
+        #expect(reopened.counters.duplicates == 0)
+        #expect(try reopened.read(try .parse("fast"), from: 0, to: .max).first?.values == (0..<110).map(Double.init))
+        #expect(try reopened.read(try .parse("slow"), from: 0, to: .max).first?.values == [7])
+    }
+
+    @Test func everyHeadIsCutOnceTheSpanHasPassedAndTheLogGoes() throws {
+        let directory = StoreDirectory()
+        var options = StoreOptions(path: directory.path)
+        options.headSpan = .zero
+        let store = try MetricStore(options: options)
+        store.append([reading("m", ["a": "1"], 1000, 1), reading("m", ["a": "2"], 1000, 2)])
+        try store.flush()
+        #expect(store.counters.fullCuts == 1 && store.headSampleCount == 0)
+        #expect(WriteAheadLog.segments(in: options.logDirectory).isEmpty)
+        #expect(try Self.chunkCount(directory.path) == 2)
+        // A cut chunk that starts after the newest one on disk and is at least half full is
+        // level 1; a short one is a level-0 segment for compaction.
+        #expect(try Self.levels(directory.path) == [0, 0])
+    }
+
+    @Test func aFailedLogWriteKeepsTheSamplesPending() throws {
+        let directory = StoreDirectory()
+        let options = StoreOptions(path: directory.path)
+        let store = try MetricStore(options: options)
+        // A file where the log directory should be: the segment cannot be created.
+        FileManager.default.createFile(atPath: options.logDirectory, contents: Data())
+        store.append([reading("m", [:], 1000, 1)])
+        #expect(throws: StoreError.self) { try store.flush() }
+        #expect(store.counters.flushFailures == 1 && store.pendingSampleCount == 1)
+        try FileManager.default.removeItem(atPath: options.logDirectory)
+        try store.flush()
+        #expect(store.headSampleCount == 1 && store.counters.flushed == 1)
+    }
+
+    // MARK: The version-1 fixture
+
+    /// A data directory written before the log (Tests/Fixtures/store-v1) opens, keeps every
+    /// sample bit for bit, upgrades in place, and compacts its old flush segments.
+    @Test func theVersionOneFixtureOpensUpgradesAndKeepsEverySample() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/store-v1")
+        let directory = StoreDirectory()
+        try FileManager.default.copyItem(at: fixture.appendingPathComponent("metrics.db"), to: URL(fileURLWithPath: directory.path))
+        let expected = try Self.expectedSamples(fixture.appendingPathComponent("expected.csv.gz"))
+        #expect(expected.count == 11_921)
+
+        let readOnly = try MetricStore(options: StoreOptions(path: directory.path), readOnly: true)
+        #expect(try Self.everything(readOnly) == expected)
+        let store = try MetricStore(options: StoreOptions(path: directory.path))
+        #expect(try Self.userVersion(directory.path) == StoreSchema.version)
+        #expect(try Self.everything(store) == expected)
+        try store.compactAll()
+        #expect(try Self.levels(directory.path).allSatisfy { $0 == 1 })
+        store.append([reading("fixture_state", ["pump": "p1"], 1_700_200_000_000, 1)])
+        try store.checkpoint()
+        let reopened = try MetricStore(options: StoreOptions(path: directory.path))
+        #expect(try Self.everything(reopened).count == expected.count + 1)
+    }
+
+    // MARK: Helpers
+
+    static func everything(_ store: MetricStore) throws -> [String] {
+        try store.read(try .parse(#"{__name__=~"fixture_.*"}"#), from: .min, to: .max).flatMap { series in
+            zip(series.timestamps, series.values).map { "\(series.series)|\($0)|\($1.bitPattern)" }
+        }.sorted()
+    }
+
+    /// `vigil export`'s CSV of the fixture: series in selector form, time, shortest decimal.
+    static func expectedSamples(_ gz: URL) throws -> [String] {
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-dc", gz.path]
+        let pipe = Pipe()
+        gzip.standardOutput = pipe
+        try gzip.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        gzip.waitUntilExit()
+        var reader = SampleCSV.Reader()
+        return try text.split(separator: "\n").compactMap { line -> String? in
+            guard let parsed = try reader.parse(line) else { return nil }
+            return "\(parsed.series)|\(parsed.timestampMs)|\(parsed.value.bitPattern)"
+        }.sorted()
+    }
+
+    static func chunkCount(_ path: String) throws -> Int64 {
+        try MetricStore.integer(try SQLiteDatabase(path: path, readOnly: true), "SELECT COUNT(*) FROM chunks") ?? 0
+    }
+
+    static func levels(_ path: String) throws -> [Int64] {
+        let statement = try SQLiteDatabase(path: path, readOnly: true).prepare("SELECT level FROM chunks ORDER BY id")
+        try statement.bind([])
+        var levels: [Int64] = []
+        while try statement.step() { levels.append(statement.int64(0)) }
+        return levels
+    }
+
+    static func userVersion(_ path: String) throws -> Int64 {
+        try MetricStore.integer(try SQLiteDatabase(path: path, readOnly: true), "PRAGMA user_version") ?? 0
+    }
+}
