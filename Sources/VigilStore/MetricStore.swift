@@ -29,8 +29,14 @@ public final class MetricStore: Sendable {
         /// so a query over millennia walks only the days a series can have. Never raised when
         /// retention deletes (a stale bound only costs a little walking).
         var oldest: [Int64: Int64] = [:]
-        /// Newest timestamp in a chunk on disk, per series: a cut chunk after it is level 1.
+        /// Newest timestamp in a chunk on disk, per series: a cut chunk after it is level 1, and
+        /// reads look no later for chunks.
         var persistedNewest: [Int64: Int64] = [:]
+        /// The longest span of a series' chunks in hour buckets (`StoreSchema`): how far back
+        /// before a range reads look.
+        var chunkSpanHours: [Int64: Int64] = [:]
+        /// Raw chunks ending before this are gone (retention completed up to here).
+        var rawHorizon: Int64 = .min
         /// Series created since the last flush, for the next log record.
         var newSeries: [Int64] = []
         /// Series in the log but not yet in the `series` table: the next cut inserts them.
@@ -74,6 +80,12 @@ public final class MetricStore: Sendable {
         if readOnly {
             guard access(options.path, R_OK) == 0 else { throw StoreError.database("no store at \(options.path)") }
             database = try SQLiteDatabase(path: options.path, readOnly: true)
+            let version = try StoreSchema.userVersion(database)
+            guard version == StoreSchema.version else {
+                throw StoreError.database(version < StoreSchema.version
+                    ? "the store at \(options.path) is in format \(version), from an earlier release: start the gateway or run `vigil store maintain` once to upgrade it to format \(StoreSchema.version)"
+                    : "the store at \(options.path) was written by a newer release of Vigil (format \(version), this one reads up to \(StoreSchema.version))")
+            }
         } else {
             database = try SQLiteDatabase(path: options.path)
             // 16 KiB pages pack several compressed chunks per page (set only when the file is created).
@@ -107,12 +119,13 @@ public final class MetricStore: Sendable {
             let labels = (try? StoreSchema.decodeLabels(series.blob(2))) ?? .empty
             memory.catalog.insert(SeriesKey(metric: series.text(1), labels: labels), id: series.int64(0))
         }
-        let newest = try database.prepare("SELECT series_id, MAX(max_ts), MIN(min_ts) FROM chunks GROUP BY series_id")
+        let newest = try database.prepare("SELECT series_id, max_ts, min_ts, hours FROM series_span")
         try newest.bind([])
         while try newest.step() {
             memory.newest[newest.int64(0)] = Newest(timestamp: newest.int64(1), value: nil)
             memory.oldest[newest.int64(0)] = newest.int64(2)
             memory.persistedNewest[newest.int64(0)] = newest.int64(1)
+            memory.chunkSpanHours[newest.int64(0)] = newest.int64(3)
         }
         let rolled = try database.prepare("SELECT series_id, MIN(block_start) FROM rollups GROUP BY series_id")
         try rolled.bind([])
@@ -227,8 +240,8 @@ public final class MetricStore: Sendable {
             out.reserveCapacity(targets.count)
             for target in targets {
                 try budget?.check()
-                let samples = try Self.readSeries(target, pending: pendingCopies[target.id], in: database, corrupt: &corrupt,
-                                                  budget: budget)
+                let samples = try Self.readSeries(target, hours: chunkHours(series: target.id, from: target.start, to: target.end),
+                                                  pending: pendingCopies[target.id], in: database, corrupt: &corrupt, budget: budget)
                 if !samples.timestamps.isEmpty || !samples.gaps.isEmpty { out.append(samples) }
             }
             return out
@@ -261,31 +274,28 @@ public final class MetricStore: Sendable {
         return merged
     }
 
-    /// One series' samples in the target range from `database`, merged with `pending`; chunks that
-    /// fail to decode become gaps and are counted in `corrupt`.
-    static func readSeries(_ target: ReadTarget, pending: PendingSamples?, in database: SQLiteDatabase,
+    /// One series' samples in the target range from the chunks filed under `hours` (nil: none on
+    /// disk), merged with `pending`; chunks that fail to decode become gaps and are counted in
+    /// `corrupt`.
+    static func readSeries(_ target: ReadTarget, hours: ClosedRange<Int64>?, pending: PendingSamples?, in database: SQLiteDatabase,
                            corrupt: inout Int, budget: QueryBudget? = nil) throws(StoreError) -> SeriesSamples {
-        let query = try database.cached(
-            "SELECT min_ts, max_ts, data FROM chunks WHERE series_id = ? AND max_ts >= ? AND min_ts <= ? ORDER BY id")
-        try query.bind([.integer(target.id), .integer(target.start), .integer(target.end)])
         var parts: [Chunk] = []
         var gaps: [ClosedRange<Int64>] = []
-        while try query.step() {
-            let chunk: Chunk
-            do {
-                chunk = try ChunkCodec.decode(query.blob(2))
-            } catch {
-                corrupt += 1
-                gaps.append(query.int64(0)...query.int64(1))
-                continue
-            }
-            parts.append(chunk)
-            if let budget {
-                // Reset before leaving: the cached statement is reused by the next read.
-                do { try budget.charge(chunk.count) } catch { query.reset(); throw error }
+        if let hours {
+            for (row, data) in try chunkRows(series: target.id, hours: hours, from: target.start, to: target.end,
+                                             withData: true, in: database, budget: budget) {
+                let chunk: Chunk
+                do {
+                    chunk = try ChunkCodec.decode(data)
+                } catch {
+                    corrupt += 1
+                    gaps.append(row.minTs...row.maxTs)
+                    continue
+                }
+                parts.append(chunk)
+                try budget?.charge(chunk.count)
             }
         }
-        query.reset()
         if let pending {
             // The heads hold up to `headSpan` of samples: they count against the budget too.
             try budget?.charge(pending.timestamps.count)

@@ -7,6 +7,11 @@
 #   bench/wear/run.sh                          # 2500 devices × 4 metrics at 1 Hz = 10 000 samples/s, 10 min
 #   DEVICES=25 RATE=100 bench/wear/run.sh      # 100 series at 100 Hz
 #   SECONDS_MEASURED=180 bench/wear/run.sh     # a shorter window
+#   AGE_HOURS=24 bench/wear/run.sh             # Vigil's store first given 24 h of synthetic history
+#
+# AGE_HOURS fills Vigil's chunk table with that much history for every series (600-sample chunks
+# of random bytes, never read) before the run, so the figure includes what index pages cost on a
+# store that is not new; VictoriaMetrics and Prometheus start empty (in their favour).
 #
 # Needs root (or sudo) the first time to install Debian's prometheus, victoria-metrics, mosquitto.
 set -euo pipefail
@@ -14,9 +19,11 @@ cd "$(dirname "$0")/../.."
 
 DEVICES=${DEVICES:-2500}
 RATE=${RATE:-1}
+AGE_HOURS=${AGE_HOURS:-0}
 WARMUP=${WARMUP:-30}
 MEASURED=${SECONDS_MEASURED:-600}
 WORK=${WORK:-$(mktemp -d /tmp/vigil-bench-wear.XXXXXX)}
+mkdir -p "$WORK"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true
             [[ ${KEEP:-0} == 1 ]] || rm -rf "$WORK"; }
@@ -58,6 +65,24 @@ mqtt:
             timestamp: {path: t, unit: ms}
             fields: [{path: temperature}, {path: humidity}, {path: power}, {path: energy}]
 YAML
+if ((AGE_HOURS > 0)); then
+  echo "==> giving Vigil's store $AGE_HOURS h of history for $((DEVICES * 4)) series"
+  echo "series,timestamp_ms,value" | "$BIN" import --data-dir "$WORK/vigil" --format csv - >/dev/null 2>&1 || true
+  python3 - "$WORK/vigil/metrics.db" $((DEVICES * 4)) "$AGE_HOURS" <<'PY'
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1]); series = int(sys.argv[2]); hours = int(sys.argv[3])
+now = int(time.time() * 1000) // 3_600_000 * 3_600_000
+blob = os.urandom(700)
+rows = ((s, t, t + 599_000, 600, 1, blob, t // 3_600_000)
+        for h in range(hours, 0, -1) for k in range(6) for s in range(1, series + 1)
+        for t in [now - h * 3_600_000 + k * 600_000])
+db.executemany("INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data, hour) VALUES(?, ?, ?, ?, ?, ?, ?)", rows)
+db.executemany("INSERT OR REPLACE INTO series_span VALUES(?, ?, ?, 0)",
+               ((s, now - hours * 3_600_000, now - 3_600_000 + 599_000) for s in range(1, series + 1)))
+db.commit()
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+PY
+fi
 "$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & VIGIL=$!; pids+=($VIGIL)
 victoria-metrics -storageDataPath "$WORK/vm" -httpListenAddr "127.0.0.1:$VM_PORT" -retentionPeriod 1y \
   -loggerLevel ERROR >"$WORK/vm.log" 2>&1 & VM=$!; pids+=($VM)
@@ -82,6 +107,7 @@ s1=$(tail -1 "$WORK/feed.out"); v1=$(written $VIGIL); m1=$(written $VM); p1=$(wr
 sleep 2
 metric() { curl -sfk "https://127.0.0.1:$HTTPS_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 stored=$(metric vigil_store_samples_appended_total)
+echo "  Vigil: log $(metric vigil_store_log_written_bytes_total) B, cut chunks $(metric vigil_store_cut_written_bytes_total) B, full cuts $(metric 'vigil_store_cuts_total{kind="full"}'), last flush $(metric vigil_store_last_flush_duration_seconds) s"
 cat "$WORK/feed.err" >&2 || true
 
 python3 - "$s0" "$s1" "$v0" "$v1" "$m0" "$m1" "$p0" "$p1" "$(rss $VIGIL)" "$(rss $VM)" "$(rss $PROM)" \

@@ -10,6 +10,9 @@ struct FlushState: ~Copyable {
 }
 
 extension MetricStore {
+    /// Cut chunks at least this long are final (see `cut`).
+    static let sealedMinimum = 128
+
     // MARK: Flush
 
     /// Makes everything appended so far durable: one record in the write-ahead log, then the
@@ -118,8 +121,6 @@ extension MetricStore {
                 for (id, key) in unsaved {
                     try insertSeries.run([.integer(id), .text(key.metric), .blob(StoreSchema.encodeLabels(key.labels))])
                 }
-                let insertChunk = try database.cached(
-                    "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, ?, ?)")
                 let markDirty = try database.cached("INSERT OR IGNORE INTO rollup_dirty(series_id, block_start) VALUES(?, ?)")
                 let markCut = try database.cached("INSERT OR REPLACE INTO head_cuts(series_id, sequence) VALUES(?, ?)")
                 var newest: [Int64: Int64] = [:]
@@ -131,13 +132,13 @@ extension MetricStore {
                     while start < sorted.count {
                         let end = min(start + samplesPerChunk, sorted.count)
                         let piece = Chunk(timestamps: Array(sorted.timestamps[start..<end]), values: Array(sorted.values[start..<end]))
-                        // A chunk at least half full that starts after everything on disk keeps
-                        // level-1 chunks disjoint: compaction leaves it alone. Anything else is a
-                        // level-0 segment for compaction to merge.
-                        let sealed = piece.count >= samplesPerChunk / 2 && piece.timestamps[0] > (persisted[id] ?? .min)
+                        // A chunk of `sealedMinimum` samples or more that starts after everything
+                        // on disk is final (level 1, disjoint): compaction would rewrite it for a
+                        // few percent of compression, and every rewrite is flash wear and index
+                        // pages. Anything shorter or overlapping is a level-0 segment to merge.
+                        let sealed = piece.count >= Self.sealedMinimum && piece.timestamps[0] > (persisted[id] ?? .min)
                         let blob = ChunkCodec.encode(piece, level: 9)
-                        try insertChunk.run([.integer(id), .integer(piece.timestamps.first!), .integer(piece.timestamps.last!),
-                                             .integer(Int64(piece.count)), .integer(sealed ? 1 : 0), .blob(blob)])
+                        try insertChunk(piece, blob: blob, series: id, level: sealed ? 1 : 0, in: database)
                         bytes += blob.count
                         start = end
                     }

@@ -28,7 +28,8 @@ extension MetricStore {
                 // The head's samples count too: a day's last minutes may not be cut into chunks
                 // yet. When they are, the cut marks the day dirty again and it is recomputed.
                 let head = pendingSamples(for: [block.series])[block.series]
-                let raw = try Self.readSeries(target, pending: head, in: database, corrupt: &corrupt)
+                let raw = try Self.readSeries(target, hours: chunkHours(series: block.series, from: target.start, to: target.end),
+                                              pending: head, in: database, corrupt: &corrupt)
                 try database.transaction { () throws(StoreError) in
                     // A day whose raw data is gone (retention) keeps the rollups it has.
                     if !raw.timestamps.isEmpty {
@@ -85,7 +86,7 @@ extension MetricStore {
             var out: [(series: SeriesKey, buckets: RollupBuckets)] = []
             for target in targets {
                 try budget?.check()
-                let buckets = try Self.readBuckets(target, resolution: resolution, pending: pending[target.id],
+                let buckets = try readBuckets(target, resolution: resolution, pending: pending[target.id],
                                                    in: database, corrupt: &corrupt, budget: budget)
                 if !buckets.isEmpty { out.append((target.key, buckets)) }
             }
@@ -95,7 +96,7 @@ extension MetricStore {
         return out
     }
 
-    static func readBuckets(_ target: ReadTarget, resolution: RollupResolution, pending: PendingSamples?,
+    func readBuckets(_ target: ReadTarget, resolution: RollupResolution, pending: PendingSamples?,
                             in database: SQLiteDatabase, corrupt: inout Int,
                             budget: QueryBudget? = nil) throws(StoreError) -> RollupBuckets {
         let firstBucket = RollupBuckets.floorDiv(target.start &- 1, resolution.milliseconds) &* resolution.milliseconds
@@ -104,7 +105,7 @@ extension MetricStore {
         let dayMs = RollupResolution.blockMs
         let dayCount = (RollupBuckets.floorDiv(target.end &- 1, dayMs) &- RollupBuckets.floorDiv(firstBucket, dayMs)) &+ 1
         try budget?.charge(Int(clamping: max(0, dayCount)))
-        let days = Array(blocks(from: firstBucket &+ 1, to: target.end))
+        let days = Array(Self.blocks(from: firstBucket &+ 1, to: target.end))
         guard let firstDay = days.first, let lastDay = days.last else { return RollupBuckets() }
         var rolled: [Int64: [UInt8]] = [:]
         let rollups = try database.cached("""
@@ -126,12 +127,13 @@ extension MetricStore {
             guard let from = rawFrom else { return }
             rawFrom = nil
             let rawTarget = ReadTarget(id: target.id, key: target.key, start: from &+ 1, end: dayEnd)
-            let raw = try readSeries(rawTarget, pending: pending, in: database, corrupt: &corrupt, budget: budget)
+            let raw = try Self.readSeries(rawTarget, hours: chunkHours(series: target.id, from: rawTarget.start, to: rawTarget.end),
+                                          pending: pending, in: database, corrupt: &corrupt, budget: budget)
             out.append(contentsOf: RollupBuckets.aggregate(timestamps: raw.timestamps, values: raw.values,
                                                            resolution: resolution.milliseconds))
         }
         for day in days {
-            if let blob = rolled[day], !dirty.contains(day), pending == nil || !pendingTouches(pending!, day) {
+            if let blob = rolled[day], !dirty.contains(day), pending == nil || !Self.pendingTouches(pending!, day) {
                 try flushRaw(until: day)
                 do {
                     let decoded = try RollupCodec.decode(blob)

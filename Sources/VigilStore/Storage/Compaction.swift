@@ -48,33 +48,38 @@ extension MetricStore {
     func compactSeries(_ seriesID: Int64) throws(StoreError) {
         let samplesPerChunk = options.samplesPerChunk
         let outcome = try writer.withLock { database throws(StoreError) -> (merged: Int, corrupt: Int) in
-            let listing = try database.prepare(
-                "SELECT id, min_ts, max_ts, count, level FROM chunks WHERE series_id = ? ORDER BY id")
+            let listing = try database.cached("SELECT id, min_ts, max_ts, count FROM chunks WHERE series_id = ? AND level = 0")
             try listing.bind([.integer(seriesID)])
-            struct Row { let id, minTs, maxTs, count, level: Int64 }
-            var rows: [Row] = []
+            var segments: [ChunkRow] = []
             while try listing.step() {
-                rows.append(Row(id: listing.int64(0), minTs: listing.int64(1), maxTs: listing.int64(2),
-                                count: listing.int64(3), level: listing.int64(4)))
+                segments.append(ChunkRow(id: listing.int64(0), minTs: listing.int64(1), maxTs: listing.int64(2),
+                                         count: listing.int64(3), level: 0))
             }
             listing.reset()
-            let segments = rows.filter { $0.level == 0 }
             guard let low = segments.map(\.minTs).min(), let high = segments.map(\.maxTs).max() else { return (0, 0) }
             // Level-1 chunks that overlap the segments, and the newest one if it has room left:
-            // level-1 chunks stay disjoint in time.
-            let sealed = rows.filter { $0.level == 1 }
-            let newestSealed = sealed.max { $0.maxTs < $1.maxTs }
-            let chosen = rows.filter { row in
-                row.level == 0 || (row.maxTs >= low && row.minTs <= high)
-                    || (row.id == newestSealed?.id && row.count < Int64(samplesPerChunk))
+            // level-1 chunks stay disjoint in time. They are filed under the hours from the span
+            // before the segments to the series' newest chunk.
+            let newest = memory.withLock { max($0.persistedNewest[seriesID] ?? high, high) }
+            var level1: [ChunkRow] = []
+            if let hours = chunkHours(series: seriesID, from: low, to: newest) {
+                level1 = try Self.chunkRows(series: seriesID, hours: hours, from: low, to: newest, level: 1, withData: false,
+                                            in: database).map(\.row)
             }
-            let fetch = try database.prepare("SELECT data FROM chunks WHERE id = ?")
+            let newestSealed = level1.max { $0.maxTs < $1.maxTs }
+            let chosen = (segments + level1.filter { row in
+                (row.maxTs >= low && row.minTs <= high) || (row.id == newestSealed?.id && row.count < Int64(samplesPerChunk))
+            }).sorted { $0.id < $1.id }
+            let fetch = try database.cached("SELECT data FROM chunks WHERE id = ?")
             var parts: [Chunk] = []
             var replaced: [Int64] = []
             var corrupt = 0
             for row in chosen {  // ascending id: older writes first
                 try fetch.bind([.integer(row.id)])
-                guard try fetch.step() else { continue }
+                guard try fetch.step() else {
+                    fetch.reset()
+                    continue
+                }
                 do {
                     parts.append(try ChunkCodec.decode(fetch.blob(0)))
                     replaced.append(row.id)
@@ -87,14 +92,11 @@ extension MetricStore {
             try database.transaction { () throws(StoreError) in
                 let delete = try database.prepare("DELETE FROM chunks WHERE id = ?")
                 for id in replaced { try delete.run([.integer(id)]) }
-                let insert = try database.prepare(
-                    "INSERT INTO chunks(series_id, min_ts, max_ts, count, level, data) VALUES(?, ?, ?, ?, 1, ?)")
                 var start = 0
                 while start < merged.count {
                     let end = min(start + samplesPerChunk, merged.count)
                     let piece = Chunk(timestamps: Array(merged.timestamps[start..<end]), values: Array(merged.values[start..<end]))
-                    try insert.run([.integer(seriesID), .integer(piece.timestamps.first!), .integer(piece.timestamps.last!),
-                                    .integer(Int64(piece.count)), .blob(ChunkCodec.encode(piece, level: 9))])
+                    try insertChunk(piece, blob: ChunkCodec.encode(piece, level: 9), series: seriesID, level: 1, in: database)
                     start = end
                 }
             }

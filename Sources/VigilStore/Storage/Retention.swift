@@ -63,7 +63,10 @@ extension MetricStore {
                 try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             }
         }
+        let completed = !outcome.more
         memory.withLock { memory in
+            // Every raw chunk that ended before the cutoff is gone: reads need not look before it.
+            if completed { memory.rawHorizon = max(memory.rawHorizon, nowMs &- options.retention.milliseconds) }
             memory.counters.retentionChunksDeleted += UInt64(outcome.chunksDeleted)
             memory.counters.retentionRollupsDeleted += UInt64(outcome.rollupsDeleted)
         }

@@ -3,39 +3,74 @@ import VigilCore
 /// The on-disk layout, in one SQLite database (`data_dir/metrics.db`, WAL mode):
 ///
 /// - `series(id, metric, labels)`: the catalogue; labels as a length-prefixed blob.
-/// - `chunks(id, series_id, min_ts, max_ts, count, level, data)`: compressed, checksummed sample
-///   blobs. Level 0 are segments written at each flush (a few samples each); compaction merges a
-///   series' segments into level-1 chunks. Chunks of one series may overlap in time; on equal
-///   timestamps the chunk with the larger `id` (written later) wins, which makes "last write wins"
-///   deterministic across flushes, restarts and compaction.
+/// - `series_span(series_id, min_ts, max_ts, hours)`: the time range each series has chunks in (a
+///   lower bound of the oldest: retention does not raise it), read at open instead of scanning
+///   chunks, and the longest span of one of its chunks in hour buckets.
+/// - `chunks(id, series_id, min_ts, max_ts, count, level, data, hour)`: compressed, checksummed
+///   sample blobs. Level 0 are short segments (cut from a head before it filled a chunk, or, in
+///   version 1, written at every flush); compaction merges a series' segments into level-1
+///   chunks. Chunks of one series may overlap in time; on equal timestamps the chunk with the
+///   larger `id` (written later) wins, which makes "last write wins" deterministic across
+///   flushes, restarts and compaction.
+///
+///   They are indexed by `(hour, series_id)`, `hour` being the hour bucket of `min_ts`: a cut
+///   inserts one chunk for each of thousands of series, and with an index by series first those
+///   entries land on thousands of different index pages once a store is a few days old (each
+///   page written whole, twice with SQLite's WAL: tens of bytes per sample). By hour first they
+///   land among the hour's few thousand entries, tens of pages. A read looks a series up once
+///   per hour of its range, starting its longest chunk span (`series_span.hours`) earlier.
 /// - `rollups(series_id, resolution, block_start, min_ts, max_ts, data)`: 1 m and 1 h buckets
 ///   (min, max, sum, count, last), one blob per series, resolution and UTC day.
 /// - `rollup_dirty(series_id, block_start)`: days that received samples since they were last
 ///   rolled up; the rollup job recomputes them once they can no longer change.
 /// - `store_state(name, value)`: `log_checkpoint`, the log sequence number up to which every
-///   head has been cut into chunks (version 2).
+///   head has been cut into chunks.
 /// - `head_cuts(series_id, sequence)`: series cut on their own since that checkpoint, and up to
-///   which log record (version 2).
+///   which log record.
 ///
-/// Version 1 (before the write-ahead log) wrote level-0 segments at every flush; they read and
-/// compact as before, so opening a version-1 file only adds the two tables.
+/// Version 1 (before the write-ahead log) had no `hour` column, no `series_span`, `store_state`
+/// or `head_cuts`, and indexed chunks by `(series_id, max_ts)`; `migrate` upgrades it in place.
 enum StoreSchema {
     static let version: Int64 = 2
+    static let hourMs: Int64 = 3_600_000
 
-    /// Creates or upgrades the schema in place, in one transaction (an interrupted upgrade leaves
-    /// the old version, and the next open does it again).
+    /// The hour bucket a chunk is filed under.
+    static func hour(of timestamp: Int64) -> Int64 { RollupBuckets.floorDiv(timestamp, hourMs) }
+
+    /// Creates or upgrades the schema in place, in one transaction: an interrupted upgrade leaves
+    /// the old version, and the next open does it again.
     static func migrate(_ database: SQLiteDatabase) throws(StoreError) {
         try database.transaction { () throws(StoreError) in
-            let statement = try database.prepare("PRAGMA user_version")
-            try statement.bind([])
-            let found = try statement.step() ? statement.int64(0) : 0
-            statement.reset()
+            let found = try userVersion(database)
             guard found <= version else {
                 throw StoreError.database("the store was written by a newer release of Vigil (format \(found), this one reads up to \(version))")
             }
+            if found == 1 { try upgradeFromVersionOne(database) }
             for statement in statements { try database.execute(statement) }
             try database.execute("PRAGMA user_version=\(version)")
         }
+    }
+
+    static func userVersion(_ database: SQLiteDatabase) throws(StoreError) -> Int64 {
+        let statement = try database.prepare("PRAGMA user_version")
+        try statement.bind([])
+        defer { statement.reset() }
+        return try statement.step() ? statement.int64(0) : 0
+    }
+
+    /// Files every chunk under its hour, builds `series_span` from the chunks, and drops the
+    /// index by series.
+    private static func upgradeFromVersionOne(_ database: SQLiteDatabase) throws(StoreError) {
+        let h = hourMs
+        let floorHour = { (column: String) in "((\(column) - (((\(column) % \(h)) + \(h)) % \(h))) / \(h))" }
+        try database.execute("ALTER TABLE chunks ADD COLUMN hour INTEGER NOT NULL DEFAULT 0")
+        try database.execute("UPDATE chunks SET hour = \(floorHour("min_ts"))")
+        try database.execute("DROP INDEX IF EXISTS chunks_by_series_time")
+        for statement in statements { try database.execute(statement) }
+        try database.execute("""
+            INSERT OR REPLACE INTO series_span(series_id, min_ts, max_ts, hours)
+            SELECT series_id, MIN(min_ts), MAX(max_ts), MAX(\(floorHour("max_ts")) - hour) FROM chunks GROUP BY series_id
+            """)
     }
 
     static let statements = [
@@ -46,6 +81,13 @@ enum StoreSchema {
             labels BLOB NOT NULL)
         """,
         """
+        CREATE TABLE IF NOT EXISTS series_span(
+            series_id INTEGER PRIMARY KEY,
+            min_ts INTEGER NOT NULL,
+            max_ts INTEGER NOT NULL,
+            hours INTEGER NOT NULL) WITHOUT ROWID
+        """,
+        """
         CREATE TABLE IF NOT EXISTS chunks(
             id INTEGER PRIMARY KEY,
             series_id INTEGER NOT NULL,
@@ -53,10 +95,11 @@ enum StoreSchema {
             max_ts INTEGER NOT NULL,
             count INTEGER NOT NULL,
             level INTEGER NOT NULL,
-            data BLOB NOT NULL)
+            data BLOB NOT NULL,
+            hour INTEGER NOT NULL DEFAULT 0)
         """,
-        "CREATE INDEX IF NOT EXISTS chunks_by_series_time ON chunks(series_id, max_ts)",
-        // Only flush segments are indexed by level: after compaction the index is nearly empty.
+        "CREATE INDEX IF NOT EXISTS chunks_by_hour ON chunks(hour, series_id)",
+        // Only segments are indexed by series: after compaction the index is nearly empty.
         "CREATE INDEX IF NOT EXISTS chunks_segments ON chunks(series_id, max_ts) WHERE level = 0",
         "CREATE INDEX IF NOT EXISTS chunks_by_age ON chunks(max_ts)",
         """
