@@ -350,6 +350,8 @@ public struct StoreCounters: Sendable, Equatable {
     public var fullCuts: UInt64 = 0
     /// Bytes of chunks written by cuts.
     public var cutBytes: UInt64 = 0
+    /// How long the last cut took (heads encoded and committed), in seconds.
+    public var lastCutSeconds = 0.0
     /// Log records that did not read back when the store was opened (torn by a crash, damaged).
     public var logRecordsDamaged: UInt64 = 0
     public var flushFailures: UInt64 = 0

@@ -110,7 +110,8 @@ struct QueryAndRollupTests {
                 }
             }
         }
-        try check()  // nothing rolled up yet: buckets come from raw samples
+        try check()  // nothing rolled up yet: buckets come from raw samples and the heads
+        try store.checkpoint()  // the cut marks the days it writes for rolling up
         try store.rollUpAll(nowMs: Self.t0 + 10 * Self.day)
         #expect(store.counters.rollupBlocks == 9)  // 3 series × 3 days
         try check()  // now from the rollup blobs

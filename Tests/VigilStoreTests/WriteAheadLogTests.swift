@@ -162,6 +162,7 @@ struct WriteAheadLogTests {
         let directory = StoreDirectory()
         var options = StoreOptions(path: directory.path)
         options.samplesPerChunk = 64
+        options.seriesCutInterval = .zero
         let store = try MetricStore(options: options)
         store.append((0..<100).map { reading("fast", [:], 1000 + Int64($0) * 10, Double($0)) })
         store.append([reading("slow", [:], 1000, 7)])

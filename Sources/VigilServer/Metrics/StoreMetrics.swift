@@ -19,6 +19,8 @@ struct StoreMetricsSource: Sendable {
         family("vigil_store_cuts_total", "counter", "Heads cut into chunks: all at once (full), or a series with a full chunk.", [
             ("{kind=\"full\"}", "\(c.fullCuts)"), ("{kind=\"series\"}", "\(c.seriesCut)"),
         ])
+        family("vigil_store_last_cut_duration_seconds", "gauge", "How long the last cut of heads into chunks took.",
+               [("", "\(c.lastCutSeconds)")])
         family("vigil_store_log_damaged_segments_total", "counter",
                "Log segments with a record that did not read back at open (torn by a crash or damaged).", [("", "\(c.logRecordsDamaged)")])
         family("vigil_store_rejected_samples_total", "counter", "Samples the store refused, by reason.", [

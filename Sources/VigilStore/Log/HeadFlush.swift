@@ -7,6 +7,8 @@ struct FlushState: ~Copyable {
     var nextSequence: UInt64
     /// When every head was last cut (monotonic), for `StoreOptions.headSpan`.
     var lastFullCut = ContinuousClock.now
+    /// When full heads were last looked for.
+    var lastSeriesCut = ContinuousClock.now
 }
 
 extension MetricStore {
@@ -81,13 +83,15 @@ extension MetricStore {
 
     // MARK: Cut
 
-    /// Every head once `headSpan` has passed or the log is over `maxLogBytes`; otherwise the
-    /// heads that hold a full chunk.
+    /// Every head once `headSpan` has passed or the log is over `maxLogBytes`; otherwise, once a
+    /// minute, the heads that hold a full chunk.
     private func cutDueHeads(_ state: inout FlushState) throws(StoreError) {
         if ContinuousClock.now - state.lastFullCut >= options.headSpan || state.log.retainedBytes >= options.maxLogBytes {
             try cutAllHeads(&state)
             return
         }
+        guard ContinuousClock.now - state.lastSeriesCut >= options.seriesCutInterval else { return }
+        state.lastSeriesCut = .now
         let full = memory.withLock { memory in
             memory.heads.compactMap { id, head in head.count >= options.samplesPerChunk ? id : nil }
         }
@@ -108,6 +112,7 @@ extension MetricStore {
     /// The heads are dropped only after the commit, so a reader always finds the samples in one
     /// place or the other.
     private func cut(_ ids: [Int64], through sequence: UInt64, everything: Bool) throws(StoreError) {
+        let started = ContinuousClock.now
         // `unsavedSeries` grows only under the flush lock, which the caller holds.
         let (heads, unsaved, unsavedCount, persisted) = memory.withLock { memory in
             (ids.compactMap { id in memory.heads[id].map { (id, $0) } },
@@ -162,6 +167,8 @@ extension MetricStore {
             }
             memory.unsavedSeries.removeFirst(unsavedCount)
             memory.counters.cutBytes += UInt64(written.bytes)
+            let elapsed = ContinuousClock.now - started
+            memory.counters.lastCutSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             if everything { memory.counters.fullCuts += 1 } else { memory.counters.seriesCut += UInt64(heads.count) }
         }
     }
