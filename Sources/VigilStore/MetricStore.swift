@@ -110,6 +110,9 @@ public final class MetricStore: Sendable {
                                     nextSequence: replay.nextSequence))
         writer = Mutex(database)
         reader = Mutex(try SQLiteDatabase(path: options.path, readOnly: true))
+        // After a crash, put what the log held into chunks at once: repeated crashes must not
+        // pile up log to read back (each open would be slower than the last).
+        if !readOnly && replay.samples > 0 { try checkpoint() }
     }
 
     private static func load(from database: SQLiteDatabase, into memory: inout Memory) throws(StoreError) {

@@ -5,6 +5,8 @@ extension MetricStore {
     struct LogReplay {
         var nextSequence: UInt64 = 1
         var retainedBytes = 0
+        /// Samples read back into the heads.
+        var samples = 0
     }
 
     /// Every record after the last checkpoint goes back into its series' head, except the
@@ -36,6 +38,7 @@ extension MetricStore {
                 for group in record.samples where record.sequence > cuts[group.id] ?? 0 && memory.catalog.keys[group.id] != nil {
                     memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
                     memory.headSamples += group.timestamps.count
+                    replay.samples += group.timestamps.count
                     for (t, v) in zip(group.timestamps, group.values) {
                         if t >= memory.newest[group.id]?.timestamp ?? .min { memory.newest[group.id] = Newest(timestamp: t, value: v) }
                         if t < memory.oldest[group.id] ?? .max { memory.oldest[group.id] = t }
