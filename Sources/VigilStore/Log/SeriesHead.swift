@@ -48,7 +48,4 @@ struct SeriesHead {
         }
         return (timestamps + tailTimestamps, values + tailValues)
     }
-
-    /// Bytes held, for the store's memory figure.
-    var bytes: Int { runs.capacity + tailTimestamps.capacity * 16 + 64 }
 }

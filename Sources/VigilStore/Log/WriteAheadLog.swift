@@ -116,7 +116,6 @@ struct WriteAheadLog: ~Copyable {
 
     /// What reading a segment found.
     struct ReadOutcome {
-        var records = 0
         /// A record that did not read back (torn at a crash, or damaged): the rest of its file
         /// is skipped.
         var damaged = false
@@ -164,7 +163,6 @@ struct WriteAheadLog: ~Copyable {
                 break
             }
             offset += length
-            outcome.records += 1
             visit(record)
         }
         return outcome
