@@ -95,17 +95,22 @@ enum ValueCodec {
     }
 
     static func mantissas(_ values: [Double], exponent: Int) -> [Int64]? {
-        let scale = powersOfTen[exponent]
         var out: [Int64] = []
         out.reserveCapacity(values.count)
         for value in values {
-            let scaled = (value * scale).rounded()
-            guard abs(scaled) < maxMantissa else { return nil }
-            let m = Int64(scaled)
-            guard (Double(m) / scale).bitPattern == value.bitPattern else { return nil }
+            guard let m = mantissa(value, exponent: exponent) else { return nil }
             out.append(m)
         }
         return out
+    }
+
+    /// `value × 10^exponent` when decoding it back as `Double(m) / 10^exponent` gives the same bits.
+    static func mantissa(_ value: Double, exponent: Int) -> Int64? {
+        let scale = powersOfTen[exponent]
+        let scaled = (value * scale).rounded()
+        guard abs(scaled) < maxMantissa else { return nil }
+        let m = Int64(scaled)
+        return (Double(m) / scale).bitPattern == value.bitPattern ? m : nil
     }
 
     static func encodeIntegers(_ values: [Int64], deltaOfDelta: Bool, into writer: inout ByteWriter) {

@@ -38,18 +38,16 @@ extension MetricStore {
 
     private func logPending(_ state: inout FlushState) throws(StoreError) {
         // A snapshot: appends go on meanwhile, and only what was logged leaves `pending`.
-        let (record, taken, newSeriesTaken) = memory.withLock { memory in
+        let (record, newSeriesTaken) = memory.withLock { memory in
             let ids = memory.pending.keys.sorted()
             var samples: [LogRecord.Samples] = []
             samples.reserveCapacity(ids.count)
-            var taken: [Int64: Int] = [:]
             for id in ids {
                 guard let batch = memory.pending[id], !batch.timestamps.isEmpty else { continue }
                 samples.append(LogRecord.Samples(id: id, timestamps: batch.timestamps, values: batch.values))
-                taken[id] = batch.timestamps.count
             }
             let newSeries = memory.newSeries.compactMap { id in memory.catalog.keys[id].map { LogRecord.NewSeries(id: id, key: $0) } }
-            return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), taken, memory.newSeries.count)
+            return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), memory.newSeries.count)
         }
         guard !record.samples.isEmpty || !record.newSeries.isEmpty else { return }
         do {
@@ -62,7 +60,7 @@ extension MetricStore {
         let logBytes = state.log.bytesWritten
         memory.withLock { memory in
             for group in record.samples {
-                let count = taken[group.id]!
+                let count = group.timestamps.count  // what was taken; later appends stay pending
                 memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
                 if memory.pending[group.id]!.timestamps.count == count {
                     memory.pending[group.id] = nil
@@ -167,8 +165,7 @@ extension MetricStore {
             }
             memory.unsavedSeries.removeFirst(unsavedCount)
             memory.counters.cutBytes += UInt64(written.bytes)
-            let elapsed = ContinuousClock.now - started
-            memory.counters.lastCutSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            memory.counters.lastCutSeconds = (ContinuousClock.now - started).inSeconds
             if everything { memory.counters.fullCuts += 1 } else { memory.counters.seriesCut += UInt64(heads.count) }
         }
     }

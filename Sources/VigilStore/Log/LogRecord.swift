@@ -138,7 +138,7 @@ struct LogRecord: Equatable {
             return
         }
         for exponent in 0...maxLogExponent {
-            guard let m = exactMantissa(value, exponent), let p = exactMantissa(previous, exponent) else { continue }
+            guard let m = ValueCodec.mantissa(value, exponent: exponent), let p = ValueCodec.mantissa(previous, exponent: exponent) else { continue }
             tags.byte(UInt8(1 + exponent))
             deltas.varint(m &- p)
             return
@@ -163,19 +163,11 @@ struct LogRecord: Equatable {
             return Double(bitPattern: bits)
         case 1...UInt8(1 + maxLogExponent):
             let exponent = Int(tag - 1)
-            guard let p = exactMantissa(previous, exponent) else { throw .malformed("previous value is not decimal") }
+            guard let p = ValueCodec.mantissa(previous, exponent: exponent) else { throw .malformed("previous value is not decimal") }
             return Double(p &+ (try deltas.varint())) / ValueCodec.powersOfTen[exponent]
         default:
             throw .malformed("value tag \(tag)")
         }
-    }
-
-    /// `value × 10^exponent` when decoding it back as `Double(m) / 10^exponent` gives the same bits.
-    static func exactMantissa(_ value: Double, _ exponent: Int) -> Int64? {
-        let scaled = (value * ValueCodec.powersOfTen[exponent]).rounded()
-        guard scaled.magnitude < ValueCodec.maxMantissa else { return nil }
-        let m = Int64(scaled)  // checked: |scaled| < 2^53
-        return (Double(m) / ValueCodec.powersOfTen[exponent]).bitPattern == value.bitPattern ? m : nil
     }
 
     // MARK: Blocks

@@ -52,10 +52,7 @@ enum StoreSchema {
     }
 
     static func userVersion(_ database: SQLiteDatabase) throws(StoreError) -> Int64 {
-        let statement = try database.prepare("PRAGMA user_version")
-        try statement.bind([])
-        defer { statement.reset() }
-        return try statement.step() ? statement.int64(0) : 0
+        try MetricStore.pragma(database, "user_version")
     }
 
     /// Files every chunk under its hour, builds `series_span` from the chunks, and drops the
