@@ -20,6 +20,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -33,6 +34,15 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opti
 failures = 0
 
 
+def stable(action):
+    """The console repaints a table when the full list arrives after a live event, so an element
+    found just before a repaint goes stale. Runs action(driver) again until it gets through."""
+    result = []
+    WebDriverWait(driver, 10, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: result.append(action(d)) or True)
+    return result[-1]
+
+
 def check(name, condition):
     global failures
     print(("ok   " if condition else "FAIL ") + name, flush=True)
@@ -41,7 +51,7 @@ def check(name, condition):
 
 try:
     driver.get(url)
-    wait = WebDriverWait(driver, 10)
+    wait = WebDriverWait(driver, 10, ignored_exceptions=[StaleElementReferenceException])
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
     driver.find_element(By.ID, "username").send_keys(user)
     driver.find_element(By.ID, "password").send_keys("not the password")
@@ -59,7 +69,7 @@ try:
     subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", mqtt_port, "-t", "s/boiler-9/temperature", "-m", "42.5"], check=True)
     published = time.time()
     selector = '.card[data-series*="boiler-9"] .value'
-    WebDriverWait(driver, 5, poll_frequency=0.02).until(
+    WebDriverWait(driver, 5, poll_frequency=0.02, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: any(e.text == "42.5" for e in d.find_elements(By.CSS_SELECTOR, selector)))
     seconds = time.time() - published
     check("a published value appears within 1 s (%.3f s)" % seconds, seconds < 1.0)
@@ -70,7 +80,7 @@ try:
     driver.set_window_size(1200, 800)
 
     time.sleep(0.5)  # the store flushes every 100 ms in the test gateway
-    driver.find_element(By.CSS_SELECTOR, '.card[data-series*="boiler-9"]').click()
+    stable(lambda d: d.find_element(By.CSS_SELECTOR, '.card[data-series*="boiler-9"]').click())
     points = lambda d: int(d.find_element(By.ID, "chart").get_attribute("data-points") or "0")
     wait.until(lambda d: d.find_element(By.ID, "series").is_displayed() and points(d) >= 1)
     before = points(driver)
@@ -98,12 +108,12 @@ try:
     firing_row = '#alerts-table tr[data-state="firing"]'
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, firing_row))
     time.sleep(0.8)  # the live event paints the row at once; the full list (with silences) follows 0.5 s later
-    row = driver.find_element(By.CSS_SELECTOR, firing_row)
-    check("a firing alert appears on the alerts page: " + row.text.replace("\n", " | "), "BoilerTooHot" in row.text)
+    row_text = stable(lambda d: d.find_element(By.CSS_SELECTOR, firing_row).text)
+    check("a firing alert appears on the alerts page: " + row_text.replace("\n", " | "), "BoilerTooHot" in row_text)
     check("the nav shows the firing count", driver.find_element(By.ID, "alerts-badge").text == "1")
-    row.find_element(By.XPATH, ".//button[text()='Ack']").click()
+    stable(lambda d: d.find_element(By.CSS_SELECTOR, firing_row).find_element(By.XPATH, ".//button[text()='Ack']").click())
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, firing_row + " .note.ack"))
-    check("an operator acknowledges it: " + driver.find_element(By.CSS_SELECTOR, firing_row + " .note.ack").text, True)
+    check("an operator acknowledges it: " + stable(lambda d: d.find_element(By.CSS_SELECTOR, firing_row + " .note.ack").text), True)
     driver.save_screenshot(os.path.join(shots, "alerts.png"))
 
     # The gateway restarts (same port, same data directory) while the console watches.
@@ -126,7 +136,7 @@ try:
     check("the firing alert and its acknowledgement survive the restart", True)
     driver.find_element(By.CSS_SELECTOR, 'nav a[href="#overview"]').click()
     publish("44.5")
-    WebDriverWait(driver, 5, poll_frequency=0.02).until(
+    WebDriverWait(driver, 5, poll_frequency=0.02, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: any(e.text == "44.5" for e in d.find_elements(By.CSS_SELECTOR, selector)))
     check("values arrive again after the restart", True)
     gaps = driver.find_element(By.TAG_NAME, "body").get_attribute("data-seq-gaps") or "0"
