@@ -23,6 +23,12 @@ public struct StoreOptions: Sendable {
     /// When the database grows past this many bytes, the oldest raw chunks are deleted first, then
     /// the oldest 1 m rollups. Nil: no cap.
     public var maxBytes: Int64?
+    /// A resolution's rollup of a series-day is stored while the raw samples are kept only when
+    /// its buckets hold at least this many samples on average: a 1 m bucket of a 10 s series holds
+    /// six, so its five columns cost about as much as the raw samples they summarize, and reading
+    /// the raw samples instead costs a query only six times as many. When retention is about to
+    /// delete a day's raw samples, its missing rollups are written first, whatever the density.
+    public var rollupMinimumDensity = 12
     /// How long 1 m and 1 h rollups are kept.
     public var minuteRollupRetention: Duration = .seconds(365 * 86_400)
     public var hourRollupRetention: Duration = .seconds(365 * 86_400)

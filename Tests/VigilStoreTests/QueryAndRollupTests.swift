@@ -114,7 +114,60 @@ struct QueryAndRollupTests {
         try store.checkpoint()  // the cut marks the days it writes for rolling up
         try store.rollUpAll(nowMs: Self.t0 + 10 * Self.day)
         #expect(store.counters.rollupBlocks == 9)  // 3 series × 3 days
+        // At 10 s a 1 m bucket holds 6 samples, under `rollupMinimumDensity`: only 1 h is stored,
+        // and 1 m buckets are aggregated from the raw samples while those are kept.
+        #expect(try store.stats().rollupBlobs == 9)
         try check()  // now from the rollup blobs
+    }
+
+    /// A 10 s series stores no 1 m rollups while its raw samples are kept, a 2 s one does; when
+    /// retention deletes the raw samples, the missing 1 m rollups are written first, so the
+    /// answers at a 5 m step do not change.
+    @Test func sparseRollupsAreWrittenOnlyWhenRawSamplesExpire() throws {
+        let directory = StoreDirectory()
+        var options = StoreOptions(path: directory.path)
+        options.retention = .seconds(2 * 86_400)
+        options.outOfOrderWindow = .seconds(100 * 86_400)
+        let store = try MetricStore(options: options)
+        var random = SeededRandom(8)
+        var slow = 200, fast = 500
+        for block in 0..<(4 * 24) {  // 4 days, an hour per append
+            var batch: [Reading] = []
+            let hourStart = Self.t0 + Int64(block) * 3_600_000
+            for i in 0..<1800 {
+                let t = hourStart + Int64(i) * 2000 + 1
+                fast += Int.random(in: -3...3, using: &random)
+                batch.append(reading("fast", [:], t, Double(fast) / 10))
+                if i % 5 == 0 {
+                    slow += Int.random(in: -2...2, using: &random)
+                    batch.append(reading("slow", [:], t, Double(slow) / 10))
+                }
+            }
+            store.append(batch)
+            try store.flush()
+        }
+        try store.checkpoint()
+        let now = Self.t0 + 4 * Self.day + 7_200_000
+        try store.rollUpAll(nowMs: now, settleWindow: .seconds(300))
+        #expect(try store.stats().rollupBlobs == 4 * 2 + 4)  // fast: 1 m and 1 h; slow: 1 h only
+        func answers() throws -> [[Double]] {
+            try RangeQuery.Aggregation.allCases.filter { $0 != .rate }.flatMap { aggregation in
+                try ["fast", "slow"].map { name in
+                    try store.query(RangeQuery(selector: try .parse(name), start: Self.t0 + 300_000, end: Self.t0 + Self.day + 43_200_000,
+                                               step: 300_000, aggregation: aggregation)).first?.values ?? []
+                }
+            }
+        }
+        let before = try answers()
+        #expect(before.allSatisfy { $0.count == 432 })
+        while try store.applyRetention(nowMs: now).more {}
+        #expect(try store.read(try .parse("slow"), from: 0, to: Self.t0 + Self.day).first?.timestamps.isEmpty ?? true,
+                "the first day's raw samples are gone")
+        // Retention deleted the chunks of days 0 and 1 (slow's chunk that reaches into day 2 ends
+        // after the cutoff and stays): slow got its 1 m rollups for those two days before they went.
+        let blobs = try store.stats().rollupBlobs
+        #expect(blobs == 4 * 2 + 4 + 2, "\(blobs) rollup blobs")
+        #expect(try answers() == before)
     }
 
     @Test func groupingCombinesSeries() throws {
@@ -152,6 +205,9 @@ struct QueryAndRollupTests {
         let directory = StoreDirectory()
         var options = StoreOptions(path: directory.path)
         options.retention = .seconds(2 * 86_400)
+        // Rollups kept no longer than raw samples: none is written before the raw samples go.
+        options.minuteRollupRetention = options.retention
+        options.hourRollupRetention = options.retention
         options.outOfOrderWindow = .seconds(100 * 86_400)
         let store = try MetricStore(options: options)
         var random = SeededRandom(5)

@@ -23,30 +23,8 @@ extension MetricStore {
             while try due.step() { blocks.append((due.int64(0), due.int64(1))) }
             due.reset()
             for block in blocks {
-                let target = ReadTarget(id: block.series, key: SeriesKey(metric: ""), start: block.start &+ 1,
-                                        end: block.start &+ RollupResolution.blockMs)
-                // The head's samples count too: a day's last minutes may not be cut into chunks
-                // yet. When they are, the cut marks the day dirty again and it is recomputed.
-                let head = pendingSamples(for: [block.series])[block.series]
-                let raw = try Self.readSeries(target, hours: chunkHours(series: block.series, from: target.start, to: target.end),
-                                              pending: head, in: database, corrupt: &corrupt)
                 try database.transaction { () throws(StoreError) in
-                    // A day whose raw data is gone (retention) keeps the rollups it has.
-                    if !raw.timestamps.isEmpty {
-                        let upsert = try database.cached("""
-                            INSERT OR REPLACE INTO rollups(series_id, resolution, block_start, min_ts, max_ts, data)
-                            VALUES(?, ?, ?, ?, ?, ?)
-                            """)
-                        for resolution in RollupResolution.allCases {
-                            let buckets = RollupBuckets.aggregate(timestamps: raw.timestamps, values: raw.values,
-                                                                  resolution: resolution.milliseconds)
-                            try upsert.run([.integer(block.series), .integer(resolution.milliseconds), .integer(block.start),
-                                            .integer(buckets.starts.first!), .integer(buckets.starts.last!),
-                                            .blob(RollupCodec.encode(buckets))])
-                        }
-                    }
-                    try database.cached("DELETE FROM rollup_dirty WHERE series_id = ? AND block_start = ?")
-                        .run([.integer(block.series), .integer(block.start)])
+                    try rollUpBlock(series: block.series, start: block.start, sparseToo: false, in: database, corrupt: &corrupt)
                 }
             }
             return blocks.count
@@ -62,6 +40,41 @@ extension MetricStore {
     /// the store with no out-of-order window at all, so it passes the live one as `settleWindow`.
     public func rollUpAll(nowMs: Int64 = WallClock.nowMs(), settleWindow: Duration? = nil) throws(StoreError) {
         while try rollUp(maxBlocks: 256, nowMs: nowMs, settleWindow: settleWindow) > 0 {}
+    }
+
+    /// Recomputes one series-day's rollups from its raw samples and clears its dirty mark (inside
+    /// the caller's transaction). A resolution too sparse to pay for itself
+    /// (`rollupMinimumDensity`) is not stored unless `sparseToo`, which retention passes before it
+    /// deletes the day's raw samples; reads aggregate the raw samples where no rollup is stored.
+    func rollUpBlock(series: Int64, start: Int64, sparseToo: Bool, in database: SQLiteDatabase,
+                     corrupt: inout Int) throws(StoreError) {
+        let target = ReadTarget(id: series, key: SeriesKey(metric: ""), start: start &+ 1, end: start &+ RollupResolution.blockMs)
+        // The head's samples count too: a day's last minutes may not be cut into chunks yet. When
+        // they are, the cut marks the day dirty again and it is recomputed.
+        let head = pendingSamples(for: [series])[series]
+        let raw = try Self.readSeries(target, hours: chunkHours(series: series, from: target.start, to: target.end),
+                                      pending: head, in: database, corrupt: &corrupt)
+        // A day whose raw data is gone (retention) keeps the rollups it has.
+        if !raw.timestamps.isEmpty {
+            for resolution in RollupResolution.allCases {
+                let buckets = RollupBuckets.aggregate(timestamps: raw.timestamps, values: raw.values,
+                                                      resolution: resolution.milliseconds)
+                if sparseToo || raw.timestamps.count >= options.rollupMinimumDensity * buckets.starts.count {
+                    try database.cached("""
+                        INSERT OR REPLACE INTO rollups(series_id, resolution, block_start, min_ts, max_ts, data)
+                        VALUES(?, ?, ?, ?, ?, ?)
+                        """).run([.integer(series), .integer(resolution.milliseconds), .integer(start),
+                                  .integer(buckets.starts.first!), .integer(buckets.starts.last!),
+                                  .blob(RollupCodec.encode(buckets))])
+                } else {
+                    // Recomputed after late data made it sparse: an older rollup would be stale.
+                    try database.cached("DELETE FROM rollups WHERE series_id = ? AND resolution = ? AND block_start = ?")
+                        .run([.integer(series), .integer(resolution.milliseconds), .integer(start)])
+                }
+            }
+        }
+        try database.cached("DELETE FROM rollup_dirty WHERE series_id = ? AND block_start = ?")
+            .run([.integer(series), .integer(start)])
     }
 
     /// Buckets at `resolution` of every series matching `selector` that hold samples from

@@ -11,6 +11,7 @@ import VigilStore
 ///     swift run -c release vigil-bench-store --series 1000 --hours 24
 var series = 1000
 var hours = 24
+var shape = "sensors"
 var directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-store").path
 var exportOpenMetrics: String?
 var exportCSV: String?
@@ -22,6 +23,7 @@ while let argument = arguments.next() {
     switch argument {
     case "--series": series = Int(arguments.next() ?? "") ?? series
     case "--hours": hours = Int(arguments.next() ?? "") ?? hours
+    case "--shape": shape = arguments.next() ?? shape
     case "--dir": directory = arguments.next() ?? directory
     case "--export-openmetrics": exportOpenMetrics = arguments.next()
     case "--export-csv": exportCSV = arguments.next()
@@ -29,7 +31,7 @@ while let argument = arguments.next() {
     case "--by-kind": byKind = true
     case "--head-memory": headMemory = true
     default:
-        print("usage: vigil-bench-store [--series N] [--hours H] [--dir DIR] [--export-openmetrics FILE] [--export-csv FILE] [--export-vm FILE] [--by-kind] [--head-memory]")
+        print("usage: vigil-bench-store [--shape sensors|fleet|vibration] [--series N] [--hours H] [--dir DIR] [--export-openmetrics FILE] [--export-csv FILE] [--export-vm FILE] [--by-kind] [--head-memory]")
         exit(2)
     }
 }
@@ -55,7 +57,10 @@ if headMemory {
     exit(0)
 }
 
-let dataset = SensorDataset(series: series, hours: hours)
+guard let dataset = Dataset(shape: shape, series: series, hours: hours) else {
+    print("unknown shape \(shape): sensors, fleet or vibration")
+    exit(2)
+}
 
 if byKind {
     // Codec only: bytes per sample by series kind, and the timestamp share.
@@ -190,6 +195,18 @@ print(String(format: "bytes/sample on disk: %.3f raw (%d bytes), %.3f with 1m+1h
 print(String(format: "append: %.2f M samples/s in memory (one core); flush %.1f s, compaction %.1f s, rollups %.1f s",
              Double(total) / seconds(appendTime) / 1e6, seconds(flushTime), seconds(compactTime), seconds(rollupTime)))
 
+// 3. (After the query latencies below.) What stays once retention has deleted the raw samples:
+//    every rollup, the sparse ones written just before.
+func rollupsAfterRetention() throws {
+    let newest = perSeries.map { $0.1.last ?? 0 }.max() ?? 0
+    let later = newest + options.retention.milliseconds + 86_400_000
+    while try store.applyRetention(nowMs: later, maxRows: 100_000).more {}
+    try store.vacuum()
+    let left = fileSize(path) + fileSize(path + "-wal")
+    print(String(format: "after raw retention: %.3f bytes per raw sample of 1m+1h rollups (%d bytes)",
+                 Double(left) / Double(total), left))
+}
+
 // 2. Query latency.
 func percentile(_ samples: [Duration], _ p: Double) -> Double {
     let sorted = samples.sorted()
@@ -208,12 +225,15 @@ var lastCount = 0
 let everything = try SeriesSelector.parse(#"{__name__=~".+"}"#)
 for _ in 0..<50 { lastTimes.append(try clock.measure { lastCount = try store.lastValues(everything).count }) }
 var stepTimes: [Duration] = []
-let weekly = RangeQuery(selector: try SeriesSelector.parse("temperature"), start: start, end: end, step: 3_600_000, aggregation: .max)
+let weekly = RangeQuery(selector: try SeriesSelector.parse(oneSeries.metric), start: start, end: end, step: 3_600_000, aggregation: .max)
 for _ in 0..<20 { stepTimes.append(try clock.measure { _ = try store.query(weekly) }) }
 print(String(format: "range query, 1 series, 24 h raw (%d samples): p50 %.2f ms, p99 %.2f ms", points,
              percentile(rangeTimes, 0.5), percentile(rangeTimes, 0.99)))
 print(String(format: "last value of %d series: p50 %.2f ms", lastCount, percentile(lastTimes, 0.5)))
-print(String(format: "max per hour over 24 h of every temperature series (from 1h rollups): p50 %.2f ms", percentile(stepTimes, 0.5)))
+print(String(format: "max per hour over 24 h of every %@ series (from 1h rollups): p50 %.2f ms", oneSeries.metric as NSString,
+             percentile(stepTimes, 0.5)))
+
+try rollupsAfterRetention()
 
 func residentBytes() -> Int64 {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
