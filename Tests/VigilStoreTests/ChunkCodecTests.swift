@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VigilStore
 
@@ -64,6 +65,33 @@ struct ChunkCodecTests {
             values.append((walk * scale).rounded() / scale)
         }
         try roundTrip(timestamps, values)
+    }
+
+    /// float32 ADC readings at 100 Hz (a sine, a harmonic and noise): every value has the same 29
+    /// zero bits at the end, which the byte-plane layout drops; about 3 bytes a sample is what a
+    /// 24-bit mantissa of noise leaves. Both layouts, every special value, and the head's
+    /// uncompressed runs come back bit for bit.
+    @Test func float32ReadingsUseBytePlanes() throws {
+        var random = SeededRandom(11)
+        let values = (0..<2048).map { i -> Double in
+            let phase = 2 * Double.pi * 37 * Double(i) / 100
+            return Double(Float(1.3 * (sin(phase) + 0.2 * sin(3 * phase)) + Double.random(in: -0.05...0.05, using: &random)))
+        }
+        let timestamps = (0..<2048).map { Int64($0) * 10 }
+        try roundTrip(timestamps, values)
+        let blob = ChunkCodec.encode(Chunk(timestamps: timestamps, values: values), level: 9)
+        #expect(Double(blob.count) / 2048 < 3.3, "\(Double(blob.count) / 2048) bytes/sample")
+        var planes = ByteReader(ValueCodec.xorPlanes(values))
+        #expect(planes.bytes[0] == ValueCodec.Mode.xorPlanes.rawValue && planes.bytes[1] == 29)
+        #expect(try ValueCodec.decode(count: values.count, from: &planes).map(\.bitPattern) == values.map(\.bitPattern))
+        for sample in [Self.specials, values.map { -$0 }, [0, 0, 0], [.nan]] {
+            var reader = ByteReader(ValueCodec.xorPlanes(sample))
+            #expect(try ValueCodec.decode(count: sample.count, from: &reader).map(\.bitPattern) == sample.map(\.bitPattern))
+        }
+        let run = Chunk(timestamps: timestamps, values: values)
+        #expect(try ChunkCodec.decodeUncompressed(ChunkCodec.encodeUncompressed(run)) == run)
+        var truncated = ByteReader(Array(ValueCodec.xorPlanes(values).dropLast()))
+        #expect(throws: ChunkDecodingError.self) { try ValueCodec.decode(count: values.count, from: &truncated) }
     }
 
     @Test func timestampEdgeCases() throws {

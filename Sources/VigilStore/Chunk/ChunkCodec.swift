@@ -26,7 +26,7 @@ public enum ChunkCodec {
     static let maxDecodedBytes = 64 << 20
 
     public static func encode(_ chunk: Chunk, level: Int32 = 3) -> [UInt8] {
-        Zstd.compress(encodeUncompressed(chunk), level: level)
+        Zstd.compress(encodeUncompressed(chunk, forZstd: true), level: level)
     }
 
     public static func decode(_ blob: [UInt8]) throws(ChunkDecodingError) -> Chunk {
@@ -35,12 +35,12 @@ public enum ChunkCodec {
 
     /// The layout without the zstd frame: the head keeps short runs of samples this way in memory
     /// (a few bytes per sample, and cheap to make), where zstd's frame would cost more than it saves.
-    static func encodeUncompressed(_ chunk: Chunk) -> [UInt8] {
+    static func encodeUncompressed(_ chunk: Chunk, forZstd: Bool = false) -> [UInt8] {
         var writer = ByteWriter(capacity: chunk.count * 4 + 16)
         writer.byte(formatVersion)
         writer.uvarint(UInt64(chunk.count))
         TimestampCodec.encode(chunk.timestamps, into: &writer)
-        ValueCodec.encode(chunk.values, into: &writer)
+        ValueCodec.encode(chunk.values, into: &writer, forZstd: forZstd)
         return writer.bytes
     }
 

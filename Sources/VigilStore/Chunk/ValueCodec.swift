@@ -5,12 +5,17 @@
 /// smaller: random walks prefer deltas, counters prefer delta-of-deltas). "Exact" is checked bit
 /// for bit against the decoder's own expression, `Double(m) / 10^e`, so decoding is lossless.
 /// A chunk with any other value (NaN, ±inf, -0, long binary fractions) uses XOR with the previous
-/// value's bits instead.
+/// value's bits instead, in one of two layouts: varints (few changing bits, as in Gorilla), or
+/// byte planes (high-entropy values such as float32 ADC readings: the trailing zero bits every
+/// value shares are dropped, then the XORs are written plane by plane, lowest byte first, so zstd
+/// finds the near-constant sign and exponent planes as long runs). The encoder keeps whichever
+/// layout zstd makes smaller.
 enum ValueCodec {
     enum Mode: UInt8 {
         case decimalDelta = 0
         case decimalDeltaOfDelta = 1
         case xor = 2
+        case xorPlanes = 3
     }
 
     /// Powers of ten that are exact doubles.
@@ -18,7 +23,9 @@ enum ValueCodec {
     static let maxExponent = 15
     static let maxMantissa = Double(1 << 53)
 
-    static func encode(_ values: [Double], into writer: inout ByteWriter) {
+    /// `forZstd`: the bytes go through zstd, so compare the two XOR layouts compressed (the head's
+    /// uncompressed runs compare them as they are).
+    static func encode(_ values: [Double], into writer: inout ByteWriter, forZstd: Bool = true) {
         guard !values.isEmpty else { return }
         if let (exponent, mantissas) = decimalForm(values) {
             let deltaSize = encodedSize(mantissas, deltaOfDelta: false)
@@ -28,14 +35,42 @@ enum ValueCodec {
             writer.byte(UInt8(exponent))
             encodeIntegers(mantissas, deltaOfDelta: useDoD, into: &writer)
         } else {
-            writer.byte(Mode.xor.rawValue)
+            var varints = ByteWriter(capacity: values.count * 9 + 1)
+            varints.byte(Mode.xor.rawValue)
             var previous: UInt64 = 0
             for value in values {
                 let bits = value.bitPattern
-                writer.uvarint(bits ^ previous)
+                varints.uvarint(bits ^ previous)
                 previous = bits
             }
+            let planes = xorPlanes(values)
+            let smaller = planes.count < varints.bytes.count / 2
+                || (forZstd && planes.count < varints.bytes.count * 2
+                    && Zstd.compress(planes, level: 3).count < Zstd.compress(varints.bytes, level: 3).count)
+            writer.bytes += smaller ? planes : varints.bytes
         }
+    }
+
+    /// Mode byte, the shared trailing-zero shift, the plane count, then the planes.
+    static func xorPlanes(_ values: [Double]) -> [UInt8] {
+        let shift = values.reduce(64) { min($0, $1.bitPattern.trailingZeroBitCount) } & 63
+        var previous: UInt64 = 0
+        var xors = [UInt64](repeating: 0, count: values.count)
+        var all: UInt64 = 0
+        for (i, value) in values.enumerated() {
+            let bits = value.bitPattern >> shift
+            xors[i] = bits ^ previous
+            all |= xors[i]
+            previous = bits
+        }
+        let width = (64 - all.leadingZeroBitCount + 7) / 8
+        var out = [UInt8]()
+        out.reserveCapacity(3 + width * values.count)
+        out += [Mode.xorPlanes.rawValue, UInt8(shift), UInt8(width)]
+        for plane in 0..<width {
+            for x in xors { out.append(UInt8(truncatingIfNeeded: x >> (8 * plane))) }
+        }
+        return out
     }
 
     static func decode(count: Int, from reader: inout ByteReader) throws(ChunkDecodingError) -> [Double] {
@@ -49,6 +84,21 @@ enum ValueCodec {
             for _ in 0..<count {
                 previous ^= try reader.uvarint()
                 out.append(Double(bitPattern: previous))
+            }
+        case .xorPlanes:
+            let shift = UInt64(try reader.byte())
+            let width = Int(try reader.byte())
+            guard shift < 64, width <= 8, reader.bytes.count - reader.offset >= width * count else {
+                throw .malformed("byte planes")
+            }
+            var xors = [UInt64](repeating: 0, count: count)
+            for plane in 0..<width {
+                for i in 0..<count { xors[i] |= UInt64(try reader.byte()) << (8 * plane) }
+            }
+            var previous: UInt64 = 0
+            for x in xors {
+                previous ^= x
+                out.append(Double(bitPattern: previous << shift))
             }
         case .decimalDelta, .decimalDeltaOfDelta:
             let exponent = Int(try reader.byte())

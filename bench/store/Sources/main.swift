@@ -197,7 +197,7 @@ print(String(format: "append: %.2f M samples/s in memory (one core); flush %.1f 
 
 // 3. (After the query latencies below.) What stays once retention has deleted the raw samples:
 //    every rollup, the sparse ones written just before.
-func rollupsAfterRetention() throws {
+@MainActor func rollupsAfterRetention() throws {
     let newest = perSeries.map { $0.1.last ?? 0 }.max() ?? 0
     let later = newest + options.retention.milliseconds + 86_400_000
     while try store.applyRetention(nowMs: later, maxRows: 100_000).more {}
