@@ -289,7 +289,7 @@ public final class MetricStore: Sendable {
                                              withData: true, in: database, budget: budget) {
                 let chunk: Chunk
                 do {
-                    chunk = try ChunkCodec.decode(data)
+                    chunk = try data.decode()
                 } catch {
                     corrupt += 1
                     gaps.append(row.minTs...row.maxTs)

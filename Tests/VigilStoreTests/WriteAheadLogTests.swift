@@ -287,6 +287,50 @@ struct WriteAheadLogTests {
         #expect(try Self.everything(reopened).count == expected.count + 1)
     }
 
+    // MARK: The version-2 fixture
+
+    /// What the write-ahead-log store left after `kill -9` (Tests/Fixtures/store-v2: chunks, a
+    /// log segment not cut yet, a series only in SQLite's WAL) opens, reads the log back, keeps
+    /// every sample bit for bit, upgrades to time columns in place, and writes aligned chunks.
+    @Test func theVersionTwoFixtureOpensReplaysUpgradesAndKeepsEverySample() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/store-v2")
+        let directory = StoreDirectory()
+        try FileManager.default.copyItem(at: fixture.appendingPathComponent("metrics.db"), to: URL(fileURLWithPath: directory.path))
+        try FileManager.default.copyItem(at: fixture.appendingPathComponent("metrics.db-wal"),
+                                         to: URL(fileURLWithPath: directory.path + "-wal"))
+        try FileManager.default.copyItem(at: fixture.appendingPathComponent("metrics.db-log"),
+                                         to: URL(fileURLWithPath: StoreOptions(path: directory.path).logDirectory))
+        let expected = try Self.expectedSamples(fixture.appendingPathComponent("expected.csv.gz"))
+        #expect(expected.count == 11_791)
+        do {
+            _ = try MetricStore(options: StoreOptions(path: directory.path), readOnly: true)
+            Issue.record("a read-only open of a format-2 store should say how to upgrade it")
+        } catch {
+            #expect("\(error)".contains("format 2, from an earlier release"), "\(error)")
+        }
+        var options = StoreOptions(path: directory.path)
+        options.outOfOrderWindow = .seconds(100 * 365 * 86_400)
+        let store = try MetricStore(options: options)
+        #expect(try Self.userVersion(directory.path) == StoreSchema.version)
+        #expect(try Self.everything(store) == expected)
+        #expect(try Self.everything(try MetricStore(options: options, readOnly: true)) == expected)
+        // The open cut what it read back from the log: room b and the pump state were committed
+        // together (one shared time column for their 90 samples; room a has one more). New
+        // samples of the aligned pair share a column too; the old chunks stay as they are.
+        let t0: Int64 = 1_700_006_400_000 + 2980 * 60_000
+        var random = SeededRandom(4)
+        let times = (0..<600).map { i in t0 + Int64(i) * 60_000 + Int64.random(in: -200...200, using: &random) }
+        store.append(times.flatMap { t in ["a", "b"].map { room in reading("fixture_temperature", ["room": room], t, 20) } })
+        try store.checkpoint()
+        let database = try SQLiteDatabase(path: directory.path, readOnly: true)
+        #expect(try MetricStore.integer(database, "SELECT COUNT(*) FROM time_columns") == 2)
+        #expect(try MetricStore.integer(database, "SELECT COUNT(*) FROM chunks WHERE time_id IS NOT NULL") == 4)
+        try store.compactAll()
+        let reopened = try MetricStore(options: options)
+        #expect(try Self.everything(reopened).count == expected.count + 1200)
+    }
+
     // MARK: Helpers
 
     static func everything(_ store: MetricStore) throws -> [String] {

@@ -2,6 +2,10 @@
 ///
 /// Layout before compression: format version (1 byte), sample count (uvarint), timestamps
 /// (`TimestampCodec`), values (`ValueCodec`). The whole is one zstd frame with a content checksum.
+///
+/// Aligned series (the readings of one payload or one Modbus poll share their timestamp) store
+/// the timestamps once, as a time column (format 1: version, count, timestamps), and each
+/// series' chunk holds only its values (format 2: version, count, values).
 public struct Chunk: Sendable, Equatable {
     public var timestamps: [Int64]
     public var values: [Double]
@@ -22,6 +26,8 @@ public struct Chunk: Sendable, Equatable {
 
 public enum ChunkCodec {
     static let formatVersion: UInt8 = 1
+    static let valuesOnlyVersion: UInt8 = 2
+    static let timeColumnVersion: UInt8 = 1
     /// Refuse to inflate a chunk beyond this (a chunk of 1M samples is well under it).
     static let maxDecodedBytes = 64 << 20
 
@@ -31,6 +37,44 @@ public enum ChunkCodec {
 
     public static func decode(_ blob: [UInt8]) throws(ChunkDecodingError) -> Chunk {
         try decodeUncompressed(try Zstd.decompress(blob, limit: maxDecodedBytes))
+    }
+
+    /// A chunk row's blob with its time column's blob, when it has one.
+    static func decode(_ blob: [UInt8], timeColumn: [UInt8]?) throws(ChunkDecodingError) -> Chunk {
+        guard let timeColumn else { return try decode(blob) }
+        let timestamps = try decodeTimeColumn(timeColumn)
+        var reader = ByteReader(try Zstd.decompress(blob, limit: maxDecodedBytes))
+        guard try reader.byte() == valuesOnlyVersion else { throw .malformed("a chunk with a time column holds values only") }
+        guard try reader.uvarint() == UInt64(timestamps.count) else { throw .malformed("value count differs from its time column") }
+        let values = try ValueCodec.decode(count: timestamps.count, from: &reader)
+        guard reader.isAtEnd else { throw .malformed("trailing bytes") }
+        return Chunk(timestamps: timestamps, values: values)
+    }
+
+    static func encodeValues(_ values: [Double], level: Int32) -> [UInt8] {
+        var writer = ByteWriter(capacity: values.count * 4 + 16)
+        writer.byte(valuesOnlyVersion)
+        writer.uvarint(UInt64(values.count))
+        ValueCodec.encode(values, into: &writer)
+        return Zstd.compress(writer.bytes, level: level)
+    }
+
+    static func encodeTimeColumn(_ timestamps: [Int64], level: Int32) -> [UInt8] {
+        var writer = ByteWriter(capacity: timestamps.count * 2 + 16)
+        writer.byte(timeColumnVersion)
+        writer.uvarint(UInt64(timestamps.count))
+        TimestampCodec.encode(timestamps, into: &writer)
+        return Zstd.compress(writer.bytes, level: level)
+    }
+
+    static func decodeTimeColumn(_ blob: [UInt8]) throws(ChunkDecodingError) -> [Int64] {
+        var reader = ByteReader(try Zstd.decompress(blob, limit: maxDecodedBytes))
+        guard try reader.byte() == timeColumnVersion else { throw .malformed("unknown time column version") }
+        let count = try reader.uvarint()
+        guard count <= UInt64(reader.bytes.count) else { throw .malformed("time count \(count) exceeds data") }
+        let timestamps = try TimestampCodec.decode(count: Int(count), from: &reader)
+        guard reader.isAtEnd else { throw .malformed("trailing bytes") }
+        return timestamps
     }
 
     /// The layout without the zstd frame: the head keeps short runs of samples this way in memory

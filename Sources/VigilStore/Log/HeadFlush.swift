@@ -105,6 +105,26 @@ extension MetricStore {
         state.lastFullCut = .now
     }
 
+    /// Heads grouped by a hash of their (sorted, de-duplicated) timestamps, in first-seen order;
+    /// `insertPieces` compares the timestamps themselves.
+    static func groupedByTimestamps(_ heads: [(Int64, SeriesHead)]) -> [[(Int64, SeriesHead)]] {
+        var groups: [Int: Int] = [:]
+        var out: [[(Int64, SeriesHead)]] = []
+        for (id, head) in heads {
+            let raw = head.samples
+            var hasher = Hasher()
+            hasher.combine(SampleMerge.sortedLastWins(timestamps: raw.timestamps, values: raw.values).timestamps)
+            let key = hasher.finalize()
+            if let index = groups[key] {
+                out[index].append((id, head))
+            } else {
+                groups[key] = out.count
+                out.append([(id, head)])
+            }
+        }
+        return out
+    }
+
     /// Writes the heads of `ids` as chunks in one transaction, with the log position they cover
     /// (`everything`: a checkpoint for all series; otherwise one row per series in `head_cuts`).
     /// The heads are dropped only after the commit, so a reader always finds the samples in one
@@ -128,26 +148,33 @@ extension MetricStore {
                 let markCut = try database.cached("INSERT OR REPLACE INTO head_cuts(series_id, sequence) VALUES(?, ?)")
                 var newest: [Int64: Int64] = [:]
                 var bytes = 0
-                for (id, head) in heads {
-                    let raw = head.samples
-                    let sorted = SampleMerge.sortedLastWins(timestamps: raw.timestamps, values: raw.values)
-                    var start = 0
-                    while start < sorted.count {
-                        let end = min(start + samplesPerChunk, sorted.count)
-                        let piece = Chunk(timestamps: Array(sorted.timestamps[start..<end]), values: Array(sorted.values[start..<end]))
-                        // A chunk of `sealedMinimum` samples or more that starts after everything
-                        // on disk is final (level 1, disjoint): compaction would rewrite it for a
-                        // few percent of compression, and every rewrite is flash wear and index
-                        // pages. Anything shorter or overlapping is a level-0 segment to merge.
-                        let sealed = piece.count >= Self.sealedMinimum && piece.timestamps[0] > (persisted[id] ?? .min)
-                        let blob = ChunkCodec.encode(piece, level: 9)
-                        try insertChunk(piece, blob: blob, series: id, level: sealed ? 1 : 0, in: database)
-                        bytes += blob.count
-                        start = end
+                // Heads with identical timestamps (aligned series) are written together so their
+                // chunks can share time columns; one group at a time, so a cut of thousands of
+                // heads holds one group's samples decoded, not all of them.
+                for group in Self.groupedByTimestamps(heads) {
+                    var pieces: [ChunkPiece] = []
+                    for (id, head) in group {
+                        let raw = head.samples
+                        let sorted = SampleMerge.sortedLastWins(timestamps: raw.timestamps, values: raw.values)
+                        var start = 0
+                        while start < sorted.count {
+                            let end = min(start + samplesPerChunk, sorted.count)
+                            let piece = Chunk(timestamps: Array(sorted.timestamps[start..<end]),
+                                              values: Array(sorted.values[start..<end]))
+                            // A chunk of `sealedMinimum` samples or more that starts after
+                            // everything on disk is final (level 1, disjoint): compaction would
+                            // rewrite it for a few percent of compression, and every rewrite is
+                            // flash wear and index pages. Anything shorter or overlapping is a
+                            // level-0 segment to merge.
+                            let sealed = piece.count >= Self.sealedMinimum && piece.timestamps[0] > (persisted[id] ?? .min)
+                            pieces.append(ChunkPiece(series: id, chunk: piece, level: sealed ? 1 : 0))
+                            start = end
+                        }
+                        for block in Self.blocksHolding(sorted.timestamps) { try markDirty.run([.integer(id), .integer(block)]) }
+                        newest[id] = max(persisted[id] ?? .min, sorted.timestamps.last!)
+                        if !everything { try markCut.run([.integer(id), .integer(Int64(bitPattern: sequence))]) }
                     }
-                    for block in Self.blocksHolding(sorted.timestamps) { try markDirty.run([.integer(id), .integer(block)]) }
-                    newest[id] = max(persisted[id] ?? .min, sorted.timestamps.last!)
-                    if !everything { try markCut.run([.integer(id), .integer(Int64(bitPattern: sequence))]) }
+                    bytes += try insertPieces(pieces, in: database)
                 }
                 if everything {
                     try database.cached("INSERT OR REPLACE INTO store_state(name, value) VALUES('log_checkpoint', ?)")

@@ -45,69 +45,103 @@ extension MetricStore {
         for id in ids { try compactSeries(id) }
     }
 
+    /// Compacts one series, with the series whose segments share time columns with its own
+    /// (aligned series, see `insertPieces`), so their merged chunks can share them again.
     func compactSeries(_ seriesID: Int64) throws(StoreError) {
         let samplesPerChunk = options.samplesPerChunk
         let outcome = try writer.withLock { database throws(StoreError) -> (merged: Int, corrupt: Int) in
-            let listing = try database.cached("SELECT id, min_ts, max_ts, count FROM chunks WHERE series_id = ? AND level = 0")
-            try listing.bind([.integer(seriesID)])
-            var segments: [ChunkRow] = []
-            while try listing.step() {
-                segments.append(ChunkRow(id: listing.int64(0), minTs: listing.int64(1), maxTs: listing.int64(2),
-                                         count: listing.int64(3), level: 0))
-            }
-            listing.reset()
-            guard let low = segments.map(\.minTs).min(), let high = segments.map(\.maxTs).max() else { return (0, 0) }
-            // Level-1 chunks that overlap the segments, and the newest one if it has room left:
-            // level-1 chunks stay disjoint in time. They are filed under the hours from the span
-            // before the segments to the series' newest chunk.
-            let newest = memory.withLock { max($0.persistedNewest[seriesID] ?? high, high) }
-            var level1: [ChunkRow] = []
-            if let hours = chunkHours(series: seriesID, from: low, to: newest) {
-                level1 = try Self.chunkRows(series: seriesID, hours: hours, from: low, to: newest, level: 1, withData: false,
-                                            in: database).map(\.row)
-            }
-            let newestSealed = level1.max { $0.maxTs < $1.maxTs }
-            let chosen = (segments + level1.filter { row in
-                (row.maxTs >= low && row.minTs <= high) || (row.id == newestSealed?.id && row.count < Int64(samplesPerChunk))
-            }).sorted { $0.id < $1.id }
-            let fetch = try database.cached("SELECT data FROM chunks WHERE id = ?")
-            var parts: [Chunk] = []
             var replaced: [Int64] = []
+            var pieces: [ChunkPiece] = []
+            var duplicates = 0
             var corrupt = 0
-            for row in chosen {  // ascending id: older writes first
-                try fetch.bind([.integer(row.id)])
-                guard try fetch.step() else {
-                    fetch.reset()
-                    continue
-                }
-                do {
-                    parts.append(try ChunkCodec.decode(fetch.blob(0)))
-                    replaced.append(row.id)
-                } catch {
-                    corrupt += 1  // left in place: reads keep reporting its gap
-                }
-                fetch.reset()
-            }
-            let merged = SampleMerge.mergeLastWins(parts, from: .min, to: .max)
-            try database.transaction { () throws(StoreError) in
-                let delete = try database.prepare("DELETE FROM chunks WHERE id = ?")
-                for id in replaced { try delete.run([.integer(id)]) }
+            for id in try Self.alignedPartners(of: seriesID, in: database) {
+                guard let merged = try mergedSegments(of: id, in: database, replaced: &replaced, duplicates: &duplicates,
+                                                      corrupt: &corrupt) else { continue }
                 var start = 0
                 while start < merged.count {
                     let end = min(start + samplesPerChunk, merged.count)
-                    let piece = Chunk(timestamps: Array(merged.timestamps[start..<end]), values: Array(merged.values[start..<end]))
-                    try insertChunk(piece, blob: ChunkCodec.encode(piece, level: 9), series: seriesID, level: 1, in: database)
+                    pieces.append(ChunkPiece(series: id, chunk: Chunk(timestamps: Array(merged.timestamps[start..<end]),
+                                                                      values: Array(merged.values[start..<end])), level: 1))
                     start = end
                 }
             }
-            let before = parts.reduce(0) { $0 + $1.count }
-            return (before - merged.count, corrupt)
+            guard !replaced.isEmpty else { return (0, corrupt) }
+            try database.transaction { () throws(StoreError) in
+                let delete = try database.cached("DELETE FROM chunks WHERE id = ?")
+                for id in replaced { try delete.run([.integer(id)]) }
+                _ = try insertPieces(pieces, in: database)
+            }
+            return (duplicates, corrupt)
         }
         memory.withLock { memory in
             memory.counters.duplicates += UInt64(max(0, outcome.merged))
             memory.counters.corruptChunks += UInt64(outcome.corrupt)
             memory.counters.compactions += 1
         }
+    }
+
+    /// The series itself, then up to 255 others whose segments share a time column with one of
+    /// its segments.
+    static func alignedPartners(of seriesID: Int64, in database: SQLiteDatabase) throws(StoreError) -> [Int64] {
+        let query = try database.cached("""
+            SELECT DISTINCT other.series_id FROM chunks own JOIN chunks other ON other.time_id = own.time_id
+            WHERE own.series_id = ? AND own.level = 0 AND own.time_id IS NOT NULL AND other.series_id != own.series_id LIMIT 255
+            """)
+        try query.bind([.integer(seriesID)])
+        defer { query.reset() }
+        var ids = [seriesID]
+        while try query.step() { ids.append(query.int64(0)) }
+        return ids
+    }
+
+    /// A series' segments merged with the level-1 chunks they overlap and its newest level-1
+    /// chunk if that has room, last write winning; the ids of the rows read go to `replaced`.
+    /// Nil when the series has no segments.
+    private func mergedSegments(of seriesID: Int64, in database: SQLiteDatabase, replaced: inout [Int64],
+                                duplicates: inout Int, corrupt: inout Int) throws(StoreError) -> Chunk? {
+        let listing = try database.cached("SELECT id, min_ts, max_ts, count FROM chunks WHERE series_id = ? AND level = 0")
+        try listing.bind([.integer(seriesID)])
+        var segments: [ChunkRow] = []
+        while try listing.step() {
+            segments.append(ChunkRow(id: listing.int64(0), minTs: listing.int64(1), maxTs: listing.int64(2),
+                                     count: listing.int64(3), level: 0))
+        }
+        listing.reset()
+        guard let low = segments.map(\.minTs).min(), let high = segments.map(\.maxTs).max() else { return nil }
+        // Level-1 chunks that overlap the segments, and the newest one if it has room left:
+        // level-1 chunks stay disjoint in time. They are filed under the hours from the span
+        // before the segments to the series' newest chunk.
+        let newest = memory.withLock { max($0.persistedNewest[seriesID] ?? high, high) }
+        var level1: [ChunkRow] = []
+        if let hours = chunkHours(series: seriesID, from: low, to: newest) {
+            level1 = try Self.chunkRows(series: seriesID, hours: hours, from: low, to: newest, level: 1, withData: false,
+                                        in: database).map(\.row)
+        }
+        let newestSealed = level1.max { $0.maxTs < $1.maxTs }
+        let chosen = (segments + level1.filter { row in
+            (row.maxTs >= low && row.minTs <= high) || (row.id == newestSealed?.id && row.count < Int64(options.samplesPerChunk))
+        }).sorted { $0.id < $1.id }
+        let fetch = try database.cached("""
+            SELECT c.data, t.data FROM chunks c LEFT JOIN time_columns t ON t.id = c.time_id WHERE c.id = ?
+            """)
+        var parts: [Chunk] = []
+        for row in chosen {  // ascending id: older writes first
+            try fetch.bind([.integer(row.id)])
+            guard try fetch.step() else {
+                fetch.reset()
+                continue
+            }
+            do {
+                parts.append(try ChunkData(blob: fetch.blob(0), timeColumn: fetch.isNull(1) ? nil : fetch.blob(1)).decode())
+                replaced.append(row.id)
+            } catch {
+                corrupt += 1  // left in place: reads keep reporting its gap
+            }
+            fetch.reset()
+        }
+        let merged = SampleMerge.mergeLastWins(parts, from: .min, to: .max)
+        duplicates += parts.reduce(0) { $0 + $1.count } - merged.count
+        return merged
     }
 }
 

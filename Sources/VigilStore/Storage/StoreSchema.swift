@@ -19,6 +19,12 @@ import VigilCore
 ///   page written whole, twice with SQLite's WAL: tens of bytes per sample). By hour first they
 ///   land among the hour's few thousand entries, tens of pages. A read looks a series up once
 ///   per hour of its range, starting its longest chunk span (`series_span.hours`) earlier.
+///
+///   `time_id`, when set, names the row of `time_columns` that holds the chunk's timestamps, and
+///   `data` holds only its values (see `ChunkCodec`).
+/// - `time_columns(id, refs, data)`: timestamps shared by the chunks of aligned series (cut or
+///   compacted together with identical timestamps: the readings of one payload or one poll), with
+///   the number of chunks that use them; a trigger drops a column with its last chunk.
 /// - `rollups(series_id, resolution, block_start, min_ts, max_ts, data)`: 1 m and 1 h buckets
 ///   (min, max, sum, count, last), one blob per series, resolution and UTC day.
 /// - `rollup_dirty(series_id, block_start)`: days that received samples since they were last
@@ -29,9 +35,10 @@ import VigilCore
 ///   which log record.
 ///
 /// Version 1 (before the write-ahead log) had no `hour` column, no `series_span`, `store_state`
-/// or `head_cuts`, and indexed chunks by `(series_id, max_ts)`; `migrate` upgrades it in place.
+/// or `head_cuts`, and indexed chunks by `(series_id, max_ts)`; version 2 had no `time_id` and no
+/// `time_columns`. `migrate` upgrades both in place.
 enum StoreSchema {
-    static let version: Int64 = 2
+    static let version: Int64 = 3
     static let hourMs: Int64 = 3_600_000
 
     /// The hour bucket a chunk is filed under.
@@ -45,6 +52,8 @@ enum StoreSchema {
             guard found <= version else {
                 throw StoreError.database("the store was written by a newer release of Vigil (format \(found), this one reads up to \(version))")
             }
+            // Versions 1 and 2: chunks gain `time_id` before anything refers to it.
+            if found == 1 || found == 2 { try database.execute("ALTER TABLE chunks ADD COLUMN time_id INTEGER") }
             if found == 1 { try upgradeFromVersionOne(database) }
             for statement in statements { try database.execute(statement) }
             try database.execute("PRAGMA user_version=\(version)")
@@ -93,7 +102,17 @@ enum StoreSchema {
             count INTEGER NOT NULL,
             level INTEGER NOT NULL,
             data BLOB NOT NULL,
-            hour INTEGER NOT NULL DEFAULT 0)
+            hour INTEGER NOT NULL DEFAULT 0,
+            time_id INTEGER)
+        """,
+        "CREATE TABLE IF NOT EXISTS time_columns(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL, data BLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS chunks_by_time_column ON chunks(time_id) WHERE time_id IS NOT NULL",
+        """
+        CREATE TRIGGER IF NOT EXISTS chunks_release_time_column AFTER DELETE ON chunks
+        WHEN old.time_id IS NOT NULL BEGIN
+            UPDATE time_columns SET refs = refs - 1 WHERE id = old.time_id;
+            DELETE FROM time_columns WHERE id = old.time_id AND refs <= 0;
+        END
         """,
         "CREATE INDEX IF NOT EXISTS chunks_by_hour ON chunks(hour, series_id)",
         // Only segments are indexed by series: after compaction the index is nearly empty.
