@@ -234,8 +234,9 @@ struct NoReadingLostEndToEndTests {
         #expect(again.status == 0, "\(again.stderr)")
         let stats = try await vigil(["store", "stats", "--data-dir", dataDir, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
-        // 200 000 samples a minute apart per series cover 2.8 days: 2 complete days × 50 series × (1m, 1h).
-        #expect((json["rollup_blobs"] as? Int ?? 0) >= 50 * 2 * 2, "\(stats.stdout)")
+        // 200 000 samples a minute apart per series cover 2.8 days: 2 complete days × 50 series,
+        // 1 h rollups only (a 1 m bucket holds one sample, too sparse to store beside raw samples).
+        #expect((json["rollup_blobs"] as? Int ?? 0) >= 50 * 2, "\(stats.stdout)")
         #expect(json["samples"] as? Int == 200_000, "\(stats.stdout)")
         let values = Set(try await storedRows(dataDir, "m").compactMap { $0.split(separator: ",").last.flatMap { Double($0) } })
         #expect(values.count == 200_000)

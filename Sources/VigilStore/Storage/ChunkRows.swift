@@ -27,10 +27,18 @@ extension MetricStore {
         let level: Int64
     }
 
-    /// Writes chunk rows for `pieces`. Pieces of different series with identical timestamps (the
-    /// readings of one payload or one poll, cut or compacted together) share one time column when
-    /// that saves more than the row costs: jittered receive times, yes; an exact 10 s grid, whose
-    /// timestamps compress to a few bytes, no. Returns the bytes of the blobs written.
+    /// Writes chunk rows for `pieces`. Chunks of aligned series (identical timestamps: the
+    /// readings of one payload or one poll) share one time column:
+    ///
+    /// - with a column already stored for those timestamps (a series of the same device cut
+    ///   earlier, or imported before its partners), found by `timestampsHash` and compared byte
+    ///   for byte;
+    /// - among the pieces of this call, when the column saves more than its row costs: jittered
+    ///   receive times, yes; an exact 10 s grid, whose timestamps compress to a few bytes, no;
+    /// - and alone, when the timestamps are costly enough (`soloColumnBytes`) that the row costs
+    ///   little beside them, so that partners cut later can share it.
+    ///
+    /// Returns the bytes of the blobs written.
     func insertPieces(_ pieces: [ChunkPiece], in database: SQLiteDatabase) throws(StoreError) -> Int {
         var groups: [[Int64]: [Int]] = [:]
         var order: [[Int64]] = []
@@ -40,18 +48,33 @@ extension MetricStore {
         }
         var timeColumns = [Int64?](repeating: nil, count: pieces.count)
         var bytes = 0
+        let find = try database.cached("SELECT id, data FROM time_columns WHERE hash = ?")
+        let share = try database.cached("UPDATE time_columns SET refs = refs + ? WHERE id = ?")
+        let insert = try database.cached("INSERT INTO time_columns(refs, hash, data) VALUES(?, ?, ?)")
         for timestamps in order {
             let members = groups[timestamps]!
-            guard members.count >= 2 else { continue }
             let blob = ChunkCodec.encodeTimeColumn(timestamps, level: 9)
             // Per sharing chunk: its own zstd frame and format bytes, its entry in the time
-            // column index; per column: the row and its frame.
-            guard blob.count * (members.count - 1) > 32 + 12 * members.count else { continue }
-            try database.cached("INSERT INTO time_columns(refs, data) VALUES(?, ?)")
-                .run([.integer(Int64(members.count)), .blob(blob)])
-            let id = database.lastInsertID
-            for member in members { timeColumns[member] = id }
-            bytes += blob.count
+            // column index; per column: the row, its frame and its hash.
+            guard blob.count > 16 else { continue }
+            let hash = Self.timestampsHash(timestamps)
+            var column: Int64?
+            try find.bind([.integer(hash)])
+            while try find.step() {
+                if find.blob(1) == blob {
+                    column = find.int64(0)
+                    break
+                }
+            }
+            find.reset()
+            if let column {
+                try share.run([.integer(Int64(members.count)), .integer(column)])
+            } else if blob.count * (members.count - 1) > 40 + 12 * members.count || blob.count >= Self.soloColumnBytes {
+                try insert.run([.integer(Int64(members.count)), .integer(hash), .blob(blob)])
+                column = database.lastInsertID
+                bytes += blob.count
+            }
+            for member in members { timeColumns[member] = column }
         }
         for (index, piece) in pieces.enumerated() {
             let blob = timeColumns[index] == nil
@@ -61,6 +84,21 @@ extension MetricStore {
             bytes += blob.count
         }
         return bytes
+    }
+
+    /// Timestamps that compress to this many bytes or more get a time column even with no partner
+    /// yet: the row's 40 bytes or so are under a sixth of them, and a partner cut later saves all.
+    static let soloColumnBytes = 256
+
+    /// A hash of timestamps that stays the same across processes and releases (it is stored):
+    /// FNV-1a over the values, with a shift to mix the high bits down.
+    static func timestampsHash(_ timestamps: [Int64]) -> Int64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for t in timestamps {
+            hash = (hash ^ UInt64(bitPattern: t)) &* 0x0000_0100_0000_01B3
+            hash ^= hash >> 29
+        }
+        return Int64(bitPattern: hash)
     }
 
     /// Inserts one chunk row, filed under the hour of its first sample, and widens the series'

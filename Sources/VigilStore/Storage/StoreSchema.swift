@@ -22,9 +22,9 @@ import VigilCore
 ///
 ///   `time_id`, when set, names the row of `time_columns` that holds the chunk's timestamps, and
 ///   `data` holds only its values (see `ChunkCodec`).
-/// - `time_columns(id, refs, data)`: timestamps shared by the chunks of aligned series (cut or
-///   compacted together with identical timestamps: the readings of one payload or one poll), with
-///   the number of chunks that use them; a trigger drops a column with its last chunk.
+/// - `time_columns(id, refs, hash, data)`: timestamps shared by the chunks of aligned series
+///   (identical timestamps: the readings of one payload or one poll), with the number of chunks
+///   that use them and a hash to find them by; a trigger drops a column with its last chunk.
 /// - `rollups(series_id, resolution, block_start, min_ts, max_ts, data)`: 1 m and 1 h buckets
 ///   (min, max, sum, count, last), one blob per series, resolution and UTC day.
 /// - `rollup_dirty(series_id, block_start)`: days that received samples since they were last
@@ -105,7 +105,8 @@ enum StoreSchema {
             hour INTEGER NOT NULL DEFAULT 0,
             time_id INTEGER)
         """,
-        "CREATE TABLE IF NOT EXISTS time_columns(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL, data BLOB NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS time_columns(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL, hash INTEGER NOT NULL, data BLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS time_columns_by_hash ON time_columns(hash)",
         "CREATE INDEX IF NOT EXISTS chunks_by_time_column ON chunks(time_id) WHERE time_id IS NOT NULL",
         """
         CREATE TRIGGER IF NOT EXISTS chunks_release_time_column AFTER DELETE ON chunks
