@@ -11,6 +11,7 @@ import json
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -22,8 +23,11 @@ def fetch(base, headers):
     params = urllib.parse.urlencode({"query": query, "start": start, "end": end, "step": step})
     request = urllib.request.Request(base + "/api/v1/query_range?" + params, headers=headers)
     began = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=600) as response:
-        body = response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        sys.exit(f"{base}: HTTP {error.code}: {error.read()[:500]!r}")
     return time.perf_counter() - began, json.loads(body)
 
 

@@ -51,6 +51,7 @@ http: {listen: "127.0.0.1:$http_port", tls: off}
 auth: {tokens: [{name: bench, sha256: $(printf %s "$token" | sha256sum | cut -d' ' -f1), role: viewer}]}
 logging: {ingest_summary: 0, level: warning}
 store: {retention: 3650d}          # the dataset starts on 2026-01-01
+query: {max_samples: 50000000}     # Prometheus' default; the query reads 8.5 M samples (Vigil's default stops at 5 M)
 alerts: {self_alerts: false}
 YAML
   "$BIN/vigil" run --config "$DIR/vigil.yaml" 2>"$DIR/vigil.log" & GATEWAY_PID=$!
@@ -62,7 +63,8 @@ YAML
     kill -0 $PROM_PID 2>/dev/null || { cat "$DIR/prometheus.log" >&2; exit 1; }
     sleep 0.1
   done
-  first=$(cut -d, -f2 "$DIR/data.csv" | sort -n | head -1)
+  # The series field is quoted and holds commas: the timestamp is the last field but one.
+  first=$(awk -F, 'NR == 1 || $(NF-1) < m {m = $(NF-1)} END {print m}' "$DIR/data.csv")
   python3 bench/store/promql_rate.py "http://127.0.0.1:$http_port" "$token" "http://127.0.0.1:$prom_port" \
     'rate({__name__=~".+"}[5m])' "$(( first / 1000 + 300 ))" "$(( first / 1000 + HOURS * 3600 ))" 300 | sed 's/^/    /'
   kill $GATEWAY_PID $PROM_PID; wait $GATEWAY_PID $PROM_PID 2>/dev/null || true
@@ -106,11 +108,17 @@ measure() {  # SHAPE SERIES HOURS
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$VM_PORT/health" >/dev/null && break; sleep 0.1; done
   curl -sf --data-binary "@$DIR/data.jsonl" "http://127.0.0.1:$VM_PORT/api/v1/import"
   curl -sf "http://127.0.0.1:$VM_PORT/internal/force_flush" >/dev/null
-  for month in $(cut -d, -f2 "$DIR/data.csv" | awk 'NR % 100000 == 1 {print int($1/1000)}' | sort -u \
+  for month in $(awk -F, 'NR % 100000 == 1 {print int($(NF-1)/1000)}' "$DIR/data.csv" | sort -u \
                  | xargs -I{} date -u -d @{} +%Y_%m | sort -u); do
     curl -sf "http://127.0.0.1:$VM_PORT/internal/force_merge?partition_prefix=$month" >/dev/null
   done
-  sleep 5
+  # The merge runs in the background: wait until VictoriaMetrics reports none active.
+  sleep 2
+  for _ in $(seq 300); do
+    active=$(curl -sf "http://127.0.0.1:$VM_PORT/metrics" | awk '/^vm_active_force_merges / {print $2}')
+    [[ ${active:-0} == 0 ]] && break
+    sleep 1
+  done
   curl -sf "http://127.0.0.1:$VM_PORT/internal/force_flush" >/dev/null
   VM_ROWS=$(curl -sf "http://127.0.0.1:$VM_PORT/metrics" | awk '/^vm_rows\{type="storage\/(big|small)"\}/ {n += $2} END {print n}')
   kill $VM_PID; wait $VM_PID 2>/dev/null || true
@@ -122,7 +130,7 @@ measure() {  # SHAPE SERIES HOURS
   [[ $SHAPE != sensors ]] || promql_rate
 
   echo "==> zstd -19 of the CSV"
-  ZSTD=$(zstd -19 -T1 -c -q "$DIR/data.csv" | wc -c)
+  ZSTD=$(zstd -19 -T2 -c -q "$DIR/data.csv" | wc -c)
 
   echo
   echo "Bytes per sample on disk, $SAMPLES samples ($SERIES series × $HOURS h), lower is better:"

@@ -157,7 +157,12 @@ extension MetricStore {
             let pageSize = try Self.pragma(database, "page_size")
             let free = try Self.pragma(database, "freelist_count")
             let total = try Self.pragma(database, "page_count")
-            guard free > 0, everything || (free * pageSize >= 1 << 20 && Double(free) > slack * Double(total)) else { return 0 }
+            guard free > 0, everything || (free * pageSize >= 1 << 20 && Double(free) > slack * Double(total)) else {
+                // After an import the SQLite WAL can hold the size of the data once more (a cut
+                // of every head is one transaction): `everything` gives that back too.
+                if everything { try database.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+                return 0
+            }
             try database.execute(maxPages.map { "PRAGMA incremental_vacuum(\($0))" } ?? "PRAGMA incremental_vacuum")
             try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             let given = (free - (try Self.pragma(database, "freelist_count"))) * pageSize
