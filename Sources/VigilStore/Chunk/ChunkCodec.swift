@@ -52,18 +52,19 @@ public enum ChunkCodec {
     }
 
     static func encodeValues(_ values: [Double], level: Int32) -> [UInt8] {
-        var writer = ByteWriter(capacity: values.count * 4 + 16)
-        writer.byte(valuesOnlyVersion)
-        writer.uvarint(UInt64(values.count))
-        ValueCodec.encode(values, into: &writer)
-        return Zstd.compress(writer.bytes, level: level)
+        frame(valuesOnlyVersion, count: values.count, level: level) { ValueCodec.encode(values, into: &$0) }
     }
 
     static func encodeTimeColumn(_ timestamps: [Int64], level: Int32) -> [UInt8] {
-        var writer = ByteWriter(capacity: timestamps.count * 2 + 16)
-        writer.byte(timeColumnVersion)
-        writer.uvarint(UInt64(timestamps.count))
-        TimestampCodec.encode(timestamps, into: &writer)
+        frame(timeColumnVersion, count: timestamps.count, level: level) { TimestampCodec.encode(timestamps, into: &$0) }
+    }
+
+    /// Format version, count, then what `body` writes, as one zstd frame.
+    private static func frame(_ version: UInt8, count: Int, level: Int32, _ body: (inout ByteWriter) -> Void) -> [UInt8] {
+        var writer = ByteWriter(capacity: count * 4 + 16)
+        writer.byte(version)
+        writer.uvarint(UInt64(count))
+        body(&writer)
         return Zstd.compress(writer.bytes, level: level)
     }
 
