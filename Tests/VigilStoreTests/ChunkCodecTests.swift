@@ -176,3 +176,64 @@ struct ChunkCorruptionTests {
         }
     }
 }
+
+@Suite("zstd contexts are reused safely")
+struct ZstdContextReuseTests {
+    /// Damaged frames interleaved with good ones, from many threads at once: a context a failed
+    /// frame left mid-stream must not spoil the next chunk decoded with it, and no context may be
+    /// used by two threads (the results would be garbage or a crash).
+    @Test func concurrentDecodesWithDamagedFramesStayExact() async throws {
+        let chunks = (0..<8).map { k in
+            Chunk(timestamps: (0..<1500).map { Int64($0) * 1000 + Int64(k) }, values: (0..<1500).map { Double($0 * (k + 1)) / 10 })
+        }
+        let blobs = chunks.map { ChunkCodec.encode($0) }
+        let damaged = blobs.map { blob in
+            var copy = blob
+            copy[copy.count / 2] ^= 0xFF
+            return copy
+        }
+        let failures = await withTaskGroup(of: Int.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var failures = 0
+                    for round in 0..<50 {
+                        let k = (worker + round) % blobs.count
+                        if (try? ChunkCodec.decode(damaged[k])) != nil { failures += 1 }
+                        if (try? ChunkCodec.decode(blobs[k])) != chunks[k] { failures += 1 }
+                        // Compression shares its pool the same way; levels differ per call.
+                        let level: Int32 = round % 2 == 0 ? 1 : 9
+                        if (try? ChunkCodec.decode(ChunkCodec.encode(chunks[k], level: level))) != chunks[k] { failures += 1 }
+                    }
+                    return failures
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(failures == 0)
+    }
+}
+
+@Suite("Merging chunk parts for a read")
+struct SampleMergeTests {
+    let first = Chunk(timestamps: [10, 20, 30], values: [1, 2, 3])
+    let second = Chunk(timestamps: [40, 50], values: [4, 5])
+
+    @Test func clipsToTheInclusiveRangeOnExactAndInBetweenBounds() {
+        let parts = [first, second]
+        #expect(SampleMerge.mergeLastWins(parts, from: 20, to: 40).timestamps == [20, 30, 40])
+        #expect(SampleMerge.mergeLastWins(parts, from: 15, to: 45).timestamps == [20, 30, 40])
+        #expect(SampleMerge.mergeLastWins(parts, from: .min, to: .max).values == [1, 2, 3, 4, 5])
+        #expect(SampleMerge.mergeLastWins(parts, from: 50, to: 50).values == [5])
+        #expect(SampleMerge.mergeLastWins(parts, from: 51, to: .max).timestamps.isEmpty)
+        #expect(SampleMerge.mergeLastWins(parts, from: .min, to: 9).timestamps.isEmpty)
+        #expect(SampleMerge.mergeLastWins(parts, from: 30, to: 20).timestamps.isEmpty)
+        #expect(SampleMerge.mergeLastWins([], from: .min, to: .max).timestamps.isEmpty)
+        #expect(SampleMerge.mergeLastWins([first], from: 11, to: 30) == Chunk(timestamps: [20, 30], values: [2, 3]))
+    }
+
+    @Test func aLaterPartWinsOnAnOverlap() {
+        let rewrite = Chunk(timestamps: [30, 35], values: [33, 35])
+        let merged = SampleMerge.mergeLastWins([first, rewrite, second], from: .min, to: .max)
+        #expect(merged == Chunk(timestamps: [10, 20, 30, 35, 40, 50], values: [1, 2, 33, 35, 4, 5]))
+    }
+}

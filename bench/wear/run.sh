@@ -8,6 +8,7 @@
 #   DEVICES=25 RATE=100 bench/wear/run.sh      # 100 series at 100 Hz
 #   SECONDS_MEASURED=180 bench/wear/run.sh     # a shorter window
 #   AGE_HOURS=24 bench/wear/run.sh             # Vigil's store first given 24 h of synthetic history
+#   SECONDS_MEASURED=3600 bench/wear/run.sh    # an hour: live data directory against compacted
 #
 # AGE_HOURS fills Vigil's chunk table with that much history for every series (600-sample chunks
 # of random bytes, never read) before the run, so the figure includes what index pages cost on a
@@ -40,9 +41,11 @@ if ((${#need[@]})); then
 fi
 systemctl stop prometheus victoria-metrics mosquitto 2>/dev/null || true
 
-scripts/install-deps.sh build
-swift build -c release --product vigil 2>&1 | tail -1
-BIN=$(swift build -c release --show-bin-path)/vigil
+if [[ -z ${BIN:-} ]]; then   # BIN=path/to/vigil measures a binary built elsewhere
+  scripts/install-deps.sh build
+  swift build -c release --product vigil 2>&1 | tail -1
+  BIN=$(swift build -c release --show-bin-path)/vigil
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 MQTT_PORT=$(free_port); VM_PORT=$(free_port); PROM_PORT=$(free_port); HTTPS_PORT=$(free_port)
@@ -110,11 +113,19 @@ stored=$(metric vigil_store_samples_appended_total)
 echo "  Vigil: log $(metric vigil_store_log_written_bytes_total) B, cut chunks $(metric vigil_store_cut_written_bytes_total) B, full cuts $(metric 'vigil_store_cuts_total{kind="full"}'), last flush $(metric vigil_store_last_flush_duration_seconds) s"
 cat "$WORK/feed.err" >&2 || true
 
-python3 - "$s0" "$s1" "$v0" "$v1" "$m0" "$m1" "$p0" "$p1" "$(rss $VIGIL)" "$(rss $VM)" "$(rss $PROM)" \
-  "$(du -sb "$WORK/vigil" | cut -f1)" "$(du -sb "$WORK/vm" | cut -f1)" "$(du -sb "$WORK/prometheus" | cut -f1)" \
-  "${stored:-0}" "$s1" <<'PY'
+rss_vigil=$(rss $VIGIL) rss_vm=$(rss $VM) rss_prom=$(rss $PROM)
+live_vigil=$(du -sb "$WORK/vigil" | cut -f1) live_vm=$(du -sb "$WORK/vm" | cut -f1) live_prom=$(du -sb "$WORK/prometheus" | cut -f1)
+# Live steady state against compacted: the same samples after a clean stop and `vigil store
+# maintain` (every head cut, segments compacted, free pages given back), on a copy.
+kill -TERM $VIGIL; wait $VIGIL 2>/dev/null || true
+cp -a "$WORK/vigil" "$WORK/vigil-compacted"
+"$BIN" store maintain --data-dir "$WORK/vigil-compacted" 2>&1 | tail -1 | sed 's/^/  maintain: /'
+compacted_vigil=$(du -sb "$WORK/vigil-compacted" | cut -f1)
+
+python3 - "$s0" "$s1" "$v0" "$v1" "$m0" "$m1" "$p0" "$p1" "$rss_vigil" "$rss_vm" "$rss_prom" \
+  "$live_vigil" "$live_vm" "$live_prom" "${stored:-0}" "$s1" "$compacted_vigil" <<'PY'
 import sys
-s0, s1, v0, v1, m0, m1, p0, p1, rv, rm, rp, dv, dm, dp, stored, sent = map(float, sys.argv[1:])
+s0, s1, v0, v1, m0, m1, p0, p1, rv, rm, rp, dv, dm, dp, stored, sent, cv = map(float, sys.argv[1:])
 n = s1 - s0
 per = {"Vigil": (v1 - v0) / n, "VictoriaMetrics": (m1 - m0) / n, "Prometheus": (p1 - p0) / n}
 best = min(per["VictoriaMetrics"], per["Prometheus"])
@@ -123,4 +134,6 @@ for name, rss, du in (("Vigil", rv, dv), ("VictoriaMetrics", rm, dm), ("Promethe
     print(f"  {name:18}{per[name]:18.2f}{rss / 2**20:10.1f}{du / 2**20:10.1f}")
 print(f"\n  Vigil / better of the two: {per['Vigil'] / best:.2f} (target <= 0.5); {n:.0f} samples measured")
 print(f"  Vigil stored {stored:.0f} of {sent:.0f} samples sent")
+print(f"  Vigil's data directory live {dv / 2**20:.1f} MiB, compacted {cv / 2**20:.1f} MiB: {dv / cv:.2f} (target <= 2);"
+      f" {dv / stored:.2f} B per stored sample live, {cv / stored:.2f} compacted")
 PY

@@ -40,7 +40,22 @@ struct ByteReader {
         return bytes[offset]
     }
 
+    /// Most varints of a chunk are one byte (zstd entropy-codes them afterwards), so that case is
+    /// inlined into the decoding loops and the general one is a call.
+    @inline(__always)
     mutating func uvarint() throws(ChunkDecodingError) -> UInt64 {
+        if offset < bytes.count {
+            let b = bytes[offset]
+            if b < 0x80 {
+                offset += 1
+                return UInt64(b)
+            }
+        }
+        return try multiByteUvarint()
+    }
+
+    @inline(never)
+    private mutating func multiByteUvarint() throws(ChunkDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -54,6 +69,7 @@ struct ByteReader {
         }
     }
 
+    @inline(__always)
     mutating func varint() throws(ChunkDecodingError) -> Int64 {
         let raw = try uvarint()
         return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)

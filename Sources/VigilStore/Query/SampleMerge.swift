@@ -38,7 +38,13 @@ enum SampleMerge {
         }
         var timestamps: [Int64] = []
         var values: [Double] = []
-        if ordered {
+        if ordered, parts.count == 1 {
+            timestamps = parts[0].timestamps
+            values = parts[0].values
+        } else if ordered {
+            let total = parts.reduce(0) { $0 + $1.count }
+            timestamps.reserveCapacity(total)
+            values.reserveCapacity(total)
             for part in parts {
                 timestamps.append(contentsOf: part.timestamps)
                 values.append(contentsOf: part.values)
@@ -49,9 +55,20 @@ enum SampleMerge {
             timestamps = merged.timestamps
             values = merged.values
         }
-        let lower = timestamps.firstIndex { $0 >= start } ?? timestamps.endIndex
-        let upper = timestamps.lastIndex { $0 <= end }.map { $0 + 1 } ?? lower
+        let lower = firstIndex(in: timestamps, notBelow: start)
+        let upper = firstIndex(in: timestamps, notBelow: end == .max ? end : end + 1)
         guard lower < upper else { return Chunk(timestamps: [], values: []) }
+        if lower == 0, upper == timestamps.count { return Chunk(timestamps: timestamps, values: values) }
         return Chunk(timestamps: Array(timestamps[lower..<upper]), values: Array(values[lower..<upper]))
+    }
+
+    /// The first index whose timestamp is ≥ `bound` in sorted `timestamps` (binary search).
+    private static func firstIndex(in timestamps: [Int64], notBelow bound: Int64) -> Int {
+        var low = 0, high = timestamps.count
+        while low < high {
+            let middle = (low + high) / 2
+            if timestamps[middle] < bound { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }
