@@ -67,8 +67,7 @@ extension MetricStore {
             }
             guard !replaced.isEmpty else { return (0, corrupt) }
             try database.transaction { () throws(StoreError) in
-                let delete = try database.cached("DELETE FROM chunks WHERE id = ?")
-                for id in replaced { try delete.run([.integer(id)]) }
+                _ = try Self.deleteChunks(replaced, in: database)
                 _ = try insertPieces(pieces, in: database)
             }
             return (duplicates, corrupt)
