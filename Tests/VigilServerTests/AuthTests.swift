@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import VigilServer
 
@@ -42,5 +43,32 @@ struct AuthTests {
         #expect(Authenticator.hasCredentialParameter("Access_Token=x"))
         #expect(!Authenticator.hasCredentialParameter("query=temperature&start=-1h"))
         #expect(Authenticator.constantTimeEqual([1, 2, 3], [1, 2, 3]) && !Authenticator.constantTimeEqual([1, 2, 3], [1, 2, 4]))
+    }
+}
+
+@Suite("Sessions file under concurrent logins")
+struct SessionFileTests {
+    /// Logins and logouts on many threads at once: the file must end up whole and holding exactly
+    /// the sessions that are live, every round.
+    @Test func concurrentLoginsNeverLeaveATornOrStaleFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-sessions-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("sessions.json").path
+        for round in 0..<10 {
+            let store = SessionStore(path: path, ttl: .seconds(3600))
+            let ids = Mutex([String]())
+            DispatchQueue.concurrentPerform(iterations: 24) { i in
+                let (id, _) = store.create(user: "user\(i)", role: .viewer)
+                if i % 3 == 0 { store.delete(id) } else { ids.withLock { $0.append(id) } }
+            }
+            let reopened = SessionStore(path: path, ttl: .seconds(3600))
+            for id in ids.withLock({ $0 }) {
+                #expect(reopened.lookup(id) != nil, "round \(round): a live session is missing from the file")
+            }
+            let file = try Data(contentsOf: URL(fileURLWithPath: path))
+            let stored = try JSONSerialization.jsonObject(with: file) as? [String: Any]
+            #expect(stored?.count == ids.withLock { $0.count } + round * 16, "round \(round)")
+        }
     }
 }

@@ -19,7 +19,16 @@ public final class SessionStore: Sendable {
     public static let cookieName = "vigil_session"
     let path: String?
     let ttl: Duration
-    private let sessions = Mutex([String: Session]())
+    private let sessions = Mutex(Sessions())
+    /// The generation last written to the file. Held across the whole write, so writes are one at
+    /// a time (they share the temporary file) and an older snapshot never replaces a newer one.
+    private let written = Mutex<UInt64>(0)
+
+    private struct Sessions {
+        var byHash: [String: Session] = [:]
+        /// Bumped by every change, so a writer can tell whether the file is already current.
+        var generation: UInt64 = 0
+    }
 
     public init(path: String?, ttl: Duration) {
         self.path = path
@@ -27,7 +36,7 @@ public final class SessionStore: Sendable {
         if let path, let data = FileManager.default.contents(atPath: path),
            let stored = try? JSONDecoder().decode([String: Session].self, from: data) {
             let now = WallClock.nowMs()
-            sessions.withLock { $0 = stored.filter { $0.value.expiresMs > now } }
+            sessions.withLock { $0.byHash = stored.filter { $0.value.expiresMs > now } }
         }
     }
 
@@ -39,8 +48,9 @@ public final class SessionStore: Sendable {
         let expires = WallClock.nowMs() + ttl.milliseconds
         sessions.withLock { sessions in
             let now = WallClock.nowMs()
-            sessions = sessions.filter { $0.value.expiresMs > now }
-            sessions[Self.hash(id)] = Session(user: user, role: role.rawValue, expiresMs: expires)
+            sessions.byHash = sessions.byHash.filter { $0.value.expiresMs > now }
+            sessions.byHash[Self.hash(id)] = Session(user: user, role: role.rawValue, expiresMs: expires)
+            sessions.generation += 1
         }
         save()
         return (id, expires)
@@ -50,13 +60,15 @@ public final class SessionStore: Sendable {
     public func lookup(_ id: String) -> (user: String, role: AuthSettings.Role)? {
         // A dictionary keyed by the id's hash: timing reveals nothing about the id itself.
         let now = WallClock.nowMs()
-        guard let session = sessions.withLock({ $0[Self.hash(id)] }), session.expiresMs > now,
+        guard let session = sessions.withLock({ $0.byHash[Self.hash(id)] }), session.expiresMs > now,
               let role = AuthSettings.Role(rawValue: session.role) else { return nil }
         return (session.user, role)
     }
 
     public func delete(_ id: String) {
-        sessions.withLock { _ = $0.removeValue(forKey: Self.hash(id)) }
+        sessions.withLock { sessions in
+            if sessions.byHash.removeValue(forKey: Self.hash(id)) != nil { sessions.generation += 1 }
+        }
         save()
     }
 
@@ -64,13 +76,19 @@ public final class SessionStore: Sendable {
         Secrets.hex(SHA256.hash(data: Data(id.utf8)))
     }
 
+    /// Writes the current sessions if the file does not hold them yet. Concurrent logins each
+    /// call this; they take turns, and the snapshot is taken inside the turn, so the last write
+    /// always carries every change before it (two writers used to share the temporary file and
+    /// could persist a torn file or an older snapshot last).
     private func save() {
         guard let path else { return }
-        let snapshot = sessions.withLock { $0 }
-        guard let data = try? JSONEncoder().encode(snapshot) else { return }
-        let temporary = path + ".tmp"
-        FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
-        // rename(2) replaces atomically (FileManager.replaceItemAt fails on Linux when the file is new).
-        if rename(temporary, path) != 0 { unlink(temporary) }
+        written.withLock { written in
+            let (snapshot, generation) = sessions.withLock { ($0.byHash, $0.generation) }
+            guard generation > written, let data = try? JSONEncoder().encode(snapshot) else { return }
+            let temporary = path + ".tmp"
+            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else { return }
+            // rename(2) replaces atomically (FileManager.replaceItemAt fails on Linux when the file is new).
+            if rename(temporary, path) == 0 { written = generation } else { unlink(temporary) }
+        }
     }
 }

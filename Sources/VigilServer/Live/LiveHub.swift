@@ -18,8 +18,14 @@ final class LiveHub: Service, Sendable {
     let subscription: ReadingSubscription
     let logger: Logger
     private let shards = Mutex([ObjectIdentifier: LiveShard]())
-    private let streams = Mutex([String: LiveStream]())
-    private let detached = Mutex([String: LiveStream]())
+    /// Every stream, and those waiting without a connection, under one lock: a resume and the
+    /// expiry of the same stream must not interleave (with two locks, a stream expired between
+    /// the two steps could be resumed and then dropped from the registry while in use).
+    private let registry = Mutex(Registry())
+    private struct Registry {
+        var streams: [String: LiveStream] = [:]
+        var detached: [String: LiveStream] = [:]
+    }
     private let owners = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
     /// Connections closed because they were too slow or stopped answering pings (self-alert input).
@@ -100,13 +106,13 @@ final class LiveHub: Service, Sendable {
     func broadcast(_ readings: [Reading], number: UInt64) {
         // Nobody watching and no stream waiting to be resumed: encoding every reading for no one
         // was most of the gateway's ingest CPU (measured with bench/mqtt and perf: 40 %).
-        guard connections.load(ordering: .relaxed) > 0 || !detached.withLock({ $0.isEmpty }) else { return }
+        guard connections.load(ordering: .relaxed) > 0 || !registry.withLock({ $0.detached.isEmpty }) else { return }
         let allocator = ByteBufferAllocator()
         // One encode per reading, shared by every stream it goes to.
         let fragments = readings.map { LiveStream.Fragment(key: $0.series.description, json: LiveMessages.reading($0, allocator: allocator)) }
         let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings, fragments: fragments)
         for shard in shards.withLock({ Array($0.values) }) { shard.deliver(batch) }
-        for stream in detached.withLock({ Array($0.values) }) {
+        for stream in registry.withLock({ Array($0.detached.values) }) {
             stream.enqueueDetached(batch: number) { batch.select($0) }
         }
     }
@@ -135,38 +141,47 @@ final class LiveHub: Service, Sendable {
 
     func newStream(owner: String) -> LiveStream {
         let stream = LiveStream(id: Secrets.hex(Secrets.randomBytes(12)), owner: owner, settings: settings)
-        streams.withLock { $0[stream.id] = stream }
+        registry.withLock { $0.streams[stream.id] = stream }
         return stream
     }
 
-    /// A stream to resume: only its user may take it over.
-    func stream(_ id: String, owner: String) -> LiveStream? {
-        streams.withLock { streams in
-            guard let stream = streams[id], stream.owner == owner else { return nil }
-            return stream
+    /// Takes over a stream for a resuming connection (`owner`): only the stream's user may, and
+    /// only while it is registered and its replay buffer reaches `seq`. Returns the stream and
+    /// the entries after `seq`; nil means the client must subscribe afresh.
+    func resume(_ id: String, user: String, owner: Int, after seq: UInt64, instead current: LiveStream?) -> (LiveStream, [LiveStream.Entry])? {
+        let now = WallClock.nowMs()
+        let window = settings.resumeWindow.milliseconds
+        return registry.withLock { registry -> (LiveStream, [LiveStream.Entry])? in
+            guard let stream = registry.streams[id], stream.owner == user, stream !== current,
+                  !stream.expired(nowMs: now, window: window),
+                  let missed = stream.attach(owner: owner, after: seq) else { return nil }
+            registry.detached.removeValue(forKey: id)
+            return (stream, missed)
         }
     }
 
     /// A stream lost its connection: the hub queues its updates until it is resumed or expires.
-    func parked(_ stream: LiveStream) { detached.withLock { $0[stream.id] = stream } }
-    func unparked(_ stream: LiveStream) { _ = detached.withLock { $0.removeValue(forKey: stream.id) } }
+    func parked(_ stream: LiveStream) { registry.withLock { $0.detached[stream.id] = stream } }
 
     func remove(_ stream: LiveStream) {
-        streams.withLock { _ = $0.removeValue(forKey: stream.id) }
-        unparked(stream)
+        registry.withLock { registry in
+            registry.streams.removeValue(forKey: stream.id)
+            registry.detached.removeValue(forKey: stream.id)
+        }
     }
+
+    /// Whether a stream is still known to the hub (tests and diagnostics).
+    func isRegistered(_ id: String) -> Bool { registry.withLock { $0.streams[id] != nil } }
 
     func expire() {
         let now = WallClock.nowMs()
         let window = settings.resumeWindow.milliseconds
-        let gone = detached.withLock { detached -> [String] in
-            let gone = detached.values.filter { $0.expired(nowMs: now, window: window) }.map(\.id)
-            for id in gone { detached.removeValue(forKey: id) }
-            return gone
-        }
-        let count = streams.withLock { streams in
-            for id in gone { streams.removeValue(forKey: id) }
-            return streams.count
+        let count = registry.withLock { registry -> Int in
+            for stream in registry.detached.values where stream.expired(nowMs: now, window: window) {
+                registry.detached.removeValue(forKey: stream.id)
+                registry.streams.removeValue(forKey: stream.id)
+            }
+            return registry.streams.count
         }
         streamsGauge.record(count)
     }

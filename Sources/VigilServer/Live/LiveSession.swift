@@ -232,8 +232,7 @@ final class LiveSession: WebSocketEndpoint {
         guard let streamID = object["stream"] as? String, let seq = (object["seq"] as? NSNumber)?.uint64Value else {
             return sendError("resume needs \"stream\" and \"seq\"")
         }
-        guard let socket, let old = hub.stream(streamID, owner: principal.name), old !== stream,
-              let missed = old.attach(owner: owner, after: seq) else {
+        guard let socket, let (old, missed) = hub.resume(streamID, user: principal.name, owner: owner, after: seq, instead: stream) else {
             return send("{\"type\":\"resync\",\"reason\":\"the stream is gone or its replay buffer no longer reaches seq \(seq): subscribe again for a fresh snapshot\"}")
         }
         // The old stream is ours now (a connection still holding it closes at its next update).
@@ -241,7 +240,6 @@ final class LiveSession: WebSocketEndpoint {
             _ = fresh.detach(owner: owner, nowMs: WallClock.nowMs())
             hub.remove(fresh)
         }
-        hub.unparked(old)
         stream = old
         use(old.subscriptions)
         send("{\"type\":\"resumed\",\"stream\":\"\(old.id)\",\"replayed\":\(missed.count),\"sources\":\(LiveMessages.sources(hub.board))}")
