@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import VigilTestSupport
 @testable import VigilServer
 
 @Suite("Sessions, tokens and the login limiter")
@@ -51,10 +52,8 @@ struct SessionFileTests {
     /// Logins and logouts on many threads at once: the file must end up whole and holding exactly
     /// the sessions that are live, every round.
     @Test func concurrentLoginsNeverLeaveATornOrStaleFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-sessions-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("sessions.json").path
+        let directory = try TemporaryDirectory()
+        let path = directory.path("sessions.json")
         for round in 0..<10 {
             let store = SessionStore(path: path, ttl: .seconds(3600))
             let ids = Mutex([String]())
