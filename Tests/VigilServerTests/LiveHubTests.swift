@@ -29,7 +29,7 @@ struct LiveHubTests {
         for round in 0..<20_000 {
             let stream = hub.newStream(owner: "alice")
             #expect(stream.detach(owner: 0, nowMs: WallClock.nowMs() - Int64(round % 3)))
-            hub.parked(stream)
+            hub.parked(stream, after: .max)
             if let _ = hub.resume(stream.id, user: "alice", owner: round + 1, after: 0, instead: nil) {
                 resumed += 1
                 if !hub.isRegistered(stream.id) { attachedButUnregistered += 1 }
@@ -42,7 +42,7 @@ struct LiveHubTests {
         // Only the user who owns a stream may take it over.
         let other = hub.newStream(owner: "alice")
         #expect(other.detach(owner: 0, nowMs: WallClock.nowMs() + 60_000))
-        hub.parked(other)
+        hub.parked(other, after: .max)
         #expect(hub.resume(other.id, user: "mallory", owner: 1, after: 0, instead: nil) == nil)
     }
 }

@@ -25,7 +25,12 @@ final class LiveHub: Service, Sendable {
     private struct Registry {
         var streams: [String: LiveStream] = [:]
         var detached: [String: LiveStream] = [:]
+        /// The last few broadcast batches. A batch handed to a connection's event loop just as the
+        /// connection closed reaches neither the connection nor the parked stream (the hub saw
+        /// the stream still attached); parking replays what the stream has not applied yet.
+        var recent: [Batch] = []
     }
+    private static let recentBatches = 32
     private let owners = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
     /// Connections closed because they were too slow or stopped answering pings (self-alert input).
@@ -112,9 +117,12 @@ final class LiveHub: Service, Sendable {
         let fragments = readings.map { LiveStream.Fragment(key: $0.series.description, json: LiveMessages.reading($0, allocator: allocator)) }
         let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings, fragments: fragments)
         for shard in shards.withLock({ Array($0.values) }) { shard.deliver(batch) }
-        for stream in registry.withLock({ Array($0.detached.values) }) {
-            stream.enqueueDetached(batch: number) { batch.select($0) }
+        let parked = registry.withLock { registry -> [LiveStream] in
+            registry.recent.append(batch)
+            if registry.recent.count > Self.recentBatches { registry.recent.removeFirst() }
+            return Array(registry.detached.values)
         }
+        for stream in parked { stream.enqueueDetached(batch: number) { batch.select($0) } }
     }
 
     /// An unnumbered event (`alert`, …) to every live connection.
@@ -161,7 +169,19 @@ final class LiveHub: Service, Sendable {
     }
 
     /// A stream lost its connection: the hub queues its updates until it is resumed or expires.
-    func parked(_ stream: LiveStream) { registry.withLock { $0.detached[stream.id] = stream } }
+    /// `after`: the newest batch its connection saw; newer recent batches are replayed into the
+    /// stream in order (it skips any it has applied).
+    func parked(_ stream: LiveStream, after seen: UInt64) {
+        registry.withLock { registry in
+            registry.detached[stream.id] = stream
+            for batch in registry.recent where batch.number > seen {
+                stream.enqueueDetached(batch: batch.number) { batch.select($0) }
+            }
+        }
+    }
+
+    /// The number of the newest batch broadcast (0 before the first).
+    var newestBatch: UInt64 { registry.withLock { $0.recent.last?.number ?? 0 } }
 
     func remove(_ stream: LiveStream) {
         registry.withLock { registry in

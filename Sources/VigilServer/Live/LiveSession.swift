@@ -39,6 +39,8 @@ final class LiveSession: WebSocketEndpoint {
     private(set) var socket: WebSocketConnection?
     private var stream: LiveStream?
     private var shard: LiveShard?
+    /// The newest batch this connection's loop handed to an open socket.
+    private var lastSeenBatch: UInt64 = 0
     private var selectors: [SeriesSelector] = []
     private var signature = ""
     private var nextPing = 0
@@ -60,6 +62,8 @@ final class LiveSession: WebSocketEndpoint {
         let shard = hub.shard(for: loop)
         shard.sessions.value[ObjectIdentifier(self)] = self
         self.shard = shard
+        // Batches before this connection are not its to replay (snapshots cover them).
+        lastSeenBatch = hub.newestBatch
         let stream = hub.newStream(owner: principal.name)
         _ = stream.attach(owner: owner)
         self.stream = stream
@@ -69,10 +73,13 @@ final class LiveSession: WebSocketEndpoint {
     }
 
     func closed(_ socket: WebSocketConnection) {
+        // Park the stream before the connection stops counting: with no connection and nothing
+        // parked the hub skips encoding batches, and a batch skipped in between was lost to the
+        // stream without a gap in its sequence numbers.
+        if let stream, stream.detach(owner: owner, nowMs: WallClock.nowMs()) { hub.parked(stream, after: lastSeenBatch) }
         shard?.sessions.value.removeValue(forKey: ObjectIdentifier(self))
         shard = nil
         hub.connected(-1)
-        if let stream, stream.detach(owner: owner, nowMs: WallClock.nowMs()) { hub.parked(stream) }
         self.socket = nil
     }
 
@@ -85,7 +92,11 @@ final class LiveSession: WebSocketEndpoint {
     // MARK: Updates
 
     func deliver(_ batch: LiveHub.Batch, bodies: inout [String: SharedBody]) {
-        guard !selectors.isEmpty, let socket, socket.isOpen, let stream else { return }
+        guard let socket, socket.isOpen else { return }
+        // Seen while the connection was open: parking later replays only batches after this one
+        // (those a closing connection dropped or that were still on their way to this loop).
+        lastSeenBatch = batch.number
+        guard !selectors.isEmpty, let stream else { return }
         let shared: SharedBody
         if let cached = bodies[signature] {
             shared = cached

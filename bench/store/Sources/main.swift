@@ -9,8 +9,10 @@ import VigilStore
 /// append throughput and query latency. `--export-openmetrics FILE` and `--export-csv FILE` write
 /// the same dataset for the reference systems (see bench/store/run.sh).
 ///     swift run -c release vigil-bench-store --series 1000 --hours 24
-var series = 1000
-var hours = 24
+/// Defaults: 1000 series × 24 h, and 20 series × 1 h for the 100 Hz vibration shape (1000 × 24 h
+/// of it would be 8.6 billion samples).
+var series: Int?
+var hours: Int?
 var shape = "sensors"
 var directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-store").path
 var exportOpenMetrics: String?
@@ -21,8 +23,8 @@ var headMemory = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
-    case "--series": series = Int(arguments.next() ?? "") ?? series
-    case "--hours": hours = Int(arguments.next() ?? "") ?? hours
+    case "--series": series = Int(arguments.next() ?? "")
+    case "--hours": hours = Int(arguments.next() ?? "")
     case "--shape": shape = arguments.next() ?? shape
     case "--dir": directory = arguments.next() ?? directory
     case "--export-openmetrics": exportOpenMetrics = arguments.next()
@@ -57,7 +59,8 @@ if headMemory {
     exit(0)
 }
 
-guard let dataset = Dataset(shape: shape, series: series, hours: hours) else {
+let vibration = shape == "vibration"
+guard let dataset = Dataset(shape: shape, series: series ?? (vibration ? 20 : 1000), hours: hours ?? (vibration ? 1 : 24)) else {
     print("unknown shape \(shape): sensors, fleet or vibration")
     exit(2)
 }
