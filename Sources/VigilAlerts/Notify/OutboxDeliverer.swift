@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import Metrics
 import VigilCore
@@ -32,9 +31,9 @@ struct OutboxDeliverer: Sendable {
     }
 
     func run() async {
-        guard let doorbell = center.doorbells[notifier.name] else { return }
+        guard let doorbell = center.persistence.doorbells[notifier.name] else { return }
         while !Task.isCancelled {
-            guard let entry = center.outboxHead(notifier.name) else {
+            guard let entry = await center.persistence.outboxHead(notifier.name) else {
                 await doorbell.wait(timeout: .seconds(30))
                 continue
             }
@@ -45,12 +44,12 @@ struct OutboxDeliverer: Sendable {
             }
             guard let notification = AlertNotification.decode(entry.body) else {
                 logger.error("dropping an unreadable queued notification", metadata: ["outbox_id": "\(entry.id)"])
-                center.markDelivered(entry)
+                await center.persistence.markDelivered(entry)
                 continue
             }
             do throws(NotifierError) {
                 try await notifier.send(notification, body: entry.body)
-                center.markDelivered(entry)
+                await center.persistence.markDelivered(entry)
                 sent.increment()
                 if entry.attempts > 0 {
                     logger.notice("notification delivered after retries", metadata: [
@@ -59,22 +58,22 @@ struct OutboxDeliverer: Sendable {
                     logger.debug("notification delivered", metadata: ["id": "\(notification.id)", "alert": "\(entry.alert)"])
                 }
             } catch {
-                handle(error, entry: entry, notification: notification)
+                await handle(error, entry: entry, notification: notification)
             }
         }
     }
 
-    private func handle(_ error: NotifierError, entry: AlertDatabase.OutboxEntry, notification: AlertNotification) {
+    private func handle(_ error: NotifierError, entry: AlertDatabase.OutboxEntry, notification: AlertNotification) async {
         switch error {
         case .rejected(let reason):
             dropped.increment()
             logger.error("notification rejected by the receiver, dropped: \(reason)", metadata: [
                 "id": "\(notification.id)", "alert": "\(entry.alert)"])
-            center.markDelivered(entry)
+            await center.persistence.markDelivered(entry)
         case .retry(let reason):
             failed.increment()
             let delay = backoff(attempt: entry.attempts)
-            center.markFailed(entry, error: reason, retryAtMs: WallClock.nowMs() + delay.milliseconds)
+            await center.persistence.markFailed(entry, error: reason, retryAtMs: WallClock.nowMs() + delay.milliseconds)
             let decision = failureLog.check("retry")
             if decision.emit {
                 logger.warning("notification not delivered, will retry: \(reason)", metadata: [
@@ -84,10 +83,10 @@ struct OutboxDeliverer: Sendable {
         }
     }
 
-    /// Full jitter over an exponential ceiling: spreads retries of many gateways after an outage.
+    /// The delay before the next attempt: the shared reconnect backoff, resumed at the entry's
+    /// attempt count (kept in the outbox, so a restart does not reset it).
     func backoff(attempt: Int) -> Duration {
-        let ceiling = min(Double(retryMax.milliseconds), Double(retryInitial.milliseconds) * pow(2, Double(min(attempt, 30))))
-        let low = Double(retryInitial.milliseconds) / 2
-        return .milliseconds(Int64(Double.random(in: low...max(low, ceiling))))
+        var backoff = ReconnectBackoff(minimum: retryInitial, maximum: retryMax, attempt: attempt)
+        return backoff.nextDelay()
     }
 }

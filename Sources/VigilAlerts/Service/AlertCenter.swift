@@ -1,12 +1,13 @@
-import Foundation
 import Logging
 import Synchronization
 import VigilCore
 import VigilStore
 
-/// The alerting subsystem's one shared object: the evaluator, its persisted state, silences and
-/// the outbox, behind one lock. The alert service feeds it readings and ticks; the HTTP API lists,
-/// acks and silences through it; the outbox deliverers take notifications from it.
+/// The alerting subsystem's one shared object. The engine (rules, instances, silences, plans) is a
+/// value behind a lock that is held only for computing; what it decides to save goes to
+/// `AlertPersistence`, which writes `alerts.db` outside that lock. The alert service feeds it
+/// readings and ticks; the HTTP API lists, acks and silences through it; the outbox deliverers take
+/// notifications from its persistence.
 public final class AlertCenter: Sendable {
     /// An alert as the API and the console show it.
     public struct View: Sendable {
@@ -14,18 +15,9 @@ public final class AlertCenter: Sendable {
         public let silencedBy: [String]
     }
 
-    struct Core: ~Copyable {
-        var evaluator: AlertEvaluator
-        var planner: NotificationPlanner
-        var silences: SilenceSet
-        var config: AlertsConfig
-        let database: AlertDatabase
-        var lastCheckpointMs: Int64 = 0
-    }
-
-    private let core: Mutex<Core>
+    private let engine: Mutex<AlertEngine>
+    let persistence: AlertPersistence
     private let observers = Mutex<[@Sendable ([AlertInstance]) -> Void]>([])
-    let doorbells: [String: Doorbell]
     public let gateway: String
     public let externalURL: String
     let logger: Logger
@@ -38,11 +30,8 @@ public final class AlertCenter: Sendable {
         if dropped > 0 {
             logger.warning("dropped queued notifications for notifiers that are no longer configured", metadata: ["count": "\(dropped)"])
         }
-        core = Mutex(Core(
-            evaluator: AlertEvaluator(rules: config.effectiveRules, resolvedRetention: config.resolvedRetention, restored: restored),
-            planner: NotificationPlanner(routes: config.effectiveRoutes, notifiers: config.notifiers),
-            silences: SilenceSet(silences), config: config, database: database))
-        doorbells = Dictionary(uniqueKeysWithValues: config.notifiers.map { ($0.name, Doorbell()) })
+        engine = Mutex(AlertEngine(config: config, restored: restored, silences: silences, gateway: gateway, externalURL: externalURL))
+        persistence = AlertPersistence(database: database, notifiers: config.notifiers.map(\.name), logger: logger)
         self.gateway = gateway
         self.externalURL = externalURL
         self.logger = logger
@@ -57,89 +46,39 @@ public final class AlertCenter: Sendable {
         observers.withLock { $0.append(observer) }
     }
 
-    public var rules: [AlertRule] { core.withLock { $0.evaluator.rules } }
-    public var config: AlertsConfig { core.withLock { $0.config } }
+    public var rules: [AlertRule] { engine.withLock { $0.evaluator.rules } }
+    public var config: AlertsConfig { engine.withLock { $0.config } }
+
+    /// Runs one engine step and queues its writes while still holding the lock, so writes reach
+    /// the database in the order the engine made them. Returns the outcome and its save ticket.
+    private func step<T>(_ body: (inout AlertEngine) -> (T, AlertEngine.Outcome?)) -> (T, AlertEngine.Outcome?, UInt64) {
+        let (value, outcome, ticket) = engine.withLock { engine in
+            let (value, outcome) = body(&engine)
+            return (value, outcome, persistence.submit(outcome?.writes ?? AlertWrites()))
+        }
+        if let outcome {
+            for transition in outcome.transitions { logTransition(transition) }
+            announce(outcome.changed)
+        }
+        return (value, outcome, ticket)
+    }
 
     // MARK: evaluation
 
     public func observe(_ readings: [Reading], now: Int64) {
-        let changed = core.withLock { core in
-            let transitions = core.evaluator.observe(readings, now: now)
-            return settle(&core, transitions: transitions, forgotten: [], now: now)
-        }
-        announce(changed)
+        _ = step { ((), $0.observe(readings, now: now)) }
     }
 
     public func tick(now: Int64) {
-        let changed = core.withLock { core in
-            let (transitions, forgotten) = core.evaluator.tick(now: now)
-            let changed = settle(&core, transitions: transitions, forgotten: forgotten, now: now)
-            planRepeats(&core, now: now)
-            let expired = core.silences.expire(now: now, keepMs: 24 * 3_600_000)
-            if !expired.isEmpty { try? core.database.deleteSilences(expired) }
-            // Stale rules need the last arrival time after a restart; save it now and then, not per reading.
-            if now - core.lastCheckpointMs >= 30_000 {
-                core.lastCheckpointMs = now
-                let seen = core.evaluator.instances.values.filter { $0.lastSeenMs != nil && $0.state != .resolved }
-                persist(&core, save: Array(seen), forget: [], queued: [], now: now)
-            }
-            return changed
-        }
-        announce(changed)
+        _ = step { ((), $0.tick(now: now)) }
     }
 
-    /// Persists transitions and queues their notifications in one transaction.
-    private func settle(_ core: inout Core, transitions: [AlertTransition], forgotten: [AlertInstance.Key], now: Int64) -> [AlertInstance] {
-        guard !transitions.isEmpty || !forgotten.isEmpty else { return [] }
-        var save: [AlertInstance] = []
-        var queued: [AlertDatabase.Queued] = []
-        for transition in transitions {
-            var instance = transition.instance
-            queued += plan(&core, &instance, now: now)
-            core.evaluator.setNotified(instance.notified, for: instance.key)
-            save.append(instance)
-            logTransition(transition, instance: instance)
-        }
-        persist(&core, save: save, forget: forgotten, queued: queued, now: now)
-        return save
-    }
+    /// Waits until every change so far is saved; false if saving fails (it is retried). Shutdown
+    /// and tests call it.
+    public func flush() async -> Bool { await persistence.flush() }
 
-    /// Repeats (and firing notifications held back by a silence that ended) for alerts still
-    /// firing. Only the notified record changes, so there is nothing to announce.
-    private func planRepeats(_ core: inout Core, now: Int64) {
-        var save: [AlertInstance] = []
-        var queued: [AlertDatabase.Queued] = []
-        for var instance in core.evaluator.instances.values where instance.state == .firing {
-            let before = instance.notified
-            let items = plan(&core, &instance, now: now)
-            guard instance.notified != before else { continue }
-            core.evaluator.setNotified(instance.notified, for: instance.key)
-            queued += items
-            save.append(instance)
-        }
-        persist(&core, save: save, forget: [], queued: queued, now: now)
-    }
-
-    private func plan(_ core: inout Core, _ instance: inout AlertInstance, now: Int64) -> [AlertDatabase.Queued] {
-        let silenced = !core.silences.matching(instance, at: now).isEmpty
-        return core.planner.plan(&instance, silenced: silenced, now: now).map { item in
-            let notification = AlertNotification.make(instance, reason: item.reason, gateway: gateway, externalURL: externalURL, now: now)
-            return AlertDatabase.Queued(notifier: item.notifier, alert: instance.key.id, reason: item.reason.rawValue,
-                                        body: notification.encoded())
-        }
-    }
-
-    private func persist(_ core: inout Core, save: [AlertInstance], forget: [AlertInstance.Key], queued: [AlertDatabase.Queued], now: Int64) {
-        do {
-            try core.database.commit(save: save, forget: forget, enqueue: queued, now: now)
-        } catch {
-            logger.error("cannot save alert state: \(error)")
-            return
-        }
-        for notifier in Set(queued.map(\.notifier)) { doorbells[notifier]?.ring() }
-    }
-
-    private func logTransition(_ transition: AlertTransition, instance: AlertInstance) {
+    private func logTransition(_ transition: AlertTransition) {
+        let instance = transition.instance
         let metadata: Logger.Metadata = [
             "alert": "\(instance.rule)", "series": "\(instance.key.series)", "state": "\(transition.to.rawValue)",
             "from": "\(transition.from.rawValue)", "value": "\(instance.value.map { "\($0)" } ?? "n/a")",
@@ -162,15 +101,9 @@ public final class AlertCenter: Sendable {
 
     /// New rules and routes (hot reload). Notifiers are fixed until a restart; the caller warns.
     public func reload(_ config: AlertsConfig, now: Int64) {
-        let removed = core.withLock { core in
-            let removed = core.evaluator.replaceRules(config.effectiveRules)
-            core.evaluator.resolvedRetentionMs = config.resolvedRetention.milliseconds
-            core.planner = NotificationPlanner(routes: config.effectiveRoutes, notifiers: core.config.notifiers)
-            var kept = config
-            kept.notifiers = core.config.notifiers
-            core.config = kept
-            persist(&core, save: [], forget: removed.map(\.key), queued: [], now: now)
-            return removed
+        let (removed, _, _) = step { engine in
+            let (removed, outcome) = engine.reload(config)
+            return (removed, outcome)
         }
         logger.info("alert rules loaded", metadata: ["rules": "\(config.effectiveRules.count)", "removed_instances": "\(removed.count)"])
     }
@@ -179,9 +112,9 @@ public final class AlertCenter: Sendable {
 
     /// Every pending, firing and resolved alert, most severe state first.
     public func list(now: Int64) -> [View] {
-        core.withLock { core in
-            core.evaluator.instances.values.filter { $0.state != .inactive }.map {
-                View(instance: $0, silencedBy: core.silences.matching($0, at: now).map(\.id))
+        engine.withLock { engine in
+            engine.evaluator.instances.values.filter { $0.state != .inactive }.map {
+                View(instance: $0, silencedBy: engine.silences.matching($0, at: now).map(\.id))
             }
         }.sorted { a, b in
             if a.instance.state != b.instance.state { return a.instance.state.listingRank < b.instance.state.listingRank }
@@ -191,81 +124,54 @@ public final class AlertCenter: Sendable {
 
     public enum APIError: Error, CustomStringConvertible {
         case notFound(String), invalid(String)
+        /// The change is in force but `alerts.db` could not be written yet; saving is retried.
+        case notSaved(String)
         public var description: String {
             switch self {
-            case .notFound(let message), .invalid(let message): message
+            case .notFound(let message), .invalid(let message), .notSaved(let message): message
             }
         }
     }
 
-    /// Acknowledges a firing or pending alert by id (`rule/series`); nil `ack` removes the acknowledgement.
-    public func acknowledge(id: String, ack: AlertAck?, now: Int64) throws(APIError) -> AlertInstance {
-        let result: AlertInstance? = core.withLock { core in
-            guard let key = core.evaluator.instances.keys.first(where: { $0.id == id }),
-                  core.evaluator.instances[key]?.isActive == true,
-                  let instance = core.evaluator.setAck(ack, for: key) else { return nil }
-            persist(&core, save: [instance], forget: [], queued: [], now: now)
-            return instance
-        }
-        guard let result else { throw .notFound("no pending or firing alert with id '\(id)'") }
+    /// Acknowledges a firing or pending alert by id (`rule/series`); nil `ack` removes the
+    /// acknowledgement. Returns once the change is saved.
+    public func acknowledge(id: String, ack: AlertAck?, now: Int64) async throws(APIError) -> AlertInstance {
+        let (_, outcome, ticket) = step { engine in ((), engine.acknowledge(id: id, ack: ack)) }
+        guard let instance = outcome?.changed.first else { throw .notFound("no pending or firing alert with id '\(id)'") }
         logger.notice(ack == nil ? "alert acknowledgement removed" : "alert acknowledged",
                       metadata: ["alert": "\(id)", "by": "\(ack?.by ?? "-")"])
-        announce([result])
-        return result
+        try await confirmSaved(ticket, what: "the acknowledgement")
+        return instance
     }
 
     public func silences(now: Int64) -> [Silence] {
-        core.withLock { $0.silences.silences }.sorted { $0.startsAtMs < $1.startsAtMs }
+        engine.withLock { $0.silences.silences }.sorted { $0.startsAtMs < $1.startsAtMs }
     }
 
-    public func addSilence(_ silence: Silence) throws(APIError) {
-        let saved: Bool = core.withLock { core in
-            do { try core.database.saveSilence(silence) } catch { return false }
-            core.silences.add(silence)
-            return true
-        }
-        guard saved else { throw .invalid("cannot save the silence") }
+    /// Adds a silence; returns once it is saved.
+    public func addSilence(_ silence: Silence) async throws(APIError) {
+        let (_, _, ticket) = step { engine in ((), engine.addSilence(silence)) }
         logger.notice("silence added", metadata: ["id": "\(silence.id)", "matchers": "\(silence.matchers)",
                                                    "by": "\(silence.createdBy)", "ends": "\(RFC3339.format(silence.endsAtMs))"])
+        try await confirmSaved(ticket, what: "the silence")
     }
 
-    /// Ends a silence now (kept listed until it is a day old, as expired).
-    public func expireSilence(id: String, now: Int64) throws(APIError) {
-        let found: Bool = core.withLock { core in
-            guard var silence = core.silences.silences.first(where: { $0.id == id }) else { return false }
-            silence.endsAtMs = min(silence.endsAtMs, now)
-            try? core.database.saveSilence(silence)
-            core.silences.add(silence)
-            return true
-        }
-        guard found else { throw .notFound("no silence with id '\(id)'") }
+    /// Ends a silence now (kept listed until it is a day old, as expired); returns once it is saved.
+    public func expireSilence(id: String, now: Int64) async throws(APIError) {
+        let (_, outcome, ticket) = step { engine in ((), engine.expireSilence(id: id, now: now)) }
+        guard outcome != nil else { throw .notFound("no silence with id '\(id)'") }
         logger.notice("silence expired", metadata: ["id": "\(id)"])
+        try await confirmSaved(ticket, what: "the silence's end")
     }
 
-    // MARK: outbox (for the deliverers)
-
-    func outboxHead(_ notifier: String) -> AlertDatabase.OutboxEntry? {
-        core.withLock { core in
-            do { return try core.database.head(notifier: notifier) } catch {
-                logger.error("cannot read the alert outbox: \(error)")
-                return nil
-            }
+    private func confirmSaved(_ ticket: UInt64, what: String) async throws(APIError) {
+        guard await persistence.saved(ticket) else {
+            throw .notSaved("\(what) is in force but alerts.db cannot be written (\(persistence.lastError ?? "unknown error")); "
+                            + "saving is retried in the background")
         }
     }
 
-    func markDelivered(_ entry: AlertDatabase.OutboxEntry) {
-        core.withLock { core in
-            do { try core.database.delivered(id: entry.id) } catch { logger.error("cannot update the alert outbox: \(error)") }
-        }
-    }
-
-    func markFailed(_ entry: AlertDatabase.OutboxEntry, error: String, retryAtMs: Int64) {
-        core.withLock { core in
-            do { try core.database.failed(id: entry.id, error: error, nextAttemptMs: retryAtMs) } catch {
-                logger.error("cannot update the alert outbox: \(error)")
-            }
-        }
-    }
+    // MARK: status
 
     public struct OutboxStatistics: Sendable {
         public let notifier: String
@@ -273,10 +179,11 @@ public final class AlertCenter: Sendable {
         public let oldestAgeSeconds: Double
     }
 
+    /// Queued notifications per configured notifier, as of the last outbox change (no disk I/O).
     public func outboxStatistics(now: Int64) -> [OutboxStatistics] {
-        let (stats, names) = core.withLock { core in ((try? core.database.outboxStatistics()) ?? [:], core.config.notifiers.map(\.name)) }
-        return names.map { name in
-            let entry = stats[name]
+        let depths = persistence.outboxDepths()
+        return config.notifiers.map(\.name).map { name in
+            let entry = depths[name]
             return OutboxStatistics(notifier: name, depth: entry?.depth ?? 0,
                                     oldestAgeSeconds: entry.map { max(0, Double(now - $0.oldestMs) / 1000) } ?? 0)
         }
@@ -284,10 +191,10 @@ public final class AlertCenter: Sendable {
 
     /// Counts of instances by rule and state (for /metrics).
     public func stateCounts() -> [(rule: String, state: AlertState, count: Int)] {
-        core.withLock { core in
+        engine.withLock { engine in
             var counts: [String: [AlertState: Int]] = [:]
-            for rule in core.evaluator.rules { counts[rule.name] = [:] }
-            for instance in core.evaluator.instances.values { counts[instance.rule, default: [:]][instance.state, default: 0] += 1 }
+            for rule in engine.evaluator.rules { counts[rule.name] = [:] }
+            for instance in engine.evaluator.instances.values { counts[instance.rule, default: [:]][instance.state, default: 0] += 1 }
             return counts.keys.sorted().flatMap { rule in
                 [AlertState.pending, .firing, .resolved].map { (rule, $0, counts[rule]?[$0] ?? 0) }
             }

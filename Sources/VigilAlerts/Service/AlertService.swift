@@ -74,6 +74,9 @@ public struct AlertService: Service {
             }
             group.cancelAll()
         }
+        if await !center.flush() {
+            logger.error("alert state changes could not all be saved before the stop")
+        }
         for notifier in notifiers { await notifier.shutdown() }
     }
 }

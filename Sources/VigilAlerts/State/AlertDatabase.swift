@@ -27,6 +27,7 @@ final class AlertDatabase {
         let alert: String
         let reason: String
         let body: [UInt8]
+        let createdMs: Int64
     }
 
     init(path: String) throws(StoreError) {
@@ -59,27 +60,37 @@ final class AlertDatabase {
         return out
     }
 
-    /// Saves instances, forgets others and queues notifications, atomically.
-    func commit(save: [AlertInstance], forget: [AlertInstance.Key], enqueue: [Queued], now: Int64) throws(StoreError) {
-        guard !save.isEmpty || !forget.isEmpty || !enqueue.isEmpty else { return }
+    /// Saves and forgets instances, queues notifications and saves or deletes silences, atomically.
+    func commit(_ writes: AlertWrites) throws(StoreError) {
+        guard !writes.isEmpty else { return }
         try db.transaction { () throws(StoreError) in
             let upsert = try db.cached("INSERT INTO alert_instances (rule, series, data) VALUES (?, ?, ?) "
                                        + "ON CONFLICT (rule, series) DO UPDATE SET data = excluded.data")
-            for instance in save {
-                guard let data = try? encoder.encode(instance) else { continue }
-                try upsert.run([.text(instance.key.rule), .text(instance.key.series), .blob(Array(data))])
-            }
             let delete = try db.cached("DELETE FROM alert_instances WHERE rule = ? AND series = ?")
-            for key in forget { try delete.run([.text(key.rule), .text(key.series)]) }
+            for (key, instance) in writes.instances {
+                if let instance {
+                    guard let data = try? encoder.encode(instance) else { continue }
+                    try upsert.run([.text(key.rule), .text(key.series), .blob(Array(data))])
+                } else {
+                    try delete.run([.text(key.rule), .text(key.series)])
+                }
+            }
             // A repeat supersedes an undelivered repeat of the same alert to the same notifier, so a
             // receiver that is down for days does not face a pile of identical reminders.
             let supersede = try db.cached("DELETE FROM outbox WHERE notifier = ? AND alert = ? AND reason = 'repeat'")
             let insert = try db.cached("INSERT INTO outbox (notifier, alert, reason, body, created_ms, next_attempt_ms) "
                                        + "VALUES (?, ?, ?, ?, ?, ?)")
-            for item in enqueue {
+            for item in writes.enqueue {
                 if item.reason == "repeat" { try supersede.run([.text(item.notifier), .text(item.alert)]) }
                 try insert.run([.text(item.notifier), .text(item.alert), .text(item.reason), .blob(item.body),
-                                .integer(now), .integer(now)])
+                                .integer(item.createdMs), .integer(item.createdMs)])
+            }
+            for (id, silence) in writes.silences {
+                if let silence {
+                    try saveSilence(silence)
+                } else {
+                    try db.cached("DELETE FROM silences WHERE id = ?").run([.text(id)])
+                }
             }
         }
     }
@@ -126,13 +137,9 @@ final class AlertDatabase {
 
     func loadSilences() throws(StoreError) -> [Silence] { try loadAll(Silence.self, from: "silences") }
 
-    func saveSilence(_ silence: Silence) throws(StoreError) {
+    private func saveSilence(_ silence: Silence) throws(StoreError) {
         guard let data = try? encoder.encode(silence) else { return }
         try db.cached("INSERT INTO silences (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data")
             .run([.text(silence.id), .blob(Array(data))])
-    }
-
-    func deleteSilences(_ ids: [String]) throws(StoreError) {
-        for id in ids { try db.cached("DELETE FROM silences WHERE id = ?").run([.text(id)]) }
     }
 }

@@ -6,9 +6,11 @@ public struct ReconnectBackoff: Sendable {
     public let maximum: Duration
     public private(set) var attempt = 0
 
-    public init(minimum: Duration, maximum: Duration) {
+    /// `attempt` resumes a backoff whose attempts were counted elsewhere (the alert outbox keeps them).
+    public init(minimum: Duration, maximum: Duration, attempt: Int = 0) {
         self.minimum = minimum
         self.maximum = max(minimum, maximum)
+        self.attempt = max(0, attempt)
     }
 
     /// The ceiling of the next delay: minimum × 2^attempt, capped at maximum.

@@ -44,16 +44,16 @@ enum AlertRoutes {
             }
             let ack = AlertAck(by: context.principal?.name ?? "unknown", atMs: now, untilMs: until,
                                comment: String((body["comment"] as? String ?? "").prefix(500)))
-            return answer { () throws(AlertCenter.APIError) in
-                let instance = try center.acknowledge(id: id, ack: ack, now: now)
+            return await answer { () async throws(AlertCenter.APIError) in
+                let instance = try await center.acknowledge(id: id, ack: ack, now: now)
                 return AlertJSON.encode(AlertJSON.AlertView(instance, silencedBy: []))
             }
         }
         operators.post("alerts/unack") { request, context in
             let body = try await jsonBody(request, context)
             guard let id = body["id"] as? String else { return QueryRoutes.badData("'id' (the alert's id) is required") }
-            return answer { () throws(AlertCenter.APIError) in
-                let instance = try center.acknowledge(id: id, ack: nil, now: WallClock.nowMs())
+            return await answer { () async throws(AlertCenter.APIError) in
+                let instance = try await center.acknowledge(id: id, ack: nil, now: WallClock.nowMs())
                 return AlertJSON.encode(AlertJSON.AlertView(instance, silencedBy: []))
             }
         }
@@ -82,15 +82,15 @@ enum AlertRoutes {
             } catch {
                 return QueryRoutes.badData("matchers: \(error)")
             }
-            return answer { () throws(AlertCenter.APIError) in
-                try center.addSilence(silence)
+            return await answer { () async throws(AlertCenter.APIError) in
+                try await center.addSilence(silence)
                 return AlertJSON.encode(AlertJSON.SilenceView(silence, now: now))
             }
         }
         operators.delete("silences/{id}") { _, context in
             let id = context.parameters.get("id") ?? ""
-            return answer { () throws(AlertCenter.APIError) in
-                try center.expireSilence(id: id, now: WallClock.nowMs())
+            return await answer { () async throws(AlertCenter.APIError) in
+                try await center.expireSilence(id: id, now: WallClock.nowMs())
                 return "{\"id\":\"\(QueryJSON.escape(id))\",\"expired\":true}"
             }
         }
@@ -109,13 +109,14 @@ enum AlertRoutes {
         return .ends(now + duration.milliseconds)
     }
 
-    static func answer(_ body: () throws(AlertCenter.APIError) -> String) -> Response {
+    static func answer(_ body: () async throws(AlertCenter.APIError) -> String) async -> Response {
         do {
-            return QueryRoutes.json(QueryJSON.success(try body()))
+            return QueryRoutes.json(QueryJSON.success(try await body()))
         } catch {
             switch error {
             case .notFound(let message): return QueryRoutes.json(QueryJSON.error("not_found", message), status: .notFound)
             case .invalid(let message): return QueryRoutes.badData(message)
+            case .notSaved(let message): return QueryRoutes.json(QueryJSON.error("unavailable", message), status: .serviceUnavailable)
             }
         }
     }
