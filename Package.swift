@@ -114,11 +114,23 @@ let package = Package(
             dependencies: ["VigilCore", "VigilIngest", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // RFC 6455 on a NIO channel: the opening handshake as an upgrader, frames, UTF-8 validation,
+        // closing handshake, permessage-deflate (RFC 7692). Knows nothing of Vigil.
+        .target(
+            name: "VigilWebSocket",
+            dependencies: [
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // Assembles config, services and HTTP routes into one application.
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "CZlib",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -162,6 +174,7 @@ let package = Package(
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilStore", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilForwardTests", dependencies: ["VigilForward", "CSnappy"], swiftSettings: testSettings),
+        .testTarget(name: "VigilWebSocketTests", dependencies: ["VigilWebSocket"], swiftSettings: testSettings),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
         // Starts the real `vigil` binary, mosquitto and curl on loopback.
         .testTarget(

@@ -1,3 +1,4 @@
+import VigilWebSocket
 import Foundation
 import Logging
 import Metrics

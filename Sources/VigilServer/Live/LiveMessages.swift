@@ -1,3 +1,4 @@
+import VigilWebSocket
 import NIOCore
 import VigilCore
 

@@ -1,3 +1,4 @@
+import VigilWebSocket
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -73,7 +74,7 @@ enum LiveRoutes {
     }
 
     /// The upgrade decision for the gateway's server channel.
-    static func decider(gate: Gate, logger: Logger) -> WebSocketUpgrader.Decide {
+    static func decider(gate: Gate, logger: Logger) -> VigilServerChannel.Upgrader.Decide {
         let limiter = RateLimiter(burst: 5, window: .seconds(60))
         let ws = gate.http.ws
         let echo = gate.http.diagnosticsEcho
@@ -88,7 +89,7 @@ enum LiveRoutes {
                 do {
                     result = try await gate.check(headers: headers, query: query, authority: head.headers["host"].first, clientAddress: client)
                 } catch {
-                    return .failure(UpgradeRefusal(answer: .init(status: .serviceUnavailable, type: "unavailable", message: "\(error)")))
+                    return .failure(WebSocketRefusal(.init(status: .serviceUnavailable, type: "unavailable", message: "\(error)")))
                 }
                 switch result {
                 case .success(let principal):
@@ -106,7 +107,7 @@ enum LiveRoutes {
                             "host": "\(head.headers["host"].first ?? "-")",
                         ])
                     }
-                    return .failure(UpgradeRefusal(answer: answer))
+                    return .failure(WebSocketRefusal(answer))
                 }
             case "/diagnostics/echo" where echo:
                 // The conformance suite wants every message compressed when deflate is on (see
@@ -114,7 +115,7 @@ enum LiveRoutes {
                 let deflate = PerMessageDeflate.negotiate(offers: offers, askClientNoContextTakeover: false)
                 return .success(WebSocketAcceptance(deflate: deflate, limits: .init(maxMessage: 16 << 20, compressMinimum: 0)) { EchoEndpoint() })
             default:
-                return .failure(UpgradeRefusal(answer: .init(status: .notFound, type: "not_found", message: "no WebSocket endpoint at \(path)")))
+                return .failure(WebSocketRefusal(.init(status: .notFound, type: "not_found", message: "no WebSocket endpoint at \(path)")))
             }
         }
     }

@@ -1,3 +1,4 @@
+import VigilWebSocket
 import CoreMetrics
 import Foundation
 import Logging

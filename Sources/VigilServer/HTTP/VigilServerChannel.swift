@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import VigilWebSocket
 
 /// The gateway's HTTP/1.1 connection setup for Hummingbird: a connection whose first request is a
 /// WebSocket upgrade that an endpoint accepts becomes a bare `WebSocketConnection` on the channel
@@ -14,8 +15,10 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
     enum Outcome: Sendable {
         case webSocket
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, UpgradeRefusal)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, WebSocketRefusal)
     }
+
+    typealias Upgrader = WebSocketUpgrader<Outcome>
 
     struct Value: ServerChildChannelValue {
         let outcome: EventLoopFuture<Outcome>
@@ -23,7 +26,7 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     let responder: HTTPChannelHandler.Responder
-    let decide: WebSocketUpgrader.Decide
+    let decide: Upgrader.Decide
     /// An HTTP keep-alive connection idle this long is closed.
     let idleTimeout: Duration
     /// Request head, URL, body size and timing limits (ConnectionLimits.swift).
@@ -39,7 +42,7 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             let headGuard = RequestHeadGuard(limits: limits)
             try channel.pipeline.syncOperations.addHandler(headGuard)
-            let upgrader = WebSocketUpgrader(eventLoop: channel.eventLoop, decide: decide)
+            let upgrader = Upgrader(eventLoop: channel.eventLoop, upgraded: .webSocket, prepare: Self.removeHTTPLimits, decide: decide)
             let idleTimeout = self.idleTimeout
             let upgrades = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(upgraders: [upgrader]) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -71,7 +74,7 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             switch try await value.outcome.get() {
             case .webSocket: return  // lives on in its channel handler
             case .http(let channel): await handleHTTP(asyncChannel: channel, logger: logger)
-            case .refused(let channel, let refusal): try await Self.answer(refusal.answer, on: channel)
+            case .refused(let channel, let refusal): try await Self.answer(APIErrors.Answer(refusal), on: channel)
             }
         } catch {
             logger.debug("connection ended before its first request", metadata: ["error": "\(error)"])
@@ -80,6 +83,12 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
 }
 
 extension VigilServerChannel {
+    /// The HTTP limits go with the upgrade: from then on, bytes are frames.
+    @Sendable static func removeHTTPLimits(_ pipeline: ChannelPipeline.SynchronousOperations) {
+        if let limits = try? pipeline.handler(type: RequestLimitsHandler.self) { pipeline.removeHandler(limits, promise: nil) }
+        if let headGuard = try? pipeline.handler(type: RequestHeadGuard.self) { pipeline.removeHandler(headGuard, promise: nil) }
+    }
+
     /// Writes a refused upgrade's answer and closes the connection.
     static func answer(_ answer: APIErrors.Answer, on channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async throws {
         try await channel.executeThenClose { _, outbound in
@@ -91,5 +100,23 @@ extension VigilServerChannel {
             fields[.cacheControl] = "no-store"
             try await outbound.write(contentsOf: [.head(HTTPResponse(status: answer.status, headerFields: fields)), .body(body), .end(nil)])
         }
+    }
+}
+
+extension WebSocketRefusal {
+    /// A refusal the gateway decided, as the WebSocket layer carries it.
+    init(_ answer: APIErrors.Answer) {
+        var headers = HTTPHeaders()
+        for field in answer.headers { headers.add(name: field.name.rawName, value: field.value) }
+        self.init(status: HTTPResponseStatus(statusCode: answer.status.code), kind: answer.type, message: answer.message, headers: headers)
+    }
+}
+
+extension APIErrors.Answer {
+    /// The JSON error answer for a refused upgrade.
+    init(_ refusal: WebSocketRefusal) {
+        var fields = HTTPFields()
+        for (name, value) in refusal.headers { if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) } }
+        self.init(status: HTTPResponse.Status(code: Int(refusal.status.code)), type: refusal.kind, message: refusal.message, headers: fields)
     }
 }

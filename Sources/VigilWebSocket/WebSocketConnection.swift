@@ -5,7 +5,7 @@ import Glibc
 
 /// What a WebSocket endpoint (the live stream, the diagnostics echo) does with a connection. Called
 /// on the connection's event loop only.
-protocol WebSocketEndpoint: AnyObject {
+package protocol WebSocketEndpoint: AnyObject {
     func opened(_ socket: WebSocketConnection)
     func received(text: ByteBuffer, on socket: WebSocketConnection)
     func received(binary: ByteBuffer, on socket: WebSocketConnection)
@@ -19,27 +19,33 @@ protocol WebSocketEndpoint: AnyObject {
 /// the middle of a frame), enforces the protocol's rules (masking, reserved bits and opcodes,
 /// control frames, fragmentation, close codes), inflates permessage-deflate messages with an output
 /// limit, answers pings and runs the closing handshake. Complete messages go to the endpoint.
-final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
-    struct Limits {
+    package struct Limits {
         /// Largest message (after decompression) and so largest frame.
-        var maxMessage: Int
+        package var maxMessage: Int
         /// Outgoing messages shorter than this are sent uncompressed (RFC 7692 allows either).
-        var compressMinimum: Int
+        package var compressMinimum: Int
         /// How long to wait for the peer's close frame after sending ours.
-        var closeTimeout: TimeAmount = .seconds(3)
+        package var closeTimeout: TimeAmount = .seconds(3)
+
+        package init(maxMessage: Int, compressMinimum: Int, closeTimeout: TimeAmount = .seconds(3)) {
+            self.maxMessage = maxMessage
+            self.compressMinimum = compressMinimum
+            self.closeTimeout = closeTimeout
+        }
     }
 
-    enum CloseCode {
-        static let normal: UInt16 = 1000, goingAway: UInt16 = 1001, protocolError: UInt16 = 1002
-        static let unsupportedData: UInt16 = 1003, invalidPayload: UInt16 = 1007, tooBig: UInt16 = 1009
-        static let internalError: UInt16 = 1011, tryAgainLater: UInt16 = 1013
+    package enum CloseCode {
+        package static let normal: UInt16 = 1000, goingAway: UInt16 = 1001, protocolError: UInt16 = 1002
+        package static let unsupportedData: UInt16 = 1003, invalidPayload: UInt16 = 1007, tooBig: UInt16 = 1009
+        package static let internalError: UInt16 = 1011, tryAgainLater: UInt16 = 1013
     }
 
-    let limits: Limits
-    let deflate: PerMessageDeflate?
+    package let limits: Limits
+    package let deflate: PerMessageDeflate?
     private(set) var endpoint: (any WebSocketEndpoint)?
     private(set) var context: ChannelHandlerContext?
 
@@ -68,25 +74,25 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
     private var closed = false
     private var openedOnce = false
 
-    init(limits: Limits, deflate: PerMessageDeflate?, endpoint: any WebSocketEndpoint) {
+    package init(limits: Limits, deflate: PerMessageDeflate?, endpoint: any WebSocketEndpoint) {
         self.limits = limits
         self.deflate = deflate
         self.endpoint = endpoint
     }
 
-    var channel: (any Channel)? { context?.channel }
-    var isWritable: Bool { context?.channel.isWritable ?? false }
-    var isOpen: Bool { !closeSent && !closed }
-    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+    package var channel: (any Channel)? { context?.channel }
+    package var isWritable: Bool { context?.channel.isWritable ?? false }
+    package var isOpen: Bool { !closeSent && !closed }
+    package var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
 
     // MARK: Channel events
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if context.channel.isActive { open() }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         open()
         context.fireChannelActive()
     }
@@ -97,22 +103,22 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
         endpoint?.opened(self)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         finish()
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         finish()
         self.context = nil
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    package func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, !closed { endpoint?.becameWritable(self) }
         context.fireChannelWritabilityChanged()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 
@@ -128,7 +134,7 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
 
     // MARK: Reading frames
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if var stash = header {
             stash.writeBuffer(&bytes)
@@ -336,11 +342,11 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
     // MARK: Writing
 
     /// A text message, compressed when negotiated and long enough to gain.
-    func send(text payload: ByteBuffer, flush: Bool = true) {
+    package func send(text payload: ByteBuffer, flush: Bool = true) {
         send(.text, payload, flush: flush)
     }
 
-    func send(binary payload: ByteBuffer, flush: Bool = true) {
+    package func send(binary payload: ByteBuffer, flush: Bool = true) {
         send(.binary, payload, flush: flush)
     }
 
@@ -355,7 +361,7 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     /// Bytes that already are whole frames (the live stream's shared updates).
-    func write(frames: ByteBuffer, flush: Bool) {
+    package func write(frames: ByteBuffer, flush: Bool) {
         guard isOpen else { return }
         write(frames, flush: flush)
     }
@@ -368,7 +374,7 @@ final class WebSocketConnection: ChannelInboundHandler, RemovableChannelHandler 
     /// Starts the closing handshake; the connection ends when the peer answers, or after the
     /// close timeout. `waitForPeer: false` for a peer that is not listening (missed pings, not
     /// reading): the TCP connection ends as soon as the close frame is written.
-    func close(code: UInt16, reason: String, waitForPeer: Bool = true) {
+    package func close(code: UInt16, reason: String, waitForPeer: Bool = true) {
         sendClose(code, reason: reason, thenClose: !waitForPeer)
     }
 

@@ -2,7 +2,9 @@
 /// message piece by piece, so a text message is refused at the first byte that cannot begin or
 /// continue a well-formed sequence — not only when the message is complete (RFC 6455 §8.1,
 /// "fail fast").
-struct UTF8Validator {
+package struct UTF8Validator {
+    package init() {}
+
     /// Continuation bytes still expected in the current sequence.
     private var needed: UInt8 = 0
     /// Allowed range of the next continuation byte (narrower after E0, ED, F0, F4).
@@ -10,10 +12,10 @@ struct UTF8Validator {
     private var upper: UInt8 = 0xBF
 
     /// At a sequence boundary: a message may end here.
-    var isComplete: Bool { needed == 0 }
+    package var isComplete: Bool { needed == 0 }
 
     /// False at the first ill-formed byte (the validator is then useless).
-    mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var index = 0
         let count = bytes.count
         while index < count {
@@ -47,5 +49,5 @@ struct UTF8Validator {
         return true
     }
 
-    mutating func consume(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { consume($0) } }
+    package mutating func consume(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { consume($0) } }
 }

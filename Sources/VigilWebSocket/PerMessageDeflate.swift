@@ -3,21 +3,21 @@ import NIOCore
 import Synchronization
 
 /// permessage-deflate (RFC 7692): what was negotiated for one connection.
-struct PerMessageDeflate: Sendable, Equatable {
+package struct PerMessageDeflate: Sendable, Equatable {
     /// Our compressor's window (server_max_window_bits); 8 is served without back-references.
-    var serverWindowBits = 15
+    package var serverWindowBits = 15
     /// The client promised to start every message with an empty window: we may drop ours.
-    var clientNoContextTakeover = false
+    package var clientNoContextTakeover = false
     /// Response parameters, in the order they are written.
-    var responseParameters: [String] = []
+    package var responseParameters: [String] = []
 
-    var responseHeader: String { (["permessage-deflate"] + responseParameters).joined(separator: "; ") }
+    package var responseHeader: String { (["permessage-deflate"] + responseParameters).joined(separator: "; ") }
 
     /// The first acceptable offer of `Sec-WebSocket-Extensions` (all values of the header), or
     /// nil when there is none: the connection then runs uncompressed. `askClientNoContextTakeover`
     /// asks clients to compress each message on its own even when they did not offer to, so the
     /// server need not keep a 32 KiB window per idle connection (RFC 7692 §7.1.1.2 allows it).
-    static func negotiate(offers headerValues: [String], askClientNoContextTakeover: Bool) -> PerMessageDeflate? {
+    package static func negotiate(offers headerValues: [String], askClientNoContextTakeover: Bool) -> PerMessageDeflate? {
         for offer in headerValues.flatMap({ splitList($0) }) {
             var parts = offer.split(separator: ";").map { $0.trimmingCharacters() }
             guard parts.removeFirst().lowercased() == "permessage-deflate" else { continue }
@@ -83,11 +83,11 @@ struct PerMessageDeflate: Sendable, Equatable {
     }
 
     /// The four bytes a sender strips from the end of each compressed message (§7.2.1).
-    static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+    package static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 }
 
 extension StringProtocol {
-    func trimmingCharacters() -> String {
+    package func trimmingCharacters() -> String {
         var slice = Substring(self)
         while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
@@ -98,11 +98,11 @@ extension StringProtocol {
 /// A raw-deflate compressor that compresses each message independently (a fresh window per
 /// message), so its output may be shared between connections and needs no per-connection state.
 /// Compressors are expensive (~256 KiB each at 15 window bits): `DeflaterPool` lends them.
-final class Deflater {
+package final class Deflater {
     private var stream = z_stream()
-    let windowBits: Int
+    package let windowBits: Int
 
-    init?(windowBits: Int, level: Int32 = 6) {
+    package init?(windowBits: Int, level: Int32 = 6) {
         self.windowBits = windowBits
         // zlib cannot make an 8-bit window (it silently uses 9): for 8, Huffman coding only, with
         // no back-references at all, is valid under any window.
@@ -113,7 +113,7 @@ final class Deflater {
     deinit { deflateEnd(&stream) }
 
     /// The message payload as RFC 7692 sends it: sync-flushed, without the final 00 00 FF FF.
-    func compress(_ input: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package func compress(_ input: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         deflateReset(&stream)
         var output = allocator.buffer(capacity: Int(deflateBound(&stream, UInt(input.readableBytes))) + 16)
         input.withUnsafeReadableBytes { source in
@@ -138,15 +138,15 @@ final class Deflater {
 }
 
 /// Compressors shared by all connections, taken for one message at a time.
-final class DeflaterPool: Sendable {
+package final class DeflaterPool: Sendable {
     // Deflater is not Sendable (it owns a z_stream), but the pool only hands one out to a single
     // caller at a time, under the mutex, and takes it back when the caller is done.
     private struct Idle: @unchecked Sendable { var byWindow: [Int: [Deflater]] = [:] }
     private let idle = Mutex(Idle())
 
-    static let shared = DeflaterPool()
+    package static let shared = DeflaterPool()
 
-    func compress(_ input: ByteBuffer, windowBits: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
+    package func compress(_ input: ByteBuffer, windowBits: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
         let taken = idle.withLock { $0.byWindow[windowBits]?.popLast() }
         guard let deflater = taken ?? Deflater(windowBits: windowBits) else { return nil }
         let output = deflater.compress(input, allocator: allocator)
@@ -159,16 +159,18 @@ final class DeflaterPool: Sendable {
 
 /// A raw-deflate decompressor for one connection's incoming messages, with an output limit so a
 /// small compressed message cannot expand without bound (a decompression bomb).
-final class Inflater {
+package final class Inflater {
     private var stream = z_stream()
     private var open = false
 
+    package init() {}
+
     deinit { if open { inflateEnd(&stream) } }
 
-    enum Failure: Error { case corrupt, tooLarge }
+    package enum Failure: Error { case corrupt, tooLarge }
 
     /// Appends the decompressed bytes of `input` to `output`; fails past `limit` output bytes.
-    func inflate(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer, limit: Int) throws(Failure) {
+    package func inflate(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer, limit: Int) throws(Failure) {
         if !open {
             // A 15-bit window decodes streams made with any smaller one.
             guard czlib_inflate_init(&stream, -15) == Z_OK else { throw .corrupt }
@@ -204,7 +206,7 @@ final class Inflater {
     }
 
     /// Forgets the window (client_no_context_takeover): frees zlib's memory until the next message.
-    func reset() {
+    package func reset() {
         if open { inflateEnd(&stream); open = false; stream = z_stream() }
     }
 }

@@ -1,16 +1,16 @@
 import NIOCore
 
 /// RFC 6455 §5.2 frame layout, for the server side (outgoing frames are never masked).
-enum WebSocketFrames {
-    enum Opcode: UInt8 {
+package enum WebSocketFrames {
+    package enum Opcode: UInt8 {
         case continuation = 0x0, text = 0x1, binary = 0x2, close = 0x8, ping = 0x9, pong = 0xA
         var isControl: Bool { rawValue & 0x8 != 0 }
     }
 
-    static func headerSize(payload length: Int) -> Int { length < 126 ? 2 : length <= 0xFFFF ? 4 : 10 }
+    package static func headerSize(payload length: Int) -> Int { length < 126 ? 2 : length <= 0xFFFF ? 4 : 10 }
 
     /// Writes a final frame's header; `compressed` sets RSV1 (permessage-deflate).
-    static func writeHeader(_ opcode: Opcode, payload length: Int, compressed: Bool = false, into buffer: inout ByteBuffer) {
+    package static func writeHeader(_ opcode: Opcode, payload length: Int, compressed: Bool = false, into buffer: inout ByteBuffer) {
         buffer.writeInteger(0x80 | (compressed ? 0x40 : 0) | opcode.rawValue)
         if length < 126 {
             buffer.writeInteger(UInt8(length))
@@ -24,7 +24,7 @@ enum WebSocketFrames {
     }
 
     /// One whole frame in a new buffer.
-    static func frame(_ opcode: Opcode, payload: ByteBuffer, compressed: Bool = false, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func frame(_ opcode: Opcode, payload: ByteBuffer, compressed: Bool = false, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: headerSize(payload: payload.readableBytes) + payload.readableBytes)
         writeHeader(opcode, payload: payload.readableBytes, compressed: compressed, into: &buffer)
         var payload = payload
@@ -34,7 +34,7 @@ enum WebSocketFrames {
 
     /// Close codes a peer may send (§7.4.1; 1004-1006 and 1015 are reserved for reporting,
     /// 1012-2999 unassigned or for extensions we do not have).
-    static func isValidCloseCode(_ code: UInt16) -> Bool {
+    package static func isValidCloseCode(_ code: UInt16) -> Bool {
         switch code {
         case 1000...1003, 1007...1011, 3000...4999: true
         default: false
@@ -42,7 +42,7 @@ enum WebSocketFrames {
     }
 
     /// XORs `bytes` with the masking key, starting at `offset` into the key (RFC 6455 §5.3).
-    static func unmask(_ bytes: UnsafeMutableRawBufferPointer, key: UInt32, offset: Int) {
+    package static func unmask(_ bytes: UnsafeMutableRawBufferPointer, key: UInt32, offset: Int) {
         guard bytes.count > 0 else { return }
         // Key bytes in wire order, rotated so that byte 0 of `bytes` meets key byte `offset % 4`
         // (the shifts assume a little-endian machine: x86_64 and arm64).
