@@ -126,11 +126,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The live stream: the hub that fans reading batches out to consoles, each console's
+        // subscription stream (conflation, resume, overflow), sessions and the live messages.
+        .target(
+            name: "VigilLive",
+            dependencies: [
+                "VigilCore", "VigilConfig", "VigilStore", "VigilWebSocket",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Assembles config, services and HTTP routes into one application.
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -175,6 +189,7 @@ let package = Package(
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilStore", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilForwardTests", dependencies: ["VigilForward", "CSnappy"], swiftSettings: testSettings),
         .testTarget(name: "VigilWebSocketTests", dependencies: ["VigilWebSocket"], swiftSettings: testSettings),
+        .testTarget(name: "VigilLiveTests", dependencies: ["VigilLive", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
         // Starts the real `vigil` binary, mosquitto and curl on loopback.
         .testTarget(

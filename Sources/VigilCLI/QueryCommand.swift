@@ -124,8 +124,8 @@ enum QueryCLIOutput {
             }
         case .json:
             let series = rows.map { row in
-                "{\"metric\":" + QueryJSON.labels(row.labels) + ",\"values\":["
-                    + row.points.map { "[\($0.0),\(QueryJSON.number($0.1))]" }.joined(separator: ",") + "]}"
+                "{\"metric\":" + JSONText.labels(row.labels) + ",\"values\":["
+                    + row.points.map { "[\($0.0),\(JSONText.number($0.1))]" }.joined(separator: ",") + "]}"
             }
             out = "[" + series.joined(separator: ",\n") + "]\n"
         }

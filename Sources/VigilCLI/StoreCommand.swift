@@ -38,7 +38,7 @@ struct StoreStatsCommand: ParsableCommand {
         }
         if json {
             print("""
-                {"path":"\(QueryJSON.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
+                {"path":"\(JSONText.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
                 "bytes_on_disk":\(stats.bytesOnDisk),"free_bytes":\(stats.freeBytes),"bytes_per_sample":\(String(format: "%.3f", stats.bytesPerSample)),\
                 "chunks":\(stats.chunks),"rollup_blobs":\(stats.rollupBlobs),\
                 "oldest_ms":\(stats.oldestMs.map(String.init) ?? "null"),"newest_ms":\(stats.newestMs.map(String.init) ?? "null")}

@@ -91,7 +91,7 @@ enum AlertRoutes {
             let id = context.parameters.get("id") ?? ""
             return await answer { () async throws(AlertCenter.APIError) in
                 try await center.expireSilence(id: id, now: WallClock.nowMs())
-                return "{\"id\":\"\(QueryJSON.escape(id))\",\"expired\":true}"
+                return "{\"id\":\"\(JSONText.escape(id))\",\"expired\":true}"
             }
         }
     }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import VigilLive
 import Glibc
 #endif
 import Foundation

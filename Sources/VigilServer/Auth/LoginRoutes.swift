@@ -1,3 +1,4 @@
+import VigilCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -31,7 +32,7 @@ enum LoginRoutes {
                 let maxAge = max(0, (expires - Int64(Date().timeIntervalSince1970 * 1000)) / 1000)
                 var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
                 headers[.setCookie] = cookie(id, maxAge: maxAge, secure: secureCookies)
-                let json = "{\"user\":\"\(QueryJSON.escape(username))\",\"role\":\"\(role.rawValue)\",\"expires\":\(QueryJSON.seconds(expires))}"
+                let json = "{\"user\":\"\(JSONText.escape(username))\",\"role\":\"\(role.rawValue)\",\"expires\":\(QueryJSON.seconds(expires))}"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
             }
         }
@@ -44,7 +45,7 @@ enum LoginRoutes {
         router.get("/api/v1/session") { request, context in
             switch try await authenticator.authenticate(request, clientAddress: context.clientAddress) {
             case .success(let principal):
-                return QueryRoutes.json("{\"user\":\"\(QueryJSON.escape(principal.name))\",\"role\":\"\(principal.role.rawValue)\",\"via\":\"\(principal.kind.rawValue)\"}")
+                return QueryRoutes.json("{\"user\":\"\(JSONText.escape(principal.name))\",\"role\":\"\(principal.role.rawValue)\",\"via\":\"\(principal.kind.rawValue)\"}")
             case .failure(let failure):
                 return APIErrors.response(for: failure, request: request)
             }

@@ -1,5 +1,6 @@
 import Foundation
 import VigilConfig
+import VigilLive
 
 /// The `http:` section: the HTTPS listener that serves the console, the APIs and /metrics.
 public struct HTTPSettings: Sendable {
@@ -17,7 +18,7 @@ public struct HTTPSettings: Sendable {
     public var tls: TLS
     /// Origins allowed to open the live WebSocket; empty means the gateway's own origin only.
     public var allowedOrigins: [String]
-    public var ws: WebSocketSettings
+    public var ws: LiveSettings
     /// `/diagnostics/echo`: a WebSocket echo endpoint without Origin check or login, for the
     /// Autobahn conformance suite. Off means absent (404).
     public var diagnosticsEcho: Bool
@@ -31,23 +32,6 @@ public struct HTTPSettings: Sendable {
     public var maxURLBytes = 8 * 1024
     public var maxHeaderBytes = 32 * 1024
     public var maxBodyBytes = 1 << 20
-
-    /// `http.ws`: the live stream's limits and heartbeat.
-    public struct WebSocketSettings: Sendable, Equatable {
-        public var pingInterval: Duration = .seconds(15)
-        public var maxConnections = 1000
-        /// Largest message a client may send (frames and the reassembled message).
-        public var maxMessageBytes = 64 * 1024
-        /// Updates waiting for a slow client before they are conflated (latest per series).
-        public var sendQueue = 1000
-        /// Past this many conflated series waiting, the client is closed with 1013.
-        public var sendQueueHardLimit = 20_000
-        /// How many recent updates a stream keeps for `resume` after a reconnect.
-        public var replayBuffer = 1000
-        /// How long a disconnected stream can be resumed.
-        public var resumeWindow: Duration = .seconds(300)
-        public var compression = true
-    }
 
     public var listenDescription: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -75,24 +59,7 @@ public struct HTTPSettings: Sendable {
             throw ConfigError("http.handshake_timeout and http.idle_timeout: must be at least 100ms",
                               at: object.location(of: handshakeTimeout < .milliseconds(100) ? "handshake_timeout" : "idle_timeout"))
         }
-        var ws = WebSocketSettings()
-        if let wsObject = try object.object("ws") {
-            ws.pingInterval = try wsObject.duration("ping_interval", default: ws.pingInterval)
-            guard ws.pingInterval >= .milliseconds(100) else {
-                throw ConfigError("http.ws.ping_interval: must be at least 100ms", at: wsObject.location(of: "ping_interval"))
-            }
-            ws.maxConnections = try wsObject.int("max_connections", default: ws.maxConnections, in: 1...1_000_000)
-            ws.maxMessageBytes = Int(try wsObject.byteSize("max_message") ?? Int64(ws.maxMessageBytes))
-            guard ws.maxMessageBytes >= 1024, ws.maxMessageBytes <= 64 << 20 else {
-                throw ConfigError("http.ws.max_message: must be between 1KiB and 64MiB", at: wsObject.location(of: "max_message"))
-            }
-            ws.sendQueue = try wsObject.int("send_queue", default: ws.sendQueue, in: 10...1_000_000)
-            ws.sendQueueHardLimit = try wsObject.int("send_queue_limit", default: max(ws.sendQueueHardLimit, ws.sendQueue), in: ws.sendQueue...10_000_000)
-            ws.replayBuffer = try wsObject.int("replay_buffer", default: ws.replayBuffer, in: 0...1_000_000)
-            ws.resumeWindow = try wsObject.duration("resume_window", default: ws.resumeWindow)
-            ws.compression = try wsObject.bool("compression", default: true)
-            try wsObject.finish()
-        }
+        let ws = try object.object("ws").map { wsObject throws(ConfigError) in try LiveSettings.decode(wsObject) } ?? LiveSettings()
         var settings = HTTPSettings(host: listen.host, port: listen.port, listenLocation: object.location(of: "listen"),
                                     tls: tls, allowedOrigins: origins, ws: ws,
                                     diagnosticsEcho: try object.bool("diagnostics_echo", default: false))

@@ -50,5 +50,5 @@ struct Readiness {
         return Readiness(ready: ready, json: json)
     }
 
-    private static func escape(_ text: String) -> String { VigilLogHandler.escapeJSON(text) }
+    private static func escape(_ text: String) -> String { JSONText.escape(text) }
 }

@@ -102,7 +102,7 @@ enum QueryRoutes {
                 return badData("match[]: \(error)")
             }
         }
-        return json(QueryJSON.success("[" + keys.map { QueryJSON.labels($0.labelsWithName) }.joined(separator: ",") + "]"))
+        return json(QueryJSON.success("[" + keys.map { JSONText.labels($0.labelsWithName) }.joined(separator: ",") + "]"))
     }
 
     static func last(_ request: Request, _ store: MetricStore, _ budget: QueryBudget) async throws -> Response {

@@ -1,3 +1,4 @@
+import VigilLive
 import VigilWebSocket
 import Foundation
 import HTTPTypes
@@ -13,7 +14,7 @@ import VigilCore
 /// conformance suite. `decide` runs in the upgrade handshake; a refused upgrade is answered with
 /// 403, 401, 400, 404 or 503 and the reason (a plain GET of the endpoint gets the same answer).
 enum LiveRoutes {
-    static let subprotocol = "vigil.v1.json"
+    static let subprotocol = LiveMessages.subprotocol
 
     struct Gate: Sendable {
         let http: HTTPSettings
@@ -97,7 +98,7 @@ enum LiveRoutes {
                     let limits = WebSocketConnection.Limits(maxMessage: ws.maxMessageBytes, compressMinimum: 256)
                     let hub = gate.hub
                     return .success(WebSocketAcceptance(headers: [("Sec-WebSocket-Protocol", subprotocol)], deflate: deflate, limits: limits) {
-                        LiveSession(hub: hub, principal: principal, logger: logger)
+                        LiveSession(hub: hub, user: LiveUser(name: principal.name, role: principal.role.rawValue), logger: logger)
                     })
                 case .failure(let refusal):
                     let answer = refusal.answer

@@ -67,38 +67,17 @@ public struct VigilLogHandler: LogHandler {
         for key in metadata.keys.sorted() {
             let value = "\(metadata[key]!)"
             let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" }
-            line += " \(key)=" + (needsQuotes ? "\"\(escapeJSON(value))\"" : value)
+            line += " \(key)=" + (needsQuotes ? "\"\(JSONText.escape(value))\"" : value)
         }
         return line
     }
 
     static func jsonLine(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
-        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"logger\":\"\(escapeJSON(label))\",\"msg\":\"\(escapeJSON(message))\""
+        var line = "{\"ts\":\"\(timestamp())\",\"level\":\"\(level.rawValue)\",\"logger\":\"\(JSONText.escape(label))\",\"msg\":\"\(JSONText.escape(message))\""
         for key in metadata.keys.sorted() where !["ts", "level", "logger", "msg"].contains(key) {
-            line += ",\"\(escapeJSON(key))\":\"\(escapeJSON("\(metadata[key]!)"))\""
+            line += ",\"\(JSONText.escape(key))\":\"\(JSONText.escape("\(metadata[key]!)"))\""
         }
         return line + "}"
-    }
-
-    static func escapeJSON(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
     }
 
     /// RFC 3339 UTC with milliseconds.

@@ -34,7 +34,7 @@ enum PromQLAnswer {
                 guard let v = s.values[0] else { continue }
                 if !first { out += "," }
                 first = false
-                out += #"{"metric":"# + QueryJSON.labels(s.labels) + #","value":["# + QueryJSON.seconds(t) + ",\"" + QueryJSON.value(v) + "\"]}"
+                out += #"{"metric":"# + JSONText.labels(s.labels) + #","value":["# + QueryJSON.seconds(t) + ",\"" + QueryJSON.value(v) + "\"]}"
             }
             return out + "]}"
         }
@@ -50,7 +50,7 @@ enum PromQLAnswer {
         for s in series {
             if !first { out += "," }
             first = false
-            out += #"{"metric":"# + QueryJSON.labels(s.labels) + #","values":["#
+            out += #"{"metric":"# + JSONText.labels(s.labels) + #","values":["#
             var firstPoint = true
             for (i, value) in s.values.enumerated() {
                 guard let v = value else { continue }

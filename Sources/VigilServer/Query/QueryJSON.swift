@@ -8,14 +8,14 @@ public enum QueryJSON {
     static func success(_ data: String) -> String { #"{"status":"success","data":"# + data + "}" }
 
     static func error(_ type: String, _ message: String) -> String {
-        #"{"status":"error","errorType":""# + type + #"","error":""# + escape(message) + #""}"#
+        #"{"status":"error","errorType":""# + type + #"","error":""# + JSONText.escape(message) + #""}"#
     }
 
     static func matrix(_ series: [QuerySeries]) -> String {
         var out = #"{"resultType":"matrix","result":["#
         for (i, s) in series.enumerated() {
             if i > 0 { out += "," }
-            out += #"{"metric":"# + labels(s.labels) + #","values":["#
+            out += #"{"metric":"# + JSONText.labels(s.labels) + #","values":["#
             for k in s.timestamps.indices {
                 if k > 0 { out += "," }
                 out += "[" + seconds(s.timestamps[k]) + ",\"" + value(s.values[k]) + "\"]"
@@ -29,17 +29,13 @@ public enum QueryJSON {
         var out = #"{"resultType":"vector","result":["#
         for (i, s) in samples.enumerated() {
             if i > 0 { out += "," }
-            out += #"{"metric":"# + labels(s.series.labelsWithName) + #","value":["# + seconds(s.timestampMs) + ",\"" + value(s.value) + "\"]}"
+            out += #"{"metric":"# + JSONText.labels(s.series.labelsWithName) + #","value":["# + seconds(s.timestampMs) + ",\"" + value(s.value) + "\"]}"
         }
         return out + "]}"
     }
 
     static func strings(_ values: [String]) -> String {
-        "[" + values.map { "\"" + escape($0) + "\"" }.joined(separator: ",") + "]"
-    }
-
-    public static func labels(_ labels: Labels) -> String {
-        "{" + labels.map { "\"" + escape($0.name) + "\":\"" + escape($0.value) + "\"" }.joined(separator: ",") + "}"
+        "[" + values.map { "\"" + JSONText.escape($0) + "\"" }.joined(separator: ",") + "]"
     }
 
     /// Unix seconds with millisecond precision, without going through a float.
@@ -57,8 +53,4 @@ public enum QueryJSON {
         return "\(v)"
     }
 
-    /// A value as a JSON number, or null when it is not finite (JSON has no NaN or infinity).
-    public static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-
-    public static func escape(_ text: String) -> String { VigilLogHandler.escapeJSON(text) }
 }

@@ -5,7 +5,7 @@ import Testing
 import VigilCore
 import VigilStore
 import VigilTestSupport
-@testable import VigilServer
+@testable import VigilLive
 
 @Suite("Live hub registry")
 struct LiveHubTests {
@@ -16,7 +16,7 @@ struct LiveHubTests {
     @Test func aResumeRacingTheExpiryNeverLeavesAnAttachedStreamUnregistered() throws {
         let directory = try TemporaryDirectory()
         let store = try MetricStore(options: StoreOptions(path: directory.path("metrics.db")))
-        var settings = HTTPSettings.WebSocketSettings()
+        var settings = LiveSettings()
         settings.resumeWindow = .milliseconds(1)
         let hub = LiveHub(settings: settings, store: store, board: SourceStatusBoard(), bus: ReadingBus(), logger: Logger(label: "test"))
         // One thread expires in a tight loop; the other parks streams on the edge of the window

@@ -5,22 +5,25 @@ import VigilCore
 /// The JSON of the live protocol's server messages, built as bytes. An update is split in two: a
 /// per-stream start (`{"type":"update","seq":N,`) and a body (`"t":…,"readings":[…]}`) that is
 /// encoded once per broadcast and shared by every stream that gets the same readings.
-enum LiveMessages {
-    static func reading(_ reading: Reading, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var out = "{\"series\":\"" + QueryJSON.escape(reading.series.description) + "\",\"metric\":\"" + QueryJSON.escape(reading.metric)
-            + "\",\"labels\":" + QueryJSON.labels(reading.labels) + ",\"t\":" + String(reading.timestampMs)
-            + ",\"v\":" + QueryJSON.number(reading.value)
-        if let unit = reading.unit { out += ",\"unit\":\"" + QueryJSON.escape(unit) + "\"" }
+package enum LiveMessages {
+    /// The WebSocket subprotocol a console asks for (docs/live-protocol.md).
+    package static let subprotocol = "vigil.v1.json"
+
+    package static func reading(_ reading: Reading, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = "{\"series\":\"" + JSONText.escape(reading.series.description) + "\",\"metric\":\"" + JSONText.escape(reading.metric)
+            + "\",\"labels\":" + JSONText.labels(reading.labels) + ",\"t\":" + String(reading.timestampMs)
+            + ",\"v\":" + JSONText.number(reading.value)
+        if let unit = reading.unit { out += ",\"unit\":\"" + JSONText.escape(unit) + "\"" }
         out += "}"
         return allocator.buffer(string: out)
     }
 
-    static let maxReadingsPerUpdate = 500
-    static let maxUpdateBytes = 32 * 1024
+    package static let maxReadingsPerUpdate = 500
+    package static let maxUpdateBytes = 32 * 1024
 
     /// The readings as update bodies of at most `maxReadingsPerUpdate` readings and about
     /// `maxUpdateBytes` each.
-    static func updateBodies(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> [ByteBuffer] {
+    package static func updateBodies(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> [ByteBuffer] {
         guard !readings.isEmpty else { return [] }
         var bodies: [ByteBuffer] = []
         var start = 0
@@ -38,7 +41,7 @@ enum LiveMessages {
     }
 
     /// `"t":<server send time>,"readings":[…]}`
-    static func updateBody(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func updateBody(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> ByteBuffer {
         var body = allocator.buffer(capacity: 32 + readings.reduce(0) { $0 + $1.readableBytes + 1 })
         body.writeString("\"t\":")
         body.writeString(String(nowMs))
@@ -51,13 +54,13 @@ enum LiveMessages {
         return body
     }
 
-    static func updateStart(seq: UInt64) -> String { "{\"type\":\"update\",\"seq\":\(seq)," }
+    package static func updateStart(seq: UInt64) -> String { "{\"type\":\"update\",\"seq\":\(seq)," }
 
     private static let startHead = Array("{\"type\":\"update\",\"seq\":".utf8)
 
     /// The bytes of `updateStart(seq:)`, written without making a String (this runs once per
     /// connection and update).
-    static func writeUpdateStart(seq: UInt64, into buffer: inout ByteBuffer) {
+    package static func writeUpdateStart(seq: UInt64, into buffer: inout ByteBuffer) {
         buffer.writeBytes(startHead)
         // Digits written in place, most significant first.
         let count = decimalCount(seq)
@@ -72,7 +75,7 @@ enum LiveMessages {
         buffer.writeInteger(UInt8(ascii: ","))
     }
 
-    static func decimalCount(_ value: UInt64) -> Int {
+    package static func decimalCount(_ value: UInt64) -> Int {
         var count = 1
         var rest = value
         while rest >= 10 { rest /= 10; count += 1 }
@@ -83,7 +86,7 @@ enum LiveMessages {
     /// frame is compressed: the per-stream start goes first as a stored deflate block (RFC 1951
     /// §3.2.4: byte 0, LEN, NLEN, bytes), then the shared compressed body, which starts on a byte
     /// boundary with an empty window; the client's inflater reads the two as one stream.
-    static func updateFrame(seq: UInt64, body: ByteBuffer, deflated: ByteBuffer?, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func updateFrame(seq: UInt64, body: ByteBuffer, deflated: ByteBuffer?, allocator: ByteBufferAllocator) -> ByteBuffer {
         let startBytes = startHead.count + decimalCount(seq) + 1
         if let deflated {
             let length = 5 + startBytes + deflated.readableBytes
@@ -105,7 +108,7 @@ enum LiveMessages {
     }
 
     /// A replayed or queued update as a plain payload (the connection compresses it if it gains).
-    static func update(seq: UInt64, body: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func update(seq: UInt64, body: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         var message = allocator.buffer(capacity: 32 + body.readableBytes)
         message.writeString(updateStart(seq: seq))
         message.writeImmutableBuffer(body)
@@ -113,13 +116,13 @@ enum LiveMessages {
     }
 
     /// `"name":…,"kind":…,"state":…,"detail":…,"last_message":…` of a source's status.
-    static func sourceFields(_ status: SourceStatus) -> String {
-        "\"name\":\"\(QueryJSON.escape(status.name))\",\"kind\":\"\(QueryJSON.escape(status.kind))\",\"state\":\"\(status.state.rawValue)\","
-            + "\"detail\":\"\(QueryJSON.escape(status.detail))\",\"last_message\":\(status.lastMessageMs.map(String.init) ?? "null")"
+    package static func sourceFields(_ status: SourceStatus) -> String {
+        "\"name\":\"\(JSONText.escape(status.name))\",\"kind\":\"\(JSONText.escape(status.kind))\",\"state\":\"\(status.state.rawValue)\","
+            + "\"detail\":\"\(JSONText.escape(status.detail))\",\"last_message\":\(status.lastMessageMs.map(String.init) ?? "null")"
     }
 
     /// `[{…}, …]`: every source's status, for `hello` and after `resumed`.
-    static func sources(_ board: SourceStatusBoard) -> String {
+    package static func sources(_ board: SourceStatusBoard) -> String {
         "[" + board.snapshot().map { "{" + sourceFields($0) + "}" }.joined(separator: ",") + "]"
     }
 }

@@ -12,12 +12,12 @@ import VigilStore
 /// event loop that has live connections (one task per loop and batch, not per connection); on the
 /// loop, connections with the same subscriptions share one encoded (and compressed) update body.
 /// Streams whose connection is gone get the batch queued, for `resume_window`.
-final class LiveHub: Service, Sendable {
-    let settings: HTTPSettings.WebSocketSettings
-    let store: MetricStore
-    let board: SourceStatusBoard
-    let subscription: ReadingSubscription
-    let logger: Logger
+package final class LiveHub: Service, Sendable {
+    package let settings: LiveSettings
+    package let store: MetricStore
+    package let board: SourceStatusBoard
+    package let subscription: ReadingSubscription
+    package let logger: Logger
     private let shards = Mutex([ObjectIdentifier: LiveShard]())
     /// Every stream, and those waiting without a connection, under one lock: a resume and the
     /// expiry of the same stream must not interleave (with two locks, a stream expired between
@@ -33,17 +33,17 @@ final class LiveHub: Service, Sendable {
     }
     private static let recentBatches = 32
     private let owners = Atomic<Int>(0)
-    let connections = Atomic<Int>(0)
+    package let connections = Atomic<Int>(0)
     /// Connections closed because they were too slow or stopped answering pings (self-alert input).
-    let droppedClients = Atomic<Int>(0)
-    let rtt = Metrics.Timer(label: "vigil_live_rtt_seconds", preferredDisplayUnit: .seconds)
-    let connectionsGauge = Gauge(label: "vigil_live_connections")
-    let streamsGauge = Gauge(label: "vigil_live_streams")
-    let closedSlow = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "too_slow")])
-    let closedSilent = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "missed_pings")])
-    let slowLog = RateLimiter(burst: 5, window: .seconds(60))
+    package let droppedClients = Atomic<Int>(0)
+    package let rtt = Metrics.Timer(label: "vigil_live_rtt_seconds", preferredDisplayUnit: .seconds)
+    package let connectionsGauge = Gauge(label: "vigil_live_connections")
+    package let streamsGauge = Gauge(label: "vigil_live_streams")
+    package let closedSlow = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "too_slow")])
+    package let closedSilent = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "missed_pings")])
+    package let slowLog = RateLimiter(burst: 5, window: .seconds(60))
 
-    init(settings: HTTPSettings.WebSocketSettings, store: MetricStore, board: SourceStatusBoard, bus: ReadingBus, logger: Logger) {
+    package init(settings: LiveSettings, store: MetricStore, board: SourceStatusBoard, bus: ReadingBus, logger: Logger) {
         self.settings = settings
         self.store = store
         self.board = board
@@ -51,12 +51,12 @@ final class LiveHub: Service, Sendable {
         self.logger = logger
     }
 
-    func connected(_ delta: Int) {
+    package func connected(_ delta: Int) {
         let now = connections.add(delta, ordering: .relaxed).newValue
         connectionsGauge.record(now)
     }
 
-    func run() async throws {
+    package func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 var number: UInt64 = 0
@@ -93,7 +93,7 @@ final class LiveHub: Service, Sendable {
 
     // MARK: Broadcast
 
-    struct Batch: Sendable {
+    package struct Batch: Sendable {
         let number: UInt64
         let nowMs: Int64
         let readings: [Reading]
@@ -109,7 +109,7 @@ final class LiveHub: Service, Sendable {
         }
     }
 
-    func broadcast(_ readings: [Reading], number: UInt64) {
+    package func broadcast(_ readings: [Reading], number: UInt64) {
         // Nobody watching and no stream waiting to be resumed: encoding every reading for no one
         // was most of the gateway's ingest CPU (measured with bench/mqtt and perf: 40 %).
         guard connections.load(ordering: .relaxed) > 0 || !registry.withLock({ $0.detached.isEmpty }) else { return }
@@ -127,17 +127,17 @@ final class LiveHub: Service, Sendable {
     }
 
     /// An unnumbered event (`alert`, …) to every live connection.
-    func sendEvent(_ event: String) {
+    package func sendEvent(_ event: String) {
         for shard in shards.withLock({ Array($0.values) }) { shard.send(event) }
     }
 
-    func heartbeat() {
+    package func heartbeat() {
         for shard in shards.withLock({ Array($0.values) }) { shard.heartbeat() }
     }
 
     // MARK: Connections and streams
 
-    func shard(for loop: any EventLoop) -> LiveShard {
+    package func shard(for loop: any EventLoop) -> LiveShard {
         shards.withLock { shards in
             if let shard = shards[ObjectIdentifier(loop)] { return shard }
             let shard = LiveShard(loop: loop)
@@ -146,9 +146,9 @@ final class LiveHub: Service, Sendable {
         }
     }
 
-    func newOwner() -> Int { owners.add(1, ordering: .relaxed).newValue }
+    package func newOwner() -> Int { owners.add(1, ordering: .relaxed).newValue }
 
-    func newStream(owner: String) -> LiveStream {
+    package func newStream(owner: String) -> LiveStream {
         let stream = LiveStream(id: Secrets.hex(Secrets.randomBytes(12)), owner: owner, settings: settings)
         registry.withLock { $0.streams[stream.id] = stream }
         return stream
@@ -157,7 +157,7 @@ final class LiveHub: Service, Sendable {
     /// Takes over a stream for a resuming connection (`owner`): only the stream's user may, and
     /// only while it is registered and its replay buffer reaches `seq`. Returns the stream and
     /// the entries after `seq`; nil means the client must subscribe afresh.
-    func resume(_ id: String, user: String, owner: Int, after seq: UInt64, instead current: LiveStream?) -> (LiveStream, [LiveStream.Entry])? {
+    package func resume(_ id: String, user: String, owner: Int, after seq: UInt64, instead current: LiveStream?) -> (LiveStream, [LiveStream.Entry])? {
         let now = WallClock.nowMs()
         let window = settings.resumeWindow.milliseconds
         return registry.withLock { registry -> (LiveStream, [LiveStream.Entry])? in
@@ -172,7 +172,7 @@ final class LiveHub: Service, Sendable {
     /// A stream lost its connection: the hub queues its updates until it is resumed or expires.
     /// `after`: the newest batch its connection saw; newer recent batches are replayed into the
     /// stream in order (it skips any it has applied).
-    func parked(_ stream: LiveStream, after seen: UInt64) {
+    package func parked(_ stream: LiveStream, after seen: UInt64) {
         registry.withLock { registry in
             registry.detached[stream.id] = stream
             for batch in registry.recent where batch.number > seen {
@@ -182,9 +182,9 @@ final class LiveHub: Service, Sendable {
     }
 
     /// The number of the newest batch broadcast (0 before the first).
-    var newestBatch: UInt64 { registry.withLock { $0.recent.last?.number ?? 0 } }
+    package var newestBatch: UInt64 { registry.withLock { $0.recent.last?.number ?? 0 } }
 
-    func remove(_ stream: LiveStream) {
+    package func remove(_ stream: LiveStream) {
         registry.withLock { registry in
             registry.streams.removeValue(forKey: stream.id)
             registry.detached.removeValue(forKey: stream.id)
@@ -192,9 +192,9 @@ final class LiveHub: Service, Sendable {
     }
 
     /// Whether a stream is still known to the hub (tests and diagnostics).
-    func isRegistered(_ id: String) -> Bool { registry.withLock { $0.streams[id] != nil } }
+    package func isRegistered(_ id: String) -> Bool { registry.withLock { $0.streams[id] != nil } }
 
-    func expire() {
+    package func expire() {
         let now = WallClock.nowMs()
         let window = settings.resumeWindow.milliseconds
         let count = registry.withLock { registry -> Int in
@@ -209,16 +209,16 @@ final class LiveHub: Service, Sendable {
 }
 
 /// The live connections of one event loop. Its set is only touched on that loop.
-final class LiveShard: Sendable {
-    let loop: any EventLoop
-    let sessions: NIOLoopBoundBox<[ObjectIdentifier: LiveSession]>
+package final class LiveShard: Sendable {
+    package let loop: any EventLoop
+    package let sessions: NIOLoopBoundBox<[ObjectIdentifier: LiveSession]>
 
-    init(loop: any EventLoop) {
+    package init(loop: any EventLoop) {
         self.loop = loop
         self.sessions = NIOLoopBoundBox([:], eventLoop: loop)
     }
 
-    func deliver(_ batch: LiveHub.Batch) {
+    package func deliver(_ batch: LiveHub.Batch) {
         loop.execute { [sessions] in
             guard !sessions.value.isEmpty else { return }
             var bodies: [String: LiveSession.SharedBody] = [:]
@@ -227,19 +227,19 @@ final class LiveShard: Sendable {
     }
 
     /// An unnumbered event to every connection of the loop.
-    func send(_ event: String) {
+    package func send(_ event: String) {
         loop.execute { [sessions] in
             for session in sessions.value.values { session.event(event) }
         }
     }
 
-    func heartbeat() {
+    package func heartbeat() {
         loop.execute { [sessions] in
             for session in sessions.value.values { session.heartbeat() }
         }
     }
 
-    func closeAll() {
+    package func closeAll() {
         loop.execute { [sessions] in
             for session in sessions.value.values { session.socket?.close(code: WebSocketConnection.CloseCode.goingAway, reason: "server shutting down") }
         }

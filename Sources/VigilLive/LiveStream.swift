@@ -1,3 +1,4 @@
+import VigilWebSocket
 import NIOCore
 import Synchronization
 import VigilCore
@@ -9,22 +10,22 @@ import VigilStore
 /// connection was not writable, or there was none) waits in a bounded queue. A client that falls
 /// behind gets conflated updates (latest value per series); past the hard limit it is closed with
 /// 1013. The connection that owns the stream (`owner`) is the only one that may number messages.
-final class LiveStream: Sendable {
+package final class LiveStream: Sendable {
     /// A reading encoded once as a JSON object, shared by every stream it goes to.
-    struct Fragment: Sendable {
+    package struct Fragment: Sendable {
         let key: String
         let json: ByteBuffer
     }
 
     /// A numbered message kept for replay. An update is stored as its body (shared with every
     /// stream that got the same readings); its per-stream start is rebuilt from `seq`.
-    struct Entry: Sendable {
+    package struct Entry: Sendable {
         let seq: UInt64
         let body: ByteBuffer
         let isUpdate: Bool
     }
 
-    enum Offer {
+    package enum Offer {
         /// Send now, numbered from `first` on.
         case send(first: UInt64)
         case queued
@@ -33,7 +34,7 @@ final class LiveStream: Sendable {
         case duplicate
     }
 
-    struct State {
+    package struct State {
         var subscriptions: [Int: SeriesSelector] = [:]
         var pending: [Fragment] = []
         /// Conflation mode: latest fragment per series, in first-arrival order.
@@ -52,24 +53,24 @@ final class LiveStream: Sendable {
         var hasBacklog: Bool { !pending.isEmpty || conflated != nil }
     }
 
-    let id: String
-    let owner: String
-    let settings: HTTPSettings.WebSocketSettings
+    package let id: String
+    package let owner: String
+    package let settings: LiveSettings
     private let state = Mutex(State())
 
-    init(id: String, owner: String, settings: HTTPSettings.WebSocketSettings) {
+    package init(id: String, owner: String, settings: LiveSettings) {
         self.id = id
         self.owner = owner
         self.settings = settings
     }
 
-    var subscriptions: [Int: SeriesSelector] { state.withLock { $0.subscriptions } }
+    package var subscriptions: [Int: SeriesSelector] { state.withLock { $0.subscriptions } }
 
-    func subscribe(_ id: Int, _ selector: SeriesSelector) -> [Int: SeriesSelector] {
+    package func subscribe(_ id: Int, _ selector: SeriesSelector) -> [Int: SeriesSelector] {
         state.withLock { $0.subscriptions[id] = selector; return $0.subscriptions }
     }
 
-    func unsubscribe(_ id: Int) -> [Int: SeriesSelector] {
+    package func unsubscribe(_ id: Int) -> [Int: SeriesSelector] {
         state.withLock { _ = $0.subscriptions.removeValue(forKey: id); return $0.subscriptions }
     }
 
@@ -77,7 +78,7 @@ final class LiveStream: Sendable {
 
     /// An update for the owning connection: numbered now when it can be written now and nothing
     /// older waits; queued otherwise.
-    func offer(owner: Int, batch: UInt64, bodies: [ByteBuffer], fragments: [Fragment], writable: Bool) -> Offer {
+    package func offer(owner: Int, batch: UInt64, bodies: [ByteBuffer], fragments: [Fragment], writable: Bool) -> Offer {
         state.withLock { state -> Offer in
             guard state.owner == owner else { return .notOwner }
             guard batch > state.lastBatch else { return .duplicate }
@@ -96,7 +97,7 @@ final class LiveStream: Sendable {
     }
 
     /// Queues a batch's matching readings for a stream that has no connection.
-    func enqueueDetached(batch: UInt64, select: ([SeriesSelector]) -> [Fragment]) {
+    package func enqueueDetached(batch: UInt64, select: ([SeriesSelector]) -> [Fragment]) {
         state.withLock { state in
             guard state.owner == 0, batch > state.lastBatch, !state.subscriptions.isEmpty else { return }
             state.lastBatch = batch
@@ -105,7 +106,7 @@ final class LiveStream: Sendable {
         }
     }
 
-    private static func enqueue(_ state: inout State, _ fragments: [Fragment], settings: HTTPSettings.WebSocketSettings) {
+    private static func enqueue(_ state: inout State, _ fragments: [Fragment], settings: LiveSettings) {
         guard !state.overflowed else { return }
         if state.conflated != nil {
             for fragment in fragments {
@@ -135,7 +136,7 @@ final class LiveStream: Sendable {
     }
 
     /// The next queued readings (at most `limit`) as a numbered update body, kept for replay.
-    func drain(owner: Int, nowMs: Int64, limit: Int = LiveMessages.maxReadingsPerUpdate, allocator: ByteBufferAllocator) -> (seq: UInt64, body: ByteBuffer)? {
+    package func drain(owner: Int, nowMs: Int64, limit: Int = LiveMessages.maxReadingsPerUpdate, allocator: ByteBufferAllocator) -> (seq: UInt64, body: ByteBuffer)? {
         state.withLock { state -> (UInt64, ByteBuffer)? in
             guard state.owner == owner else { return nil }
             var jsons: [ByteBuffer] = []
@@ -158,11 +159,11 @@ final class LiveStream: Sendable {
         }
     }
 
-    var overflowed: Bool { state.withLock { $0.overflowed } }
+    package var overflowed: Bool { state.withLock { $0.overflowed } }
 
     /// A numbered message that is not an update (a snapshot), kept for replay like updates.
     /// The caller builds it from the number; nil when `owner` no longer owns the stream.
-    func numbered(owner: Int, _ build: (UInt64) -> ByteBuffer) -> ByteBuffer? {
+    package func numbered(owner: Int, _ build: (UInt64) -> ByteBuffer) -> ByteBuffer? {
         state.withLock { state in
             guard state.owner == owner else { return nil }
             state.seq += 1
@@ -187,11 +188,14 @@ final class LiveStream: Sendable {
     /// Takes the stream for a connection. With `after`, for a resume: the messages after that
     /// sequence number to send again, or nil when the ring no longer reaches back that far (the
     /// client must take a fresh snapshot; the stream is then left as it was).
-    func attach(owner: Int, after seq: UInt64? = nil) -> [Entry]? {
+    package func attach(owner: Int, after seq: UInt64? = nil) -> [Entry]? {
         state.withLock { state -> [Entry]? in
             var missed: [Entry] = []
+            // An overflowed stream dropped readings it had queued: whatever the client saw last,
+            // only a fresh snapshot is whole again.
+            if seq != nil, state.overflowed { return nil }
             if let seq, seq != state.seq {
-                guard seq < state.seq, !state.overflowed else { return nil }
+                guard seq < state.seq else { return nil }
                 let kept = state.ring[state.ringHead...]
                 guard let first = kept.first, first.seq <= seq + 1 else { return nil }
                 missed = kept.filter { $0.seq > seq }
@@ -203,7 +207,7 @@ final class LiveStream: Sendable {
     }
 
     /// Lets go of the stream when `owner` still has it; true when it did.
-    func detach(owner: Int, nowMs: Int64) -> Bool {
+    package func detach(owner: Int, nowMs: Int64) -> Bool {
         state.withLock { state in
             guard state.owner == owner else { return false }
             state.owner = 0
@@ -213,7 +217,7 @@ final class LiveStream: Sendable {
     }
 
     /// Detached for longer than `window`: the hub forgets the stream.
-    func expired(nowMs: Int64, window: Int64) -> Bool {
+    package func expired(nowMs: Int64, window: Int64) -> Bool {
         state.withLock { state in state.detachedAtMs.map { nowMs - $0 > window } ?? false }
     }
 }

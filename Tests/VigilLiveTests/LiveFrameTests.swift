@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 import VigilWebSocket
-@testable import VigilServer
+@testable import VigilLive
 
 @Suite("Live update frames")
 struct LiveFrameTests {

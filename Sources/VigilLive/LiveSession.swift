@@ -11,11 +11,11 @@ import VigilStore
 /// One connection of the live protocol (docs/live-protocol.md), living on its channel's event loop:
 /// handles client operations, writes numbered updates from its stream, and measures the round-trip
 /// time with application pings (browsers cannot see WebSocket pongs, and the console shows the RTT).
-final class LiveSession: WebSocketEndpoint {
+package final class LiveSession: WebSocketEndpoint {
     /// One batch's update bodies for one set of subscriptions, shared by the loop's connections
     /// that have that set; each compressed at most once. A large batch becomes several updates
     /// (at most `LiveMessages.maxReadingsPerUpdate` readings or about 32 KiB each).
-    final class SharedBody {
+    package final class SharedBody {
         let fragments: [LiveStream.Fragment]
         let bodies: [ByteBuffer]
         private var deflated: [ByteBuffer?]?
@@ -33,10 +33,10 @@ final class LiveSession: WebSocketEndpoint {
         }
     }
 
-    let hub: LiveHub
-    let principal: Principal
-    let logger: Logger
-    let owner: Int
+    package let hub: LiveHub
+    package let user: LiveUser
+    package let logger: Logger
+    package let owner: Int
     private(set) var socket: WebSocketConnection?
     private var stream: LiveStream?
     private var shard: LiveShard?
@@ -47,16 +47,16 @@ final class LiveSession: WebSocketEndpoint {
     private var nextPing = 0
     private var pings: [Int: NIODeadline] = [:]
 
-    init(hub: LiveHub, principal: Principal, logger: Logger) {
+    package init(hub: LiveHub, user: LiveUser, logger: Logger) {
         self.hub = hub
-        self.principal = principal
+        self.user = user
         self.logger = logger
         self.owner = hub.newOwner()
     }
 
     // MARK: Connection events
 
-    func opened(_ socket: WebSocketConnection) {
+    package func opened(_ socket: WebSocketConnection) {
         guard let loop = socket.channel?.eventLoop else { return }
         self.socket = socket
         hub.connected(+1)
@@ -65,15 +65,15 @@ final class LiveSession: WebSocketEndpoint {
         self.shard = shard
         // Batches before this connection are not its to replay (snapshots cover them).
         lastSeenBatch = hub.newestBatch
-        let stream = hub.newStream(owner: principal.name)
+        let stream = hub.newStream(owner: user.name)
         _ = stream.attach(owner: owner)
         self.stream = stream
-        send("{\"type\":\"hello\",\"stream\":\"\(stream.id)\",\"seq\":0,\"user\":\"\(QueryJSON.escape(principal.name))\","
-             + "\"role\":\"\(principal.role.rawValue)\",\"ping_interval\":\(Double(hub.settings.pingInterval.milliseconds) / 1000),"
+        send("{\"type\":\"hello\",\"stream\":\"\(stream.id)\",\"seq\":0,\"user\":\"\(JSONText.escape(user.name))\","
+             + "\"role\":\"\(user.role)\",\"ping_interval\":\(Double(hub.settings.pingInterval.milliseconds) / 1000),"
              + "\"sources\":\(LiveMessages.sources(hub.board))}")
     }
 
-    func closed(_ socket: WebSocketConnection) {
+    package func closed(_ socket: WebSocketConnection) {
         // Park the stream before the connection stops counting: with no connection and nothing
         // parked the hub skips encoding batches, and a batch skipped in between was lost to the
         // stream without a gap in its sequence numbers.
@@ -84,15 +84,15 @@ final class LiveSession: WebSocketEndpoint {
         self.socket = nil
     }
 
-    func received(binary: ByteBuffer, on socket: WebSocketConnection) {
-        sendError("binary messages are not part of \(LiveRoutes.subprotocol)")
+    package func received(binary: ByteBuffer, on socket: WebSocketConnection) {
+        sendError("binary messages are not part of \(LiveMessages.subprotocol)")
     }
 
-    func becameWritable(_ socket: WebSocketConnection) { drain() }
+    package func becameWritable(_ socket: WebSocketConnection) { drain() }
 
     // MARK: Updates
 
-    func deliver(_ batch: LiveHub.Batch, bodies: inout [String: SharedBody]) {
+    package func deliver(_ batch: LiveHub.Batch, bodies: inout [String: SharedBody]) {
         guard let socket, socket.isOpen else { return }
         // Seen while the connection was open: parking later replays only batches after this one
         // (those a closing connection dropped or that were still on their way to this loop).
@@ -142,17 +142,17 @@ final class LiveSession: WebSocketEndpoint {
         hub.closedSlow.increment()
         hub.droppedClients.add(1, ordering: .relaxed)
         if hub.slowLog.check("slow").emit {
-            logger.warning("closing a live client that does not keep up", metadata: ["user": "\(principal.name)"])
+            logger.warning("closing a live client that does not keep up", metadata: ["user": "\(user.name)"])
         }
         socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: "too slow: send queue over its limit", waitForPeer: false)
     }
 
     /// An unnumbered event (a source's status change).
-    func event(_ text: String) { send(text) }
+    package func event(_ text: String) { send(text) }
 
     // MARK: Heartbeat
 
-    func heartbeat() {
+    package func heartbeat() {
         guard let socket, socket.isOpen else { return }
         if pings.count >= 2 {
             hub.closedSilent.increment()
@@ -167,7 +167,7 @@ final class LiveSession: WebSocketEndpoint {
 
     // MARK: Client operations
 
-    func received(text: ByteBuffer, on socket: WebSocketConnection) {
+    package func received(text: ByteBuffer, on socket: WebSocketConnection) {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(text.readableBytesView))) as? [String: Any],
               let op = object["op"] as? String else {
             return sendError("expected a JSON object with an \"op\"")
@@ -222,7 +222,7 @@ final class LiveSession: WebSocketEndpoint {
     }
 
     /// `"readings":[…],"history":[…]` for a snapshot (on the thread pool: it reads the store).
-    static func snapshotFields(store: MetricStore, selector: SeriesSelector, historyMinutes: Int,
+    package static func snapshotFields(store: MetricStore, selector: SeriesSelector, historyMinutes: Int,
                                budget: QueryBudget? = nil) throws -> String {
         let allocator = ByteBufferAllocator()
         var parts = try store.lastValues(selector, budget: budget).map {
@@ -233,8 +233,8 @@ final class LiveSession: WebSocketEndpoint {
         if historyMinutes > 0 {
             let now = WallClock.nowMs()
             for samples in try store.read(selector, from: now - Int64(historyMinutes) * 60_000, to: now, budget: budget) {
-                let points = zip(samples.timestamps, samples.values).map { "[\($0),\(QueryJSON.number($1))]" }
-                history.append("{\"series\":\"\(QueryJSON.escape(samples.series.description))\",\"points\":[" + points.joined(separator: ",") + "]}")
+                let points = zip(samples.timestamps, samples.values).map { "[\($0),\(JSONText.number($1))]" }
+                history.append("{\"series\":\"\(JSONText.escape(samples.series.description))\",\"points\":[" + points.joined(separator: ",") + "]}")
             }
         }
         return "\"readings\":[" + parts.joined(separator: ",") + "],\"history\":[" + history.joined(separator: ",") + "]"
@@ -244,7 +244,7 @@ final class LiveSession: WebSocketEndpoint {
         guard let streamID = object["stream"] as? String, let seq = (object["seq"] as? NSNumber)?.uint64Value else {
             return sendError("resume needs \"stream\" and \"seq\"")
         }
-        guard let socket, let (old, missed) = hub.resume(streamID, user: principal.name, owner: owner, after: seq, instead: stream) else {
+        guard let socket, let (old, missed) = hub.resume(streamID, user: user.name, owner: owner, after: seq, instead: stream) else {
             return send("{\"type\":\"resync\",\"reason\":\"the stream is gone or its replay buffer no longer reaches seq \(seq): subscribe again for a fresh snapshot\"}")
         }
         // The old stream is ours now (a connection still holding it closes at its next update).
@@ -274,6 +274,6 @@ final class LiveSession: WebSocketEndpoint {
 
     private func sendError(_ message: String, id: Int? = nil) {
         let idPart = id.map { ",\"id\":\($0)" } ?? ""
-        send("{\"type\":\"error\"\(idPart),\"message\":\"\(QueryJSON.escape(message))\"}")
+        send("{\"type\":\"error\"\(idPart),\"message\":\"\(JSONText.escape(message))\"}")
     }
 }

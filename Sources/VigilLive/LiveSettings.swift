@@ -1,0 +1,41 @@
+import VigilConfig
+
+/// `http.ws`: the live stream's limits and heartbeat.
+public struct LiveSettings: Sendable, Equatable {
+    public var pingInterval: Duration = .seconds(15)
+    public var maxConnections = 1000
+    /// Largest message a client may send (frames and the reassembled message).
+    public var maxMessageBytes = 64 * 1024
+    /// Updates waiting for a slow client before they are conflated (latest per series).
+    public var sendQueue = 1000
+    /// Past this many conflated series waiting, the client is closed with 1013.
+    public var sendQueueHardLimit = 20_000
+    /// How many recent updates a stream keeps for `resume` after a reconnect.
+    public var replayBuffer = 1000
+    /// How long a disconnected stream can be resumed.
+    public var resumeWindow: Duration = .seconds(300)
+    public var compression = true
+
+    public init() {}
+
+    /// Reads the `http.ws` section.
+    package static func decode(_ wsObject: ConfigObject) throws(ConfigError) -> LiveSettings {
+        var ws = LiveSettings()
+        ws.pingInterval = try wsObject.duration("ping_interval", default: ws.pingInterval)
+        guard ws.pingInterval >= .milliseconds(100) else {
+            throw ConfigError("http.ws.ping_interval: must be at least 100ms", at: wsObject.location(of: "ping_interval"))
+        }
+        ws.maxConnections = try wsObject.int("max_connections", default: ws.maxConnections, in: 1...1_000_000)
+        ws.maxMessageBytes = Int(try wsObject.byteSize("max_message") ?? Int64(ws.maxMessageBytes))
+        guard ws.maxMessageBytes >= 1024, ws.maxMessageBytes <= 64 << 20 else {
+            throw ConfigError("http.ws.max_message: must be between 1KiB and 64MiB", at: wsObject.location(of: "max_message"))
+        }
+        ws.sendQueue = try wsObject.int("send_queue", default: ws.sendQueue, in: 10...1_000_000)
+        ws.sendQueueHardLimit = try wsObject.int("send_queue_limit", default: max(ws.sendQueueHardLimit, ws.sendQueue), in: ws.sendQueue...10_000_000)
+        ws.replayBuffer = try wsObject.int("replay_buffer", default: ws.replayBuffer, in: 0...1_000_000)
+        ws.resumeWindow = try wsObject.duration("resume_window", default: ws.resumeWindow)
+        ws.compression = try wsObject.bool("compression", default: true)
+        try wsObject.finish()
+        return ws
+    }
+}
