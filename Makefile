@@ -12,6 +12,9 @@ demo:
 test:
 	scripts/install-deps.sh test
 	scripts/check-conversions.sh
+	node --check Sources/VigilConsole/Assets/logic.js
+	node --check Sources/VigilConsole/Assets/console.js
+	node --test Tests/console/
 	$(SWIFT) build --build-tests
 	./.build/debug/vigil check-config --quiet samples/*.yaml
 	$(SWIFT) test

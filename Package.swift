@@ -140,11 +140,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The operator console's page, scripts and style, embedded in the binary.
+        .target(
+            name: "VigilConsole",
+            resources: [
+                .embedInCode("Assets/index.html"), .embedInCode("Assets/logic.js"),
+                .embedInCode("Assets/console.js"), .embedInCode("Assets/style.css"),
+            ],
+            swiftSettings: strict
+        ),
         // Assembles config, services and HTTP routes into one application.
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

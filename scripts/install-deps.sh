@@ -13,7 +13,7 @@ build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodb
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl socat python3) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv nodejs chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 

@@ -1,0 +1,75 @@
+"use strict";
+// The console's pure parts under node's own test runner (Debian nodejs): `node --test Tests/console`.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const logic = require("../../Sources/VigilConsole/Assets/logic.js");
+
+test("backoff: full jitter under a ceiling that doubles from 500 ms and stops at 30 s", () => {
+  assert.equal(logic.backoffDelay(0, 0), 0);
+  assert.equal(logic.backoffDelay(0, 0.999999), 0.999999 * 500);
+  assert.equal(logic.backoffDelay(3, 0.5), 0.5 * 4000);
+  assert.equal(logic.backoffDelay(6, 0.999999), 0.999999 * 30_000);
+  assert.equal(logic.backoffDelay(1000, 0.5), 15_000);  // no overflow to Infinity
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const delay = logic.backoffDelay(attempt);
+    assert.ok(delay >= 0 && delay < logic.BACKOFF_CAP_MS, `attempt ${attempt}: ${delay}`);
+  }
+});
+
+test("sequence: updates must follow one by one; a snapshot sets the number; a gap is reported", () => {
+  const sequence = logic.createSequence();
+  assert.equal(sequence.accept(1), "ok");  // the first update of a fresh stream
+  assert.equal(sequence.accept(2), "ok");
+  assert.equal(sequence.accept(4), "gap");
+  assert.equal(sequence.seq, 2, "a gap does not move the number");
+  assert.equal(sequence.accept(2), "gap", "a repeat is a gap too");
+  sequence.reset(10);
+  assert.equal(sequence.accept(11), "ok");
+  sequence.reset();
+  assert.equal(sequence.accept(57), "ok", "after a reset the next number is taken as it comes");
+});
+
+test("values: integers and large values plainly, small ones with one or two decimals, missing as a dash", () => {
+  assert.equal(logic.formatValue(21), "21");
+  assert.equal(logic.formatValue(21.456), "21.5");
+  assert.equal(logic.formatValue(3.14159), "3.14");
+  assert.equal(logic.formatValue(-0.5), "-0.50");
+  assert.equal(logic.formatValue(12345.678), "12345.68");
+  assert.equal(logic.formatValue(1e21), "1e+21");
+  assert.equal(logic.formatValue(null), "—");
+  assert.equal(logic.formatValue(NaN), "—");
+});
+
+test("chart scaling: the range of the points, widened when flat; pixels inside the padding", () => {
+  assert.equal(logic.valueRange([]), null);
+  assert.deepEqual(logic.valueRange([[0, 5], [1, -2], [2, 7]]), { low: -2, high: 7 });
+  assert.deepEqual(logic.valueRange([[0, 3], [1, 3]]), { low: 2, high: 4 });
+  const pad = { left: 50, right: 10, top: 10, bottom: 20 };
+  const { x, y } = logic.scales({ start: 1000, end: 2000, low: 0, high: 100, width: 560, height: 230, pad });
+  assert.equal(x(1000), 50);
+  assert.equal(x(2000), 550);
+  assert.equal(x(1500), 300);
+  assert.equal(y(100), 10);
+  assert.equal(y(0), 210);
+  assert.equal(y(50), 110);
+});
+
+test("chart columns: one min-max per pixel, a long gap starts a new line", () => {
+  const x = (t) => t / 10;  // 10 ms per pixel
+  const points = [[0, 1], [3, 5], [7, 2], [10, 4], [20, 3], [500, 9], [505, 1]];
+  const lines = logic.columns(points, x, 100);
+  assert.equal(lines.length, 2);
+  assert.deepEqual(lines[0], [{ x: 0, low: 1, high: 5 }, { x: 1, low: 2, high: 4 }, { x: 2, low: 3, high: 3 }]);
+  assert.deepEqual(lines[1], [{ x: 50, low: 9, high: 9 }, { x: 51, low: 1, high: 1 }]);
+  assert.deepEqual(logic.columns([], x, 100), []);
+  // 100 000 points into 500 columns.
+  const many = Array.from({ length: 100_000 }, (_, i) => [i, Math.sin(i)]);
+  const wide = logic.columns(many, (t) => t / 200, 1000);
+  assert.equal(wide.length, 1);
+  assert.equal(wide[0].length, 501);
+});
+
+test("silence matchers: the alert's labels without severity, quoted and escaped", () => {
+  assert.equal(logic.matchersFor({ alertname: "Hot", device: "boiler", severity: "critical" }), '{alertname="Hot",device="boiler"}');
+  assert.equal(logic.matchersFor({ path: 'C:\\dir "x"' }), '{path="C:\\\\dir \\"x\\""}');
+});
