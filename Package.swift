@@ -38,7 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
-        // libmosquitto (Debian libmosquitto-dev) as a Swift module; only VigilIngest/MQTT/Client sees it.
+        // libmosquitto (Debian libmosquitto-dev) as a Swift module; only VigilMQTT sees it.
         .systemLibrary(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
@@ -61,11 +61,14 @@ let package = Package(
             dependencies: ["VigilCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        // One MQTT connection through libmosquitto on a thread of its own: connect, reconnect with
+        // backoff, subscribe, publish. Used by ingest, the MQTT alert notifier and the simulator.
+        .target(name: "VigilMQTT", dependencies: ["VigilCore", "CMosquitto"], swiftSettings: strict),
         // Sources (MQTT, serial lines, Modbus RTU/TCP), payload parsers and normalization.
         .target(
             name: "VigilIngest",
             dependencies: [
-                "VigilCore", "VigilConfig", "CMosquitto", "CModbus",
+                "VigilCore", "VigilConfig", "VigilMQTT", "CModbus",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,7 +82,7 @@ let package = Package(
         .target(
             name: "VigilAlerts",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore",
+                "VigilCore", "VigilConfig", "VigilMQTT", "VigilStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,7 +114,7 @@ let package = Package(
         // `vigil simulate`: realistic device telemetry published over MQTT.
         .target(
             name: "VigilSimulator",
-            dependencies: ["VigilCore", "VigilIngest", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["VigilCore", "VigilIngest", "VigilMQTT", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // RFC 6455 on a NIO channel: the opening handshake as an upgrader, frames, UTF-8 validation,
@@ -194,7 +197,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: testSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
-        .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest", "VigilMQTT", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilStore", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilForwardTests", dependencies: ["VigilForward", "CSnappy"], swiftSettings: testSettings),
         .testTarget(name: "VigilWebSocketTests", dependencies: ["VigilWebSocket"], swiftSettings: testSettings),

@@ -145,7 +145,7 @@ public struct Gateway: Sendable {
         let selfReadings = SelfReadings(board: board, rejects: rejects, hub: hub,
                                         storeDirectory: (config.store.path as NSString).deletingLastPathComponent, center: alerts)
         services.append(AlertService(center: alerts, subscription: bus.subscribe("alerts", capacity: 200_000),
-                                     brokers: config.mqtt.brokers, selfReadings: { selfReadings($0) },
+                                     brokers: config.mqtt.clientOptionsByBroker, selfReadings: { selfReadings($0) },
                                      logger: Logger(label: "vigil.alerts")))
         services.append(BusCloser(bus: bus))
         for port in config.serial.ports {

@@ -1,3 +1,4 @@
+import VigilMQTT
 import Synchronization
 import Testing
 import VigilCore

@@ -1,6 +1,6 @@
 import Logging
 import VigilCore
-import VigilIngest
+import VigilMQTT
 
 /// Publishes the notification JSON to a topic (a template, e.g. `vigil/alerts/{{ $rule }}`) on one
 /// of the configured brokers, through its own connection (client id `<client_id>-alerts`, no
@@ -10,10 +10,11 @@ final class MQTTNotifier: AlertNotifier {
     let settings: NotifierConfig.MQTT
     let client: MosquittoClient
 
-    init(name: String, settings: NotifierConfig.MQTT, broker: BrokerConfig, logger: Logger) throws {
+    /// `broker`: the named broker's connection options, as ingest uses them (address, TLS, credentials).
+    init(name: String, settings: NotifierConfig.MQTT, broker: MosquittoClient.Options, logger: Logger) throws {
         self.name = name
         self.settings = settings
-        var options = broker.clientOptions()
+        var options = broker
         options.clientID = String((options.clientID + "-alerts").prefix(64))
         options.subscriptions = []
         options.will = nil

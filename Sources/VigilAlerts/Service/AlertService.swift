@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
 import VigilCore
-import VigilIngest
+import VigilMQTT
 
 /// Runs alerting: evaluates every reading from the bus, ticks for time-driven changes (and
 /// samples the gateway's own health for the self-alerts), and runs one outbox deliverer per notifier.
@@ -9,11 +9,12 @@ import VigilIngest
 public struct AlertService: Service {
     let center: AlertCenter
     let subscription: ReadingSubscription
-    let brokers: [BrokerConfig]
+    /// Connection options of the configured MQTT brokers, by name (for MQTT notifiers).
+    let brokers: [String: MosquittoClient.Options]
     let selfReadings: @Sendable (Int64) -> [Reading]
     let logger: Logger
 
-    public init(center: AlertCenter, subscription: ReadingSubscription, brokers: [BrokerConfig],
+    public init(center: AlertCenter, subscription: ReadingSubscription, brokers: [String: MosquittoClient.Options],
                 selfReadings: @escaping @Sendable (Int64) -> [Reading], logger: Logger) {
         self.center = center
         self.subscription = subscription
@@ -24,7 +25,7 @@ public struct AlertService: Service {
 
     /// Builds the notifiers up front, so a bad CA file or an MQTT client that cannot be created
     /// stops the start with a clear message instead of failing quietly later.
-    public static func makeNotifiers(_ configs: [NotifierConfig], brokers: [BrokerConfig], logger: Logger) throws -> [any AlertNotifier] {
+    public static func makeNotifiers(_ configs: [NotifierConfig], brokers: [String: MosquittoClient.Options], logger: Logger) throws -> [any AlertNotifier] {
         var out: [any AlertNotifier] = []
         for config in configs {
             do {
@@ -33,7 +34,7 @@ public struct AlertService: Service {
                 case .alertmanager(let settings):
                     out.append(try AlertmanagerNotifier(name: config.name, settings: settings, timeout: config.timeout))
                 case .mqtt(let settings):
-                    guard let broker = brokers.first(where: { $0.name == settings.broker }) else {
+                    guard let broker = brokers[settings.broker] else {
                         throw NotifierError.rejected("no MQTT broker named '\(settings.broker)'")
                     }
                     out.append(try MQTTNotifier(name: config.name, settings: settings, broker: broker, logger: logger))

@@ -1,3 +1,4 @@
+import VigilMQTT
 extension BrokerConfig {
     /// Connection options for this broker: address, TLS, credentials, reconnect backoff, the
     /// configured subscriptions and the status topic's will and birth messages.
@@ -20,5 +21,13 @@ extension BrokerConfig {
             options.birth = .init(topic: topic, payload: "online", qos: 1, retain: true)
         }
         return options
+    }
+}
+
+extension MQTTConfig {
+    /// Each broker's connection options by name: what other parts (the MQTT alert notifier)
+    /// connect with, without knowing ingest's configuration.
+    public var clientOptionsByBroker: [String: MosquittoClient.Options] {
+        Dictionary(brokers.map { ($0.name, $0.clientOptions()) }, uniquingKeysWith: { first, _ in first })
     }
 }

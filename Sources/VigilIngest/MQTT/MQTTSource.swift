@@ -1,3 +1,4 @@
+import VigilMQTT
 import Logging
 import Metrics
 import ServiceLifecycle

@@ -9,7 +9,7 @@ import VigilCore
 ///
 /// Why our own loop thread rather than `mosquitto_loop_start`: libmosquitto's built-in loop gives
 /// up for good on authentication and TLS errors, and its reconnect delay has no jitter. Here the
-/// thread runs `mosquitto_loop` and reconnects with `ReconnectBackoff` until `stop()`.
+/// thread (a `DedicatedThread`) runs `mosquitto_loop` and reconnects with `ReconnectBackoff` until `stop()`.
 ///
 /// `@unchecked Sendable` is safe because: the `mosquitto*` handle is created in `init` and
 /// destroyed in `deinit` only (never reassigned); `mosquitto_threaded_set(true)` makes
@@ -96,17 +96,11 @@ public final class MosquittoClient: @unchecked Sendable {
         case stopped
     }
 
-    private struct LoopState {
-        var stopRequested = false
-        var exited = false
-        var exitWaiters: [CheckedContinuation<Void, Never>] = []
-    }
-
     private let handle: OpaquePointer
     private let options: Options
     private let callbacks: CallbackBox
-    private let state = Mutex(LoopState())
-    private let wakeup = NSCondition()
+    /// The loop thread, once started.
+    private let loop = Mutex<DedicatedThread?>(nil)
 
     /// `onIdle` runs on the loop thread whenever no more data is waiting on the socket: after a
     /// lone message, or at the end of a burst. Consumers batch their work until then.
@@ -156,28 +150,19 @@ public final class MosquittoClient: @unchecked Sendable {
 
     /// Starts the loop thread. It connects, reconnects with backoff, and runs until `stop()`.
     public func start() {
-        let thread = Thread { [self] in runLoop() }
-        thread.name = "mqtt-\(options.clientID)"
-        thread.start()
+        loop.withLock { loop in
+            guard loop == nil else { return }
+            loop = DedicatedThread.start(name: "mqtt-\(options.clientID)") { [self] thread in runLoop(on: thread) }
+        }
     }
 
     /// Disconnects cleanly (no will) and waits for the loop thread to end, without blocking the
     /// calling task's thread.
     public func stop() async {
-        let alreadyExited = state.withLock { state in
-            state.stopRequested = true
-            return state.exited
-        }
-        if alreadyExited { return }
+        guard let thread = loop.withLock({ $0 }) else { return }
+        thread.requestStop()
         mosquitto_disconnect(handle)
-        wakeLoop()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let exited = state.withLock { state in
-                if !state.exited { state.exitWaiters.append(continuation) }
-                return state.exited
-            }
-            if exited { continuation.resume() }
-        }
+        await thread.waitUntilExited()
     }
 
     public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) throws(MQTTClientError) {
@@ -197,8 +182,6 @@ public final class MosquittoClient: @unchecked Sendable {
         mosquitto_disconnect(handle)
     }
 
-    private var stopRequested: Bool { state.withLock { $0.stopRequested } }
-
     private func connect() -> Int32 {
         guard options.mqtt5 else {
             return mosquitto_connect(handle, options.host, Int32(options.port), Int32(options.keepalive))
@@ -212,21 +195,21 @@ public final class MosquittoClient: @unchecked Sendable {
         return mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepalive), nil, properties)
     }
 
-    private func runLoop() {
+    private func runLoop(on thread: DedicatedThread) {
         var backoff = ReconnectBackoff(minimum: options.reconnectMinimum, maximum: options.reconnectMaximum)
         var everConnected = false
-        while !stopRequested {
+        while !thread.stopping {
             let rc = everConnected ? mosquitto_reconnect(handle) : connect()
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 everConnected = true
                 let connectedAt = ContinuousClock.now
                 var loopRC: Int32 = MOSQ_ERR_SUCCESS.rawValue
-                while !stopRequested, loopRC == MOSQ_ERR_SUCCESS.rawValue {
+                while !thread.stopping, loopRC == MOSQ_ERR_SUCCESS.rawValue {
                     loopRC = mosquitto_loop(handle, 1000, 1)
                     if !socketReadable() { callbacks.onIdle() }
                 }
                 callbacks.onIdle()
-                if stopRequested { break }
+                if thread.stopping { break }
                 // The TCP connect succeeds before TLS and CONNACK: without a CONNACK this attempt
                 // failed to connect (a TLS error, say) rather than losing a connection.
                 let gotConnack = callbacks.connectedSinceLastCheck()
@@ -240,15 +223,9 @@ public final class MosquittoClient: @unchecked Sendable {
             }
             let delay = backoff.nextDelay()
             callbacks.onEvent(.retrying(after: delay))
-            sleep(for: delay)
-        }
-        let waiters = state.withLock { state in
-            state.exited = true
-            defer { state.exitWaiters = [] }
-            return state.exitWaiters
+            thread.sleep(for: delay)
         }
         callbacks.onEvent(.stopped)
-        for waiter in waiters { waiter.resume() }
     }
 
     /// True when more bytes are waiting (mosquitto_loop reads one packet per call for QoS 0).
@@ -258,21 +235,6 @@ public final class MosquittoClient: @unchecked Sendable {
         if mosquitto_want_write(handle) { return false }
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN) != 0
-    }
-
-    private func wakeLoop() {
-        wakeup.lock()
-        wakeup.broadcast()
-        wakeup.unlock()
-    }
-
-    private func sleep(for delay: Duration) {
-        let deadline = Date(timeIntervalSinceNow: Double(delay.milliseconds) / 1000)
-        wakeup.lock()
-        while !stopRequested, Date() < deadline {
-            _ = wakeup.wait(until: deadline)
-        }
-        wakeup.unlock()
     }
 
     /// Runs in the loop thread from the CONNACK callback.
