@@ -202,7 +202,9 @@ let package = Package(
         .testTarget(name: "VigilForwardTests", dependencies: ["VigilForward", "CSnappy"], swiftSettings: testSettings),
         .testTarget(name: "VigilWebSocketTests", dependencies: ["VigilWebSocket"], swiftSettings: testSettings),
         .testTarget(name: "VigilLiveTests", dependencies: ["VigilLive", "VigilTestSupport"], swiftSettings: testSettings),
-        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "VigilServerTests", dependencies: ["VigilServer", "VigilConsole", "VigilTestSupport",
+                                                       .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    swiftSettings: testSettings),
         // Starts the real `vigil` binary, mosquitto and curl on loopback.
         .testTarget(
             name: "VigilEndToEndTests",

@@ -26,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.fail("\(error)")
         }
         do {
-            try await Gateway(configPath: config, config: loaded).run()
+            try await Gateway(configPath: config, config: loaded, process: .bootstrap(loaded.logging)).run()
         } catch let error as StartupError {
             Terminal.fail("vigil: \(error)")
         }

@@ -1,4 +1,3 @@
-import VigilWebSocket
 import Foundation
 import Logging
 import Metrics
@@ -7,6 +6,7 @@ import ServiceLifecycle
 import Synchronization
 import VigilCore
 import VigilStore
+import VigilWebSocket
 
 /// The live fan-out. One bus subscriber encodes each batch of readings once and hands it to every
 /// event loop that has live connections (one task per loop and batch, not per connection); on the

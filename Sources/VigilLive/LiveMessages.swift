@@ -1,6 +1,6 @@
-import VigilWebSocket
 import NIOCore
 import VigilCore
+import VigilWebSocket
 
 /// The JSON of the live protocol's server messages, built as bytes. An update is split in two: a
 /// per-stream start (`{"type":"update","seq":N,`) and a body (`"t":…,"readings":[…]}`) that is

@@ -1,4 +1,3 @@
-import VigilWebSocket
 import CoreMetrics
 import Foundation
 import Logging
@@ -7,6 +6,7 @@ import NIOPosix
 import Synchronization
 import VigilCore
 import VigilStore
+import VigilWebSocket
 
 /// One connection of the live protocol (docs/live-protocol.md), living on its channel's event loop:
 /// handles client operations, writes numbered updates from its stream, and measures the round-trip

@@ -1,8 +1,8 @@
-import VigilWebSocket
 import NIOCore
 import Synchronization
 import VigilCore
 import VigilStore
+import VigilWebSocket
 
 /// One console's stream of numbered messages. It outlives its WebSocket connection for
 /// `http.ws.resume_window`, so a client that reconnects can `resume` from its last sequence

@@ -1,8 +1,8 @@
-import VigilMQTT
 import Logging
 import Synchronization
 import VigilCore
 import VigilIngest
+import VigilMQTT
 
 /// `vigil simulate`: publishes telemetry from `devices` simulated devices to an MQTT broker under
 /// `<prefix>/<site>/<device>/<metric>`, each device `rate` times per second.

@@ -1,8 +1,8 @@
-import VigilMQTT
 import Synchronization
 import Testing
 import VigilCore
 import VigilIngest
+import VigilMQTT
 import VigilTestSupport
 
 /// The libmosquitto wrapper against a real mosquitto started on a free loopback port.

@@ -21,11 +21,21 @@ public enum RawHTTP {
     }
 
     /// Connects to `port`, sends `pieces` (pausing `pause` between them), then reads until the
-    /// server closes or `timeout` passes.
+    /// server closes or `timeout` passes. The blocking socket work runs on a thread of its own:
+    /// on the cooperative pool (two threads on a two-core box) it would starve a server running
+    /// in the same process, which needs that pool to answer.
     public static func exchange(port: Int, _ pieces: [[UInt8]], pause: Duration = .zero,
                                 timeout: Duration = .seconds(15)) async throws -> Exchange {
+        let result: Result<Exchange, TestFailure> = await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: blockingExchange(port: port, pieces, pause: pause, timeout: timeout)) }
+            thread.start()
+        }
+        return try result.get()
+    }
+
+    private static func blockingExchange(port: Int, _ pieces: [[UInt8]], pause: Duration, timeout: Duration) -> Result<Exchange, TestFailure> {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        guard fd >= 0 else { return .failure(TestFailure("socket: \(errno)")) }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -34,10 +44,10 @@ public enum RawHTTP {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw TestFailure("connect to \(port): \(errno)") }
+        guard connected == 0 else { return .failure(TestFailure("connect to \(port): \(errno)")) }
         let started = ContinuousClock.now
         for (i, piece) in pieces.enumerated() {
-            if i > 0, pause > .zero { try await Task.sleep(for: pause) }
+            if i > 0, pause > .zero { usleep(UInt32(clamping: pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000)) }
             // A server that answered early may have closed already: stop sending, keep reading.
             let sent = piece.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if sent < 0 { break }
@@ -55,6 +65,6 @@ public enum RawHTTP {
             }
             received += buffer[0..<count]
         }
-        return Exchange(answer: String(decoding: received, as: UTF8.self), closed: closed, elapsed: ContinuousClock.now - started)
+        return .success(Exchange(answer: String(decoding: received, as: UTF8.self), closed: closed, elapsed: ContinuousClock.now - started))
     }
 }

@@ -1,39 +1,34 @@
-import VigilMQTT
 import Logging
 import Metrics
 import ServiceLifecycle
 import VigilCore
+import VigilMQTT
 
 /// One broker connection as a Service: subscribes, maps every message to readings and publishes
 /// them on the bus; reports connection state to the status board; watches subscriptions that
 /// expect messages (`expect_every`); stops on graceful shutdown.
-public struct MQTTSource: Service {
+public struct MQTTSource: ReadingSource {
+    public static let kind = "mqtt"
     public let config: BrokerConfig
-    let bus: ReadingBus
-    let board: SourceStatusBoard
+    public let context: SourceContext
     let logger: Logger
-    let rejects: IngestRejects
-    let normalizer: Normalizer
     let liveness: Liveness
 
-    public init(config: BrokerConfig, bus: ReadingBus, board: SourceStatusBoard, rejects: IngestRejects,
-                normalizer: Normalizer, logger: Logger) {
+    public init(config: BrokerConfig, context: SourceContext, logger: Logger) {
         self.config = config
-        self.bus = bus
-        self.board = board
-        var logger = logger
-        logger[metadataKey: "broker"] = "\(config.name)"
-        self.logger = logger
-        self.rejects = rejects
-        self.normalizer = normalizer
+        self.context = context
+        self.logger = Self.logger(logger, key: "broker", name: config.name)
         self.liveness = Liveness(subscriptions: config.subscriptions.count)
     }
 
     public var sourceName: String { "mqtt/\(config.name)" }
 
     public func run() async throws {
-        let name = sourceName
-        board.register(name: name, kind: "mqtt")
+        try await registered { try await connectAndServe() }
+        logger.info("MQTT source stopped")
+    }
+
+    private func connectAndServe() async throws {
         let batch = IngestBatch()
         let client = try MosquittoClient(
             options: clientOptions(),
@@ -57,8 +52,6 @@ public struct MQTTSource: Service {
             try? client.publish(topic: statusTopic, payload: "offline", qos: 1, retain: true)
         }
         await client.stop()
-        board.update(name) { $0.state = .stopped }
-        logger.info("MQTT source stopped")
     }
 
     func clientOptions() -> MosquittoClient.Options { config.clientOptions() }

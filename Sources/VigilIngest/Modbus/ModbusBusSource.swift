@@ -13,31 +13,23 @@ import VigilCore
 /// device that does not answer is retried `retries` times, then backed off exponentially (up to
 /// `backoff_max`) so a dead device costs the others little line time. Exceptions are counted per
 /// device with their readable reason. A lost port or connection is reopened with a capped backoff.
-public struct ModbusBusSource: Service {
+public struct ModbusBusSource: ReadingSource {
+    public static let kind = "modbus"
     public let config: ModbusBusConfig
-    let bus: ReadingBus
-    let board: SourceStatusBoard
-    let rejects: IngestRejects
-    let normalizer: Normalizer
+    public let context: SourceContext
     let logger: Logger
 
-    public init(config: ModbusBusConfig, bus: ReadingBus, board: SourceStatusBoard, rejects: IngestRejects,
-                normalizer: Normalizer, logger: Logger) {
+    public init(config: ModbusBusConfig, context: SourceContext, logger: Logger) {
         self.config = config
-        self.bus = bus
-        self.board = board
-        self.rejects = rejects
-        self.normalizer = normalizer
-        var logger = logger
-        logger[metadataKey: "bus"] = "\(config.name)"
-        self.logger = logger
+        self.context = context
+        self.logger = Self.logger(logger, key: "bus", name: config.name)
     }
 
+    public var sourceName: String { config.sourceName }
+
     public func run() async throws {
-        board.register(name: config.sourceName, kind: "modbus")
         let master = ModbusMaster(source: self)
-        await DedicatedThread.run(name: "modbus-\(config.name)") { master.run(on: $0) }
-        board.update(config.sourceName) { $0.state = .stopped }
+        await registered { await DedicatedThread.run(name: "modbus-\(config.name)") { master.run(on: $0) } }
     }
 }
 

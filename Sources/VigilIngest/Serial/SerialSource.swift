@@ -9,31 +9,23 @@ import VigilCore
 /// (and sends the poll command when configured), and when the device disappears (unplugged, EIO,
 /// ENODEV, the path gone) marks the source offline and reopens it with a capped backoff. Blocking
 /// I/O stays on that thread, so a stuck device never holds up the event loops or another source.
-public struct SerialSource: Service {
+public struct SerialSource: ReadingSource {
+    public static let kind = "serial"
     public let config: SerialPortConfig
-    let bus: ReadingBus
-    let board: SourceStatusBoard
-    let rejects: IngestRejects
-    let normalizer: Normalizer
+    public let context: SourceContext
     let logger: Logger
 
-    public init(config: SerialPortConfig, bus: ReadingBus, board: SourceStatusBoard, rejects: IngestRejects,
-                normalizer: Normalizer, logger: Logger) {
+    public init(config: SerialPortConfig, context: SourceContext, logger: Logger) {
         self.config = config
-        self.bus = bus
-        self.board = board
-        self.rejects = rejects
-        self.normalizer = normalizer
-        var logger = logger
-        logger[metadataKey: "port"] = "\(config.name)"
-        self.logger = logger
+        self.context = context
+        self.logger = Self.logger(logger, key: "port", name: config.name)
     }
 
+    public var sourceName: String { config.sourceName }
+
     public func run() async throws {
-        board.register(name: config.sourceName, kind: "serial")
         let loop = SerialLoop(source: self)
-        await DedicatedThread.run(name: "serial-\(config.name)") { loop.run(on: $0) }
-        board.update(config.sourceName) { $0.state = .stopped }
+        await registered { await DedicatedThread.run(name: "serial-\(config.name)") { loop.run(on: $0) } }
     }
 }
 

@@ -1,11 +1,11 @@
 #if canImport(Glibc)
-import VigilLive
 import Glibc
 #endif
 import Foundation
 import Synchronization
 import VigilAlerts
 import VigilCore
+import VigilLive
 import VigilIngest
 
 /// The readings the gateway makes about itself each alert evaluation, for the built-in self-alerts

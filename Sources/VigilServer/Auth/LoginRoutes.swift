@@ -1,7 +1,7 @@
-import VigilCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import VigilCore
 
 /// `POST /api/v1/login` (JSON `{"username","password"}` or a form), `POST /api/v1/logout` and
 /// `GET /api/v1/session` (who am I). The session id travels only in an HttpOnly, Secure,

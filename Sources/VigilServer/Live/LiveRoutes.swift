@@ -1,5 +1,3 @@
-import VigilLive
-import VigilWebSocket
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,6 +6,8 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import VigilCore
+import VigilLive
+import VigilWebSocket
 
 /// The WebSocket endpoints: `/api/v1/live` (Origin-checked, authenticated, subprotocol
 /// `vigil.v1.json`) and, when `http.diagnostics_echo` is on, `/diagnostics/echo` for the Autobahn

@@ -30,11 +30,6 @@ public final class MetricsExposition: Sendable {
         ).set(1.0)
     }
 
-    /// Makes swift-metrics (used by every module) report into this registry. Once per process.
-    public func bootstrapMetricsSystem() {
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-    }
-
     public func render() -> String {
         var out = registry.emitToString()
         ProcessMetrics.render(into: &out)
