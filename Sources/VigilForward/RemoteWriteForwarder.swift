@@ -27,6 +27,7 @@ public struct RemoteWriteForwarder: Service {
     let directory: String
     let logger: Logger
     let counters: Counters
+    let failureLog = FailureLog()
 
     public init(config: RemoteWriteConfig, store: MetricStore, board: SourceStatusBoard, dataDir: String, logger: Logger) {
         self.config = config
@@ -99,7 +100,6 @@ public struct RemoteWriteForwarder: Service {
         var density = 0.0
         var paceStart = ContinuousClock.now
         var paceSent = 0
-        var failures = 0
     }
 
     enum RoundResult { case idle, sent }
@@ -161,10 +161,10 @@ public struct RemoteWriteForwarder: Service {
             case .ok:
                 counters.ok.increment()
                 counters.sent.increment(by: batch.samples)
-                if state.failures > 0 {
-                    logger.notice("endpoint accepts writes again", metadata: ["failed_attempts": "\(state.failures)"])
+                let failed = failureLog.recovered()
+                if failed > 0 {
+                    logger.notice("endpoint accepts writes again", metadata: ["failed_attempts": "\(failed)"])
                 }
-                state.failures = 0
                 board.update(config.sourceName) { status in
                     status.state = .connected
                     status.messages += UInt64(batch.samples)
@@ -178,11 +178,10 @@ public struct RemoteWriteForwarder: Service {
                 return
             case .retry(let reason):
                 counters.failed.increment()
-                state.failures += 1
                 let delay = backoff.nextDelay()
-                if state.failures == 1 || state.failures % 20 == 0 {
+                if let line = failureLog.failed(reason) {
                     logger.warning("endpoint unavailable, retrying", metadata: [
-                        "reason": "\(reason)", "attempt": "\(state.failures)", "retry_in": "\(delay)"])
+                        "reason": "\(reason)", "failed_attempts_since_last_log": "\(line.repeats)", "retry_in": "\(delay)"])
                 }
                 board.update(config.sourceName) { $0.state = .disconnected; $0.detail = reason }
                 try await Task.sleep(for: delay)

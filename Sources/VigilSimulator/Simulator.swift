@@ -53,16 +53,16 @@ public struct Simulator: Sendable {
         clientOptions.reconnectMinimum = .milliseconds(200)
         clientOptions.reconnectMaximum = .seconds(5)
         let logger = self.logger
-        let failures = FailureLog(logger: logger)
+        let failures = FailureLog()
         let client = try MosquittoClient(options: clientOptions, onMessage: { _ in }, onEvent: { event in
             switch event {
             case .connected:
                 connection.set(true)
-                failures.reset()
+                failures.recovered()
                 logger.info("simulator connected to broker")
             case .connectFailed(let reason), .refused(let reason), .connectionLost(let reason):
                 connection.set(false)
-                failures.report("simulator cannot reach the broker: \(reason)")
+                failures.report("simulator cannot reach the broker: \(reason)", to: logger)
             default: break
             }
         })

@@ -101,14 +101,14 @@ public struct MQTTSource: ReadingSource {
         let name = sourceName
         let (board, logger, liveness) = (self.board, self.logger, self.liveness)
         let connects = Counter(label: "vigil_mqtt_connects_total", dimensions: [("broker", config.name)])
-        let failures = FailureLog(logger: logger)
+        let failures = FailureLog()
         let connected = Gauge(label: "vigil_mqtt_connected", dimensions: [("broker", config.name)])
         return { event in
             switch event {
             case .connected:
                 connects.increment()
                 connected.record(1)
-                failures.reset()
+                failures.recovered()
                 liveness.connected(at: WallClock.nowMs())
                 board.update(name) { $0.state = .connected; $0.detail = "" }
                 logger.info("connected to MQTT broker; subscriptions active")
@@ -116,12 +116,12 @@ public struct MQTTSource: ReadingSource {
                 connected.record(0)
                 liveness.disconnected()
                 board.update(name) { $0.state = .disconnected; $0.detail = "refused: \(reason)" }
-                failures.report("broker refused the connection: \(reason)")
+                failures.report("broker refused the connection: \(reason)", to: logger)
             case .connectFailed(let reason):
                 connected.record(0)
                 liveness.disconnected()
                 board.update(name) { $0.state = .disconnected; $0.detail = reason }
-                failures.report("cannot connect to MQTT broker: \(reason)")
+                failures.report("cannot connect to MQTT broker: \(reason)", to: logger)
             case .connectionLost(let reason):
                 connected.record(0)
                 liveness.disconnected()
@@ -222,32 +222,14 @@ final class Liveness: Sendable {
     }
 }
 
-/// Logs a connection failure once, and then only when the reason changes or every five minutes,
-/// so a broker that stays down costs a handful of lines, not one per retry.
-public final class FailureLog: Sendable {
-    private let logger: Logger
-    private let state = Mutex((reason: String?.none, since: ContinuousClock.Instant.now, repeats: 0))
-
-    public init(logger: Logger) { self.logger = logger }
-
-    public func report(_ reason: String) {
-        let (emit, repeats) = state.withLock { state -> (Bool, Int) in
-            let now = ContinuousClock.now
-            if state.reason != reason || now - state.since > .seconds(300) {
-                let repeats = state.reason == reason ? state.repeats : 0
-                state = (reason, now, 0)
-                return (true, repeats)
-            }
-            state.repeats += 1
-            return (false, 0)
-        }
-        guard emit else { return }
+extension FailureLog {
+    /// Logs a connection failure as `FailureLog` decides: "<reason>; retrying with backoff".
+    public func report(_ reason: String, to logger: Logger) {
+        guard let line = failed(reason) else { return }
         var metadata: Logger.Metadata = [:]
-        if repeats > 0 { metadata["failed_attempts_since_last_log"] = "\(repeats)" }
+        if line.repeats > 0 { metadata["failed_attempts_since_last_log"] = "\(line.repeats)" }
         logger.warning("\(reason); retrying with backoff", metadata: metadata)
     }
-
-    public func reset() { state.withLock { $0 = (nil, .now, 0) } }
 }
 
 import Synchronization
