@@ -19,7 +19,7 @@ struct APIParameterFuzzTests {
             if let t = QueryParameters.parseTime(text, nowMs: Self.now) { #expect(TimeBounds.contains(t)) }
             if let step = QueryParameters.parseStep(text) { #expect(step >= 1 && step <= QueryParameters.maxStepMs) }
             if let duration = ConfigValues.parseDuration(text) { #expect(duration <= ConfigValues.maxDuration) }
-            if case .ends(let ms) = AlertRoutes.end(of: ["duration": text], now: Self.now) { #expect(ms > Self.now) }
+            if case .ends(let ms) = AlertRoutes.end(of: text, now: Self.now) { #expect(ms > Self.now) }
             _ = QueryRoutes.formPairs(text)
             _ = ConfigValues.parseByteSize(text)
         }
@@ -38,7 +38,7 @@ struct APIParameterFuzzTests {
 
     @Test(arguments: ["106751991167d", "2562047788015215h", "36600000d", "1e400s"])
     func ackAndSilenceDurationsFromIssue14AreRefused(_ text: String) {
-        guard case .invalid = AlertRoutes.end(of: ["duration": text], now: Self.now) else {
+        guard case .invalid = AlertRoutes.end(of: text, now: Self.now) else {
             Issue.record("\(text) was accepted")
             return
         }

@@ -137,6 +137,14 @@ struct HTTPBehaviourTests {
                                                headers: bearer.merging([.contentType: "application/json"]),
                                                body: ByteBuffer(string: #"{"id":"x"}"#))
             #expect(ack.status == .forbidden)
+            // Bodies are typed: a field of the wrong type is named.
+            let login = try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json"],
+                                                 body: ByteBuffer(string: #"{"username":5,"password":"x"}"#))
+            #expect(login.status == .badRequest)
+            #expect(String(buffer: login.body).contains("'username' must be a string"), "\(String(buffer: login.body))")
+            let notJSON = try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: "[1,2"))
+            #expect(notJSON.status == .badRequest)
         }
     }
 }

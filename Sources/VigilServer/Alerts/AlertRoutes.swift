@@ -33,42 +33,42 @@ enum AlertRoutes {
 
         let operators = group.group().add(middleware: RequireOperator())
         operators.post("alerts/ack") { request, context in
-            let body = try await jsonBody(request, context)
-            guard let id = body["id"] as? String else { return QueryRoutes.badData("'id' (the alert's id) is required") }
+            let body = try await jsonBody(AckBody.self, request, context)
+            guard let id = body.id else { return QueryRoutes.badData("'id' (the alert's id) is required") }
             let now = WallClock.nowMs()
             let until: Int64?
-            switch end(of: body, now: now) {
+            switch end(of: body.duration, now: now) {
             case .invalid: return QueryRoutes.badData(DurationField.message)
             case .absent: until = nil
             case .ends(let ms): until = ms
             }
             let ack = AlertAck(by: context.principal?.name ?? "unknown", atMs: now, untilMs: until,
-                               comment: String((body["comment"] as? String ?? "").prefix(500)))
+                               comment: String((body.comment ?? "").prefix(500)))
             return await answer { () async throws(AlertCenter.APIError) in
                 let instance = try await center.acknowledge(id: id, ack: ack, now: now)
                 return AlertJSON.encode(AlertJSON.AlertView(instance, silencedBy: []))
             }
         }
         operators.post("alerts/unack") { request, context in
-            let body = try await jsonBody(request, context)
-            guard let id = body["id"] as? String else { return QueryRoutes.badData("'id' (the alert's id) is required") }
+            let body = try await jsonBody(AckBody.self, request, context)
+            guard let id = body.id else { return QueryRoutes.badData("'id' (the alert's id) is required") }
             return await answer { () async throws(AlertCenter.APIError) in
                 let instance = try await center.acknowledge(id: id, ack: nil, now: WallClock.nowMs())
                 return AlertJSON.encode(AlertJSON.AlertView(instance, silencedBy: []))
             }
         }
         operators.post("silences") { request, context in
-            let body = try await jsonBody(request, context)
-            guard let matchers = body["matchers"] as? String, !matchers.isEmpty else {
+            let body = try await jsonBody(SilenceBody.self, request, context)
+            guard let matchers = body.matchers, !matchers.isEmpty else {
                 return QueryRoutes.badData("'matchers' is required, e.g. {alertname=\"DoorOpen\",device=\"d1\"}")
             }
             let now = WallClock.nowMs()
             let ends: Int64
-            switch end(of: body, now: now) {
+            switch end(of: body.duration, now: now) {
             case .invalid: return QueryRoutes.badData(DurationField.message)
             case .ends(let ms): ends = ms
             case .absent:
-                guard let text = body["ends_at"] as? String, let ms = PayloadTimestamp.rfc3339(text) else {
+                guard let text = body.endsAt, let ms = PayloadTimestamp.rfc3339(text) else {
                     return QueryRoutes.badData("'duration' (e.g. 2h) or 'ends_at' (RFC 3339, years 1-9999) is required")
                 }
                 ends = ms
@@ -78,7 +78,7 @@ enum AlertRoutes {
             do {
                 silence = try Silence(id: Secrets.hex(Secrets.randomBytes(8)), matchers: matchers, startsAtMs: now, endsAtMs: ends,
                                       createdBy: context.principal?.name ?? "unknown",
-                                      comment: String((body["comment"] as? String ?? "").prefix(500)))
+                                      comment: String((body.comment ?? "").prefix(500)))
             } catch {
                 return QueryRoutes.badData("matchers: \(error)")
             }
@@ -102,8 +102,8 @@ enum AlertRoutes {
     }
 
     /// `now + duration` from the body's optional `"duration"` (ack expiry, silence length).
-    static func end(of body: [String: Any], now: Int64) -> DurationField {
-        guard let text = body["duration"] as? String else { return .absent }
+    static func end(of duration: String?, now: Int64) -> DurationField {
+        guard let text = duration else { return .absent }
         guard let duration = ConfigValues.parseDuration(text), duration > .zero else { return .invalid }
         // parseDuration stops at ConfigValues.maxDuration (100 years): the sum cannot overflow.
         return .ends(now + duration.milliseconds)
@@ -121,16 +121,34 @@ enum AlertRoutes {
         }
     }
 
-    /// A JSON object body of at most 16 KiB.
-    static func jsonBody(_ request: Request, _ context: VigilRequestContext) async throws -> [String: Any] {
+    /// `POST alerts/ack` and `alerts/unack`.
+    struct AckBody: Decodable {
+        var id: String?
+        var comment: String?
+        var duration: String?
+    }
+
+    /// `POST silences`.
+    struct SilenceBody: Decodable {
+        var matchers: String?
+        var duration: String?
+        var endsAt: String?
+        var comment: String?
+
+        enum CodingKeys: String, CodingKey {
+            case matchers, duration, comment
+            case endsAt = "ends_at"
+        }
+    }
+
+    /// A JSON object body of at most 16 KiB, decoded into `T`; a field of the wrong type is
+    /// answered 400 with its name.
+    static func jsonBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: VigilRequestContext) async throws -> T {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             throw HTTPError(.unsupportedMediaType, message: "send the body as application/json")
         }
         let buffer = try await request.body.collect(upTo: 16 * 1024)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] else {
-            throw HTTPError(.badRequest, message: "the body must be a JSON object")
-        }
-        return object
+        return try RequestBody.decode(T.self, from: buffer)
     }
 }
 

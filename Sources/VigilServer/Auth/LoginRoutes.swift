@@ -13,9 +13,9 @@ enum LoginRoutes {
             var username = "", password = ""
             let type = request.headers[.contentType] ?? ""
             if type.hasPrefix("application/json") {
-                let object = (try? JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8))) as? [String: Any]
-                username = object?["username"] as? String ?? ""
-                password = object?["password"] as? String ?? ""
+                let credentials = try RequestBody.decode(Credentials.self, from: body)
+                username = credentials.username ?? ""
+                password = credentials.password ?? ""
             } else {
                 let form = QueryRoutes.Form(pairs: QueryRoutes.formPairs(String(buffer: body)))
                 username = form.first("username") ?? ""
@@ -50,6 +50,11 @@ enum LoginRoutes {
                 return APIErrors.response(for: failure, request: request)
             }
         }
+    }
+
+    struct Credentials: Decodable {
+        var username: String?
+        var password: String?
     }
 
     /// `HttpOnly` (no script reads it), `Secure` (HTTPS only; off only when TLS is off behind a
