@@ -43,21 +43,21 @@ struct CheckConfigCommand: ParsableCommand {
 
     /// Rules whose selector matches no series the store knows: a warning, since the series may
     /// simply not have arrived yet. Only when the config's store exists and can be read.
-    static func unmatchedSelectors(_ config: VigilConfiguration) -> [ConfigWarning] {
+    static func unmatchedSelectors(_ config: VigilConfiguration) -> [ConfigDiagnostic] {
         guard !config.alerts.rules.isEmpty, FileManager.default.fileExists(atPath: config.store.path),
               let store = try? MetricStore(options: config.store.options, readOnly: true) else { return [] }
         return config.alerts.rules.filter { store.series($0.selector).isEmpty }.map { rule in
-            ConfigWarning("alert rule '\(rule.name)': selector \(rule.selector) matches no series in the store at \(config.store.path)",
-                          at: nil).prefixed(rule.origin)
+            ConfigDiagnostic.warning("alert rule '\(rule.name)': selector \(rule.selector) matches no series in the store at \(config.store.path)",
+                                     at: nil).prefixed(rule.origin)
         }
     }
 }
 
-extension ConfigWarning {
+extension ConfigDiagnostic {
     /// The warning with a `file:line:column: ` place in front when known.
-    func prefixed(_ origin: String?) -> ConfigWarning {
+    func prefixed(_ origin: String?) -> ConfigDiagnostic {
         guard let origin else { return self }
-        return ConfigWarning("\(origin): \(message)", at: nil)
+        return .warning("\(origin): \(message)", at: nil)
     }
 }
 

@@ -13,35 +13,40 @@ public struct ConfigLocation: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(file):\(line):\(column)" }
 }
 
-/// A config problem, always tied to a place in a file, printed as one line:
-/// `samples/demo.yaml:14:7: unknown key 'qos_level' in mqtt.brokers[0] (did you mean 'qos'?)`.
-public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+/// A finding about the config, named by file, line and column: an error (the config is refused;
+/// thrown as `ConfigError`) or a warning (`vigil check-config` prints it, `vigil run` logs it).
+public struct ConfigDiagnostic: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable {
+        case error, warning
+    }
+
+    public let severity: Severity
     public let location: ConfigLocation?
     public let message: String
 
+    /// An error: the config cannot be used.
     public init(_ message: String, at location: ConfigLocation?) {
+        self.init(message, at: location, severity: .error)
+    }
+
+    public init(_ message: String, at location: ConfigLocation?, severity: Severity) {
+        self.severity = severity
         self.location = location
         self.message = message
     }
 
+    /// A finding that does not stop the config from being used.
+    public static func warning(_ message: String, at location: ConfigLocation?) -> ConfigDiagnostic {
+        ConfigDiagnostic(message, at: location, severity: .warning)
+    }
+
+    /// `file:line:column: message` for errors, `file:line:column: warning: message` for warnings.
     public var description: String {
-        guard let location else { return message }
-        return "\(location): \(message)"
+        let text = severity == .warning ? "warning: \(message)" : message
+        guard let location else { return text }
+        return "\(location): \(text)"
     }
 }
 
-/// A non-fatal finding (`vigil check-config` prints these; `vigil run` logs them).
-public struct ConfigWarning: Sendable, Equatable, CustomStringConvertible {
-    public let location: ConfigLocation?
-    public let message: String
-
-    public init(_ message: String, at location: ConfigLocation?) {
-        self.location = location
-        self.message = message
-    }
-
-    public var description: String {
-        guard let location else { return "warning: \(message)" }
-        return "\(location): warning: \(message)"
-    }
-}
+/// What config decoding throws: a diagnostic of severity `.error`.
+public typealias ConfigError = ConfigDiagnostic

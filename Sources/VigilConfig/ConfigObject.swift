@@ -207,13 +207,13 @@ public final class ConfigObject {
     }
 
     public func warn(_ message: String, at location: ConfigLocation? = nil) {
-        diagnostics.warn(ConfigWarning(message, at: location ?? self.location))
+        diagnostics.warn(.warning(message, at: location ?? self.location))
     }
 }
 
 /// Collects warnings while a config is decoded.
 public final class ConfigDiagnostics {
-    public private(set) var warnings: [ConfigWarning] = []
+    public private(set) var warnings: [ConfigDiagnostic] = []
     public init() {}
-    public func warn(_ warning: ConfigWarning) { warnings.append(warning) }
+    public func warn(_ warning: ConfigDiagnostic) { warnings.append(warning) }
 }

@@ -25,7 +25,7 @@ public struct VigilConfiguration: Sendable {
     public var query: QueryBudget.Limits
     /// Every file read (the main file and its includes).
     public var files: [String]
-    public var warnings: [ConfigWarning]
+    public var warnings: [ConfigDiagnostic]
 
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
