@@ -179,6 +179,9 @@ package final class WebSocketConnection: ChannelInboundHandler, RemovableChannel
     private func parseHeader(_ bytes: inout ByteBuffer) -> Bool {
         guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self),
               let second = bytes.getInteger(at: bytes.readerIndex + 1, as: UInt8.self) else { return false }
+        // Checked before waiting for the rest of the header: an unmasked frame has no key to wait
+        // for, and a short one would otherwise sit unanswered until more bytes came.
+        guard second & 0x80 != 0 else { fail(CloseCode.protocolError, "client frames must be masked"); return false }
         let lengthCode = Int(second & 0x7F)
         let extra = lengthCode == 126 ? 2 : lengthCode == 127 ? 8 : 0
         let size = 2 + extra + 4
@@ -196,7 +199,6 @@ package final class WebSocketConnection: ChannelInboundHandler, RemovableChannel
 
         let fin = first & 0x80 != 0
         let rsv1 = first & 0x40 != 0
-        guard second & 0x80 != 0 else { fail(CloseCode.protocolError, "client frames must be masked"); return false }
         guard first & 0x30 == 0 else { fail(CloseCode.protocolError, "reserved bits set"); return false }
         guard let opcode = WebSocketFrames.Opcode(rawValue: first & 0x0F) else {
             fail(CloseCode.protocolError, "reserved opcode \(first & 0x0F)")
