@@ -86,9 +86,7 @@ struct AlertPersistenceTests {
         let blocker = try Self.lockDatabase(directory)
         center.observe([Self.reading(90, at: 1_000)], now: 1_000)
         // The first commit gives up after the busy timeout.
-        let deadline = ContinuousClock.now + .seconds(15)
-        while center.persistence.lastError == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(center.persistence.lastError != nil)
+        #expect(await eventually(within: .seconds(15)) { center.persistence.lastError != nil })
         center.observe([Self.reading(20, at: 2_000)], now: 2_000)  // resolves while saving fails
         try blocker.execute("COMMIT")
         #expect(await center.flush())

@@ -316,8 +316,7 @@ struct AlertsEndToEndTests {
             "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=",
         ], directory: amDirectory, name: "alertmanager")
         defer { alertmanager.stop() }
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !TestEnvironment.isListening(port: amPort), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        await eventually(within: .seconds(15), every: .milliseconds(100)) { TestEnvironment.isListening(port: amPort) }
 
         let live = try await AlertGateway(alerts: """
             alerts:
@@ -338,11 +337,8 @@ struct AlertsEndToEndTests {
         #expect((amAlert?["generatorURL"] as? String)?.hasSuffix("#alerts") == true)
 
         try await live.publish("d1", "temp", 20)
-        let deadline2 = ContinuousClock.now + .seconds(20)
-        var resolved = false
-        while ContinuousClock.now < deadline2, !resolved {
-            resolved = sink.records().map(body).contains { $0["status"] as? String == "resolved" }
-            try await Task.sleep(for: .milliseconds(200))
+        let resolved = await eventually(within: .seconds(20), every: .milliseconds(200)) {
+            sink.records().map(body).contains { $0["status"] as? String == "resolved" }
         }
         #expect(resolved, "Alertmanager sent the resolution: \(sink.records())")
     }

@@ -16,8 +16,7 @@ final class ModbusSlave: Sendable {
         process = try ManagedProcess(python, [script] + arguments, directory: directory, name: "modbus-slave-\(port ?? 0)")
         _ = try await process.waitForOutput(containing: "modbus slave ready")
         if let port {
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !TestEnvironment.isListening(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            try await eventually { TestEnvironment.isListening(port: port) }
         } else {
             try await Task.sleep(for: .milliseconds(300))
         }
@@ -102,8 +101,7 @@ struct ModbusEndToEndTests {
             let first = ((object?["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first
             return (first?["value"] as? [Any])?.last.flatMap { $0 as? String }.flatMap(Double.init)
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline, try await last("door", device: "meter1") == nil { try await Task.sleep(for: .milliseconds(100)) }
+        try await eventually(every: .milliseconds(100)) { try await last("door", device: "meter1") != nil }
         for (metric, value) in Self.expected {
             #expect(try await last(metric, device: "meter1") == value, "\(metric)")
         }

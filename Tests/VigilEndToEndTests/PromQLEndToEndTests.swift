@@ -46,8 +46,7 @@ struct PromQLEndToEndTests {
             """)
         let gateway = try await RunningGateway(mqttURL: "mqtt://127.0.0.1:1", config: config, directory: directory)
         defer { gateway.process.stop() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, try await prometheus.samples("gauge").count < 360 { try await Task.sleep(for: .milliseconds(200)) }
+        try await eventually(within: .seconds(30), every: .milliseconds(200)) { try await prometheus.samples("gauge").count >= 360 }
         #expect(try await prometheus.samples("gauge").count == 360)
 
         let times = [end - 600_000, end - 301_000, end - 60_000, end, end + 90_000]

@@ -185,15 +185,12 @@ struct SerialEndToEndTests {
                   poll: {command: "READ\\r", interval: 300ms, timeout: 200ms}
             """)
         defer { live.stop() }
-        let deadline = ContinuousClock.now + .seconds(10)
-        var readings = 0.0
-        while ContinuousClock.now < deadline, readings < 4 {
-            readings = try await live.gateway.metric(#"vigil_ingest_readings_total{source="serial/meter"}"#) ?? 0
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(readings >= 4, "two answers, two readings each")
+        #expect(try await eventually(every: .milliseconds(100)) {
+            (try await live.gateway.metric(#"vigil_ingest_readings_total{source="serial/meter"}"#) ?? 0) >= 4
+        }, "two answers, two readings each")
         simulator.stop()
-        try await Task.sleep(for: .seconds(1))
-        #expect((try await live.gateway.metric(#"vigil_ingest_rejected_total{source="serial/meter",reason="reply_timeout"}"#) ?? 0) >= 1)
+        #expect(try await eventually(within: .seconds(5), every: .milliseconds(100)) {
+            (try await live.gateway.metric(#"vigil_ingest_rejected_total{source="serial/meter",reason="reply_timeout"}"#) ?? 0) >= 1
+        })
     }
 }
