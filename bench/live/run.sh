@@ -23,8 +23,11 @@ if [[ -n "${missing[*]:-}" ]]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 scripts/install-deps.sh build
-swift build -c release --product vigil 2>&1 | tail -1
-BIN=$(swift build -c release --show-bin-path)/vigil
+# BIN=/path/to/vigil measures another build (an older release, side by side); default: this tree's.
+if [[ -z "${BIN:-}" ]]; then
+  swift build -c release --product vigil 2>&1 | tail -1
+  BIN=$(swift build -c release --show-bin-path)/vigil
+fi
 
 TOKEN="vgl_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 SHA=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)

@@ -19,8 +19,11 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT
 
 scripts/install-deps.sh test
-swift build -c release --product vigil 2>&1 | tail -1
-BIN=$(swift build -c release --show-bin-path)/vigil
+# BIN=/path/to/vigil measures another build (an older release, side by side); default: this tree's.
+if [[ -z "${BIN:-}" ]]; then
+  swift build -c release --product vigil 2>&1 | tail -1
+  BIN=$(swift build -c release --show-bin-path)/vigil
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now_ns() { date +%s%N; }
 
