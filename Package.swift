@@ -1,6 +1,7 @@
 // swift-tools-version:6.2
 // Vigil: a monitoring gateway for edge Linux boxes. The targets follow the data flow:
-// sources (Ingest) -> normalized readings (Core) -> store / live hub / alerts -> forward -> Server -> CLI.
+// sources (MQTT, Ingest) -> normalized readings (Core) -> store (SQLite) / live stream (Live on WebSocket) /
+// alerts -> forward -> Server (with the Console) -> CLI. docs/architecture.md draws the graph.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -76,13 +77,16 @@ let package = Package(
             swiftSettings: strict
         ),
         // The embedded metric store: compressed chunks in SQLite, retention, rollups, queries.
-        .target(name: "VigilStore", dependencies: ["VigilCore", "CZstd", "CSQLite"], swiftSettings: strict),
+        // A minimal SQLite connection (statements, typed binds, transactions) over libsqlite3; its
+        // users choose the error type it throws.
+        .target(name: "VigilSQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "VigilStore", dependencies: ["VigilCore", "VigilSQLite", "CZstd"], swiftSettings: strict),
         // Alert rules evaluated on the reading stream, their persisted state, silences, acks and the
         // durable notification outbox with its notifiers (webhook, Alertmanager, MQTT).
         .target(
             name: "VigilAlerts",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilMQTT", "VigilStore",
+                "VigilCore", "VigilConfig", "VigilMQTT", "VigilSQLite", "VigilStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -193,7 +197,9 @@ let package = Package(
         .executableTarget(name: "vigil-bench-store", dependencies: ["VigilCore", "VigilStore"], path: "bench/store/Sources",
                           swiftSettings: strict),
         // Helpers the tests share: real mosquitto, child processes, free ports, curl, seeded fuzzing.
-        .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
+        .target(name: "VigilTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+                path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: testSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"], swiftSettings: testSettings),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilServer", "VigilTestSupport"], swiftSettings: testSettings),

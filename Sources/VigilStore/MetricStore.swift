@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import VigilSQLite
 #endif
 import Synchronization
 import VigilCore
@@ -63,9 +64,9 @@ public final class MetricStore: Sendable {
     /// Flushes and cuts, one at a time; taken before `memory` or `writer`, never after.
     let flushing: Mutex<FlushState>
     /// The write connection: cuts, compaction, rollups and retention, one at a time.
-    let writer: Mutex<SQLiteDatabase>
+    let writer: Mutex<StoreDatabase>
     /// A read connection for queries (WAL readers do not block the writer).
-    let reader: Mutex<SQLiteDatabase>
+    let reader: Mutex<StoreDatabase>
 
     /// Opens (or creates) the store. Everything flushed before, including by a process that was
     /// killed, is there: SQLite's WAL recovery runs here, and the write-ahead log is read back
@@ -76,10 +77,10 @@ public final class MetricStore: Sendable {
     public init(options: StoreOptions, readOnly: Bool = false) throws(StoreError) {
         self.options = options
         self.readOnly = readOnly
-        let database: SQLiteDatabase
+        let database: StoreDatabase
         if readOnly {
             guard access(options.path, R_OK) == 0 else { throw StoreError.database("no store at \(options.path)") }
-            database = try SQLiteDatabase(path: options.path, readOnly: true)
+            database = try StoreDatabase(path: options.path, readOnly: true)
             let version = try StoreSchema.userVersion(database)
             guard version == StoreSchema.version else {
                 throw StoreError.database(version < StoreSchema.version
@@ -87,7 +88,7 @@ public final class MetricStore: Sendable {
                     : "the store at \(options.path) was written by a newer release of Vigil (format \(version), this one reads up to \(StoreSchema.version))")
             }
         } else {
-            database = try SQLiteDatabase(path: options.path)
+            database = try StoreDatabase(path: options.path)
             // 16 KiB pages pack several compressed chunks per page (set only when the file is created).
             try database.execute("PRAGMA page_size=16384")
             // Before the first table: lets retention give pages back to the file system.
@@ -109,13 +110,13 @@ public final class MetricStore: Sendable {
         flushing = Mutex(FlushState(log: WriteAheadLog(directory: options.logDirectory, retainedBytes: replay.retainedBytes),
                                     nextSequence: replay.nextSequence))
         writer = Mutex(database)
-        reader = Mutex(try SQLiteDatabase(path: options.path, readOnly: true))
+        reader = Mutex(try StoreDatabase(path: options.path, readOnly: true))
         // After a crash, put what the log held into chunks at once: repeated crashes must not
         // pile up log to read back (each open would be slower than the last).
         if !readOnly && replay.samples > 0 { try checkpoint() }
     }
 
-    private static func load(from database: SQLiteDatabase, into memory: inout Memory) throws(StoreError) {
+    private static func load(from database: StoreDatabase, into memory: inout Memory) throws(StoreError) {
         let series = try database.prepare("SELECT id, metric, labels FROM series")
         try series.bind([])
         while try series.step() {
@@ -280,7 +281,7 @@ public final class MetricStore: Sendable {
     /// One series' samples in the target range from the chunks filed under `hours` (nil: none on
     /// disk), merged with `pending`; chunks that fail to decode become gaps and are counted in
     /// `corrupt`.
-    static func readSeries(_ target: ReadTarget, hours: ClosedRange<Int64>?, pending: PendingSamples?, in database: SQLiteDatabase,
+    static func readSeries(_ target: ReadTarget, hours: ClosedRange<Int64>?, pending: PendingSamples?, in database: StoreDatabase,
                            corrupt: inout Int, budget: QueryBudget? = nil) throws(StoreError) -> SeriesSamples {
         var parts: [Chunk] = []
         var gaps: [ClosedRange<Int64>] = []

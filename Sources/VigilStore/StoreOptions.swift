@@ -70,3 +70,4 @@ public struct SeriesSamples: Sendable, Equatable {
 }
 
 import VigilCore
+import VigilSQLite

@@ -29,14 +29,14 @@ struct AlertPersistenceTests {
     }
 
     /// Another connection's write transaction: every commit of the center waits for it.
-    static func lockDatabase(_ directory: TemporaryDirectory) throws -> SQLiteDatabase {
-        let blocker = try SQLiteDatabase(path: directory.url.appendingPathComponent("alerts.db").path)
+    static func lockDatabase(_ directory: TemporaryDirectory) throws -> StoreDatabase {
+        let blocker = try StoreDatabase(path: directory.url.appendingPathComponent("alerts.db").path)
         try blocker.execute("BEGIN IMMEDIATE")
         return blocker
     }
 
     static func outboxReasons(_ directory: TemporaryDirectory) throws -> [String] {
-        let db = try SQLiteDatabase(path: directory.url.appendingPathComponent("alerts.db").path, readOnly: true)
+        let db = try StoreDatabase(path: directory.url.appendingPathComponent("alerts.db").path, readOnly: true)
         let statement = try db.prepare("SELECT reason FROM outbox ORDER BY id")
         var reasons: [String] = []
         while try statement.step() { reasons.append(statement.text(0)) }

@@ -1,6 +1,4 @@
-import Crypto
 import Foundation
-import HummingbirdBcrypt
 import Synchronization
 import Testing
 import VigilTestSupport
@@ -68,9 +66,9 @@ final class AlertGateway: Sendable {
         dataDirectory = try TemporaryDirectory("alert-data")
         for (name, text) in extraFiles { _ = try configDirectory.write(name, text) }
         let tokens = [("viewer-bot", Self.viewerToken, "viewer"), ("ops-bot", Self.operatorToken, "operator")].map { name, token, role in
-            "    - {name: \(name), sha256: \(SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()), role: \(role)}"
+            "    - {name: \(name), sha256: \(TestCredentials.tokenSHA256(token)), role: \(role)}"
         }.joined(separator: "\n")
-        let hash = Bcrypt.hash(LiveGateway.password, cost: 4)
+        let hash = TestCredentials.passwordHash(LiveGateway.password)
         let logins = users ? """
               users:
                 - {name: viewer, password_hash: "\(hash)", role: viewer}

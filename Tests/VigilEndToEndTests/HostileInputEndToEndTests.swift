@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 import VigilTestSupport
@@ -12,7 +11,7 @@ import Glibc
 @Suite("Hostile input end to end: HTTP limits, poison messages, hostile queries", .serialized)
 struct HostileInputEndToEndTests {
     static let token = "vgl_hostile_\(UInt64.random(in: 0...UInt64.max))"
-    static var tokenHash: String { SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined() }
+    static var tokenHash: String { TestCredentials.tokenSHA256(token) }
 
     func port(_ gateway: RunningGateway) throws -> Int {
         guard let port = gateway.baseURL.split(separator: ":").last.flatMap({ Int($0) }) else {

@@ -1,7 +1,5 @@
-import Crypto
 import Foundation
 import HTTPTypes
-import HummingbirdBcrypt
 import HummingbirdWSClient
 import HummingbirdWSCompression
 import Logging
@@ -27,8 +25,8 @@ final class LiveGateway: Sendable {
     init(origins: [String] = [], ws: String = "{ping_interval: 1s, replay_buffer: 1000}") async throws {
         broker = try await MosquittoBroker()
         configDirectory = try TemporaryDirectory()
-        let hash = Bcrypt.hash(Self.password, cost: 4)
-        let tokenHash = SHA256.hash(data: Data(Self.token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = TestCredentials.passwordHash(Self.password)
+        let tokenHash = TestCredentials.tokenSHA256(Self.token)
         let config = try configDirectory.write("vigil.yaml", """
             data_dir: ${VIGIL_DATA_DIR}
             http:

@@ -1,5 +1,4 @@
 import Foundation
-import HummingbirdBcrypt
 import Testing
 import VigilTestSupport
 
@@ -56,7 +55,7 @@ struct MQTTIngestEndToEndTests {
         defer { broker.stop() }
         let gateway = try await RunningGateway(
             mqttURL: broker.url, config: TestEnvironment.packageRoot.appendingPathComponent("samples/mqtt.yaml").path,
-            extraEnvironment: ["VIGIL_ADMIN_HASH": Bcrypt.hash(Self.password, cost: 4)])
+            extraEnvironment: ["VIGIL_ADMIN_HASH": TestCredentials.passwordHash(Self.password)])
         defer { gateway.process.stop() }
         try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
         let now = Int(Date().timeIntervalSince1970)

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 import VigilTestSupport
@@ -38,7 +37,7 @@ struct PromQLEndToEndTests {
         let config = try directory.write("vigil.yaml", """
             data_dir: ${VIGIL_DATA_DIR}
             http: {listen: 127.0.0.1:0, tls: off}
-            auth: {tokens: [{name: t, sha256: \(SHA256.hash(data: Data(Self.token.utf8)).map { String(format: "%02x", $0) }.joined()), role: viewer}]}
+            auth: {tokens: [{name: t, sha256: \(TestCredentials.tokenSHA256(Self.token)), role: viewer}]}
             logging: {ingest_summary: 0}
             forward:
               remote_write:

@@ -1,5 +1,4 @@
 import Foundation
-import HummingbirdBcrypt
 import Testing
 import VigilTestSupport
 
@@ -14,7 +13,7 @@ struct StoreEndToEndTests {
         defer { broker.stop() }
         let password = "correct horse \(UInt32.random(in: 0...UInt32.max))"
         let gateway = try await RunningGateway(mqttURL: broker.url,
-                                               extraEnvironment: ["VIGIL_ADMIN_HASH": Bcrypt.hash(password, cost: 4)])
+                                               extraEnvironment: ["VIGIL_ADMIN_HASH": TestCredentials.passwordHash(password)])
         defer { gateway.process.stop() }
         try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
         let simulator = try await vigil(["simulate", "--mqtt", broker.url, "--devices", "4", "--ticks", "3",

@@ -1,8 +1,6 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -23,8 +21,8 @@ struct HTTPBehaviourTests {
     /// Runs `body` against a gateway's HTTP side made from a config with these extra keys.
     static func withGateway(origins: [String] = [], _ body: @Sendable (any TestClientProtocol, Int) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
-        let hash = Bcrypt.hash(password, cost: 4)
-        let tokenHash = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = TestCredentials.passwordHash(password)
+        let tokenHash = TestCredentials.tokenSHA256(token)
         let path = try directory.write("vigil.yaml", """
             data_dir: \(directory.path("data"))
             http:

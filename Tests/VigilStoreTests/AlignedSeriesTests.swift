@@ -37,7 +37,7 @@ struct AlignedSeriesTests {
     /// The references between chunks and time columns are consistent: every column is used by
     /// exactly `refs` chunks, and no chunk points at a missing column.
     func checkReferences(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let database = try SQLiteDatabase(path: path, readOnly: true)
+        let database = try StoreDatabase(path: path, readOnly: true)
         #expect(try MetricStore.integer(database, """
             SELECT COUNT(*) FROM time_columns t WHERE refs != (SELECT COUNT(*) FROM chunks c WHERE c.time_id = t.id)
             """) == 0, sourceLocation: sourceLocation)
@@ -47,7 +47,7 @@ struct AlignedSeriesTests {
     }
 
     static func count(_ path: String, _ sql: String) throws -> Int64 {
-        try MetricStore.integer(try SQLiteDatabase(path: path, readOnly: true), sql) ?? -1
+        try MetricStore.integer(try StoreDatabase(path: path, readOnly: true), sql) ?? -1
     }
 
     @Test func aCutWritesTheSharedTimestampsOnceAndReadsBackBitExact() throws {

@@ -125,7 +125,7 @@ struct MetricStoreTests {
         store.append([reading("m", [:], 3000, 3)])
         try store.checkpoint()
         // Damage the first chunk's bytes on disk, behind the store's back.
-        let database = try SQLiteDatabase(path: directory.path)
+        let database = try StoreDatabase(path: directory.path)
         try database.execute("UPDATE chunks SET data = zeroblob(length(data)) WHERE id = (SELECT MIN(id) FROM chunks)")
         let samples = try store.read(try .parse("m"), from: 0, to: 10_000).first
         #expect(samples?.timestamps == [3000])
@@ -226,7 +226,7 @@ struct CompactionTests {
         try store.compactAll()
         let after = try store.read(try .parse("m"), from: .min, to: .max)
         #expect(after == before)
-        let levels = try SQLiteDatabase(path: directory.path, readOnly: true)
+        let levels = try StoreDatabase(path: directory.path, readOnly: true)
         let count = try levels.prepare("SELECT COUNT(*), SUM(level = 0) FROM chunks")
         try count.bind([])
         _ = try count.step()

@@ -274,7 +274,7 @@ struct WriteAheadLogTests {
         #expect(try Self.everything(try MetricStore(options: StoreOptions(path: directory.path), readOnly: true)) == expected)
         // The upgrade filed every chunk under its hour and knows each series' span: 2048
         // samples at 1 min are 34 hours.
-        let database = try SQLiteDatabase(path: directory.path, readOnly: true)
+        let database = try StoreDatabase(path: directory.path, readOnly: true)
         #expect(try MetricStore.integer(database, "SELECT COUNT(*) FROM chunks WHERE hour != (min_ts / 3600000)") == 0)
         #expect(try MetricStore.integer(database, "SELECT COUNT(*) FROM series_span") == 5)
         let hours = try MetricStore.integer(database, "SELECT MAX(hours) FROM series_span")
@@ -323,7 +323,7 @@ struct WriteAheadLogTests {
         let times = (0..<600).map { i in t0 + Int64(i) * 60_000 + Int64.random(in: -200...200, using: &random) }
         store.append(times.flatMap { t in ["a", "b"].map { room in reading("fixture_temperature", ["room": room], t, 20) } })
         try store.checkpoint()
-        let database = try SQLiteDatabase(path: directory.path, readOnly: true)
+        let database = try StoreDatabase(path: directory.path, readOnly: true)
         #expect(try MetricStore.integer(database, "SELECT COUNT(*) FROM time_columns") == 2)
         #expect(try MetricStore.integer(database, "SELECT COUNT(*) FROM chunks WHERE time_id IS NOT NULL") == 4)
         try store.compactAll()
@@ -357,11 +357,11 @@ struct WriteAheadLogTests {
     }
 
     static func chunkCount(_ path: String) throws -> Int64 {
-        try MetricStore.integer(try SQLiteDatabase(path: path, readOnly: true), "SELECT COUNT(*) FROM chunks") ?? 0
+        try MetricStore.integer(try StoreDatabase(path: path, readOnly: true), "SELECT COUNT(*) FROM chunks") ?? 0
     }
 
     static func levels(_ path: String) throws -> [Int64] {
-        let statement = try SQLiteDatabase(path: path, readOnly: true).prepare("SELECT level FROM chunks ORDER BY id")
+        let statement = try StoreDatabase(path: path, readOnly: true).prepare("SELECT level FROM chunks ORDER BY id")
         try statement.bind([])
         var levels: [Int64] = []
         while try statement.step() { levels.append(statement.int64(0)) }
@@ -369,6 +369,6 @@ struct WriteAheadLogTests {
     }
 
     static func userVersion(_ path: String) throws -> Int64 {
-        try MetricStore.integer(try SQLiteDatabase(path: path, readOnly: true), "PRAGMA user_version") ?? 0
+        try MetricStore.integer(try StoreDatabase(path: path, readOnly: true), "PRAGMA user_version") ?? 0
     }
 }

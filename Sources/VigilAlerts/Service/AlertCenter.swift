@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import VigilCore
+import VigilSQLite
 import VigilStore
 
 /// The alerting subsystem's one shared object. The engine (rules, instances, silences, plans) is a

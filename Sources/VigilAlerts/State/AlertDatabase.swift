@@ -1,4 +1,5 @@
 import Foundation
+import VigilSQLite
 import VigilStore
 
 /// `alerts.db` in the data directory (SQLite, WAL): alert instances, silences and the outbox.
@@ -7,7 +8,7 @@ import VigilStore
 /// is sent: after a crash the outbox still holds what was not delivered, and the persisted state
 /// says what was already queued, so nothing is sent twice by the engine and nothing is forgotten.
 final class AlertDatabase {
-    let db: SQLiteDatabase
+    let db: StoreDatabase
     private let encoder = JSONEncoder()
     private let decoder = JSONDecoder()
 
@@ -31,7 +32,7 @@ final class AlertDatabase {
     }
 
     init(path: String) throws(StoreError) {
-        db = try SQLiteDatabase(path: path)
+        db = try StoreDatabase(path: path)
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
         try db.execute("""
             CREATE TABLE IF NOT EXISTS alert_instances (rule TEXT NOT NULL, series TEXT NOT NULL, data BLOB NOT NULL,

@@ -3,6 +3,7 @@ import Metrics
 import NIOPosix
 import Synchronization
 import VigilCore
+import VigilSQLite
 import VigilStore
 
 /// Saves what the alert engine decided, in order, on the thread pool the store uses, never under

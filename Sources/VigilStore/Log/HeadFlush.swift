@@ -1,5 +1,6 @@
 import Synchronization
 import VigilCore
+import VigilSQLite
 
 /// The flush lock's state: the log writer and where its sequence numbers are.
 struct FlushState: ~Copyable {

@@ -1,4 +1,5 @@
 import VigilCore
+import VigilSQLite
 
 /// Reading the write-ahead log back into the heads when the store is opened.
 extension MetricStore {
@@ -13,7 +14,7 @@ extension MetricStore {
     /// samples of series cut on their own since (`head_cuts`). Series created in the log and not
     /// yet in the `series` table come back with their ids. A read-only open does the same in its
     /// own memory, so `vigil query` next to a running gateway sees what the gateway has flushed.
-    static func replayLog(directory: String, database: SQLiteDatabase, into memory: inout Memory) throws(StoreError) -> LogReplay {
+    static func replayLog(directory: String, database: StoreDatabase, into memory: inout Memory) throws(StoreError) -> LogReplay {
         var replay = LogReplay()
         // A version-1 file opened read-only has neither table: no checkpoint, no cuts.
         let checkpoint = UInt64(bitPattern: (try? Self.integer(database, "SELECT value FROM store_state WHERE name = 'log_checkpoint'")) ?? 0)
@@ -51,7 +52,7 @@ extension MetricStore {
         return replay
     }
 
-    static func integer(_ database: SQLiteDatabase, _ sql: String) throws(StoreError) -> Int64? {
+    static func integer(_ database: StoreDatabase, _ sql: String) throws(StoreError) -> Int64? {
         let statement = try database.prepare(sql)
         try statement.bind([])
         return try statement.step() ? statement.int64(0) : nil

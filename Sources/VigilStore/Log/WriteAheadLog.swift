@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import VigilSQLite
 #endif
 
 /// The write-ahead log: flush records appended to segment files in `<store path>-log/`, each

@@ -1,5 +1,6 @@
 import Synchronization
 import VigilCore
+import VigilSQLite
 
 /// Rolling raw samples up into 1 m and 1 h buckets, and reading them back.
 ///
@@ -46,7 +47,7 @@ extension MetricStore {
     /// the caller's transaction). A resolution too sparse to pay for itself
     /// (`rollupMinimumDensity`) is not stored unless `sparseToo`, which retention passes before it
     /// deletes the day's raw samples; reads aggregate the raw samples where no rollup is stored.
-    func rollUpBlock(series: Int64, start: Int64, sparseToo: Bool, in database: SQLiteDatabase,
+    func rollUpBlock(series: Int64, start: Int64, sparseToo: Bool, in database: StoreDatabase,
                      corrupt: inout Int) throws(StoreError) {
         let target = ReadTarget(id: series, key: SeriesKey(metric: ""), start: start &+ 1, end: start &+ RollupResolution.blockMs)
         // The head's samples count too: a day's last minutes may not be cut into chunks yet. When
@@ -110,7 +111,7 @@ extension MetricStore {
     }
 
     func readBuckets(_ target: ReadTarget, resolution: RollupResolution, pending: PendingSamples?,
-                            in database: SQLiteDatabase, corrupt: inout Int,
+                            in database: StoreDatabase, corrupt: inout Int,
                             budget: QueryBudget? = nil) throws(StoreError) -> RollupBuckets {
         let firstBucket = RollupBuckets.floorDiv(target.start &- 1, resolution.milliseconds) &* resolution.milliseconds
         // A day costs a little even without data: a range over centuries is refused by the budget

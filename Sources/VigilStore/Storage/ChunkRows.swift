@@ -1,5 +1,6 @@
 import Synchronization
 import VigilCore
+import VigilSQLite
 
 /// Chunk rows by hour bucket: every insert and every lookup by series goes through here, so
 /// `hour`, `series_span` and the time columns stay true (see `StoreSchema`).
@@ -39,7 +40,7 @@ extension MetricStore {
     ///   little beside them, so that partners cut later can share it.
     ///
     /// Returns the bytes of the blobs written.
-    func insertPieces(_ pieces: [ChunkPiece], in database: SQLiteDatabase) throws(StoreError) -> Int {
+    func insertPieces(_ pieces: [ChunkPiece], in database: StoreDatabase) throws(StoreError) -> Int {
         var groups: [[Int64]: [Int]] = [:]
         var order: [[Int64]] = []
         for (index, piece) in pieces.enumerated() where piece.chunk.count >= 2 {
@@ -104,7 +105,7 @@ extension MetricStore {
     /// Inserts one chunk row, filed under the hour of its first sample, and widens the series'
     /// span (in memory before the commit, so a reader never looks too few hours back).
     func insertChunk(_ piece: Chunk, blob: [UInt8], series id: Int64, level: Int64, timeColumn: Int64? = nil,
-                     in database: SQLiteDatabase) throws(StoreError) {
+                     in database: StoreDatabase) throws(StoreError) {
         let first = piece.timestamps.first!, last = piece.timestamps.last!
         let hour = StoreSchema.hour(of: first)
         let hours = StoreSchema.hour(of: last) &- hour
@@ -138,7 +139,7 @@ extension MetricStore {
     /// Rows of one series' chunks filed under `hours` that overlap [from, to] (of one level, or
     /// both), oldest write first, with their data when `withData`.
     static func chunkRows(series id: Int64, hours: ClosedRange<Int64>, from: Int64, to: Int64, level: Int64? = nil,
-                          withData: Bool, in database: SQLiteDatabase,
+                          withData: Bool, in database: StoreDatabase,
                           budget: QueryBudget? = nil) throws(StoreError) -> [(row: ChunkRow, data: ChunkData)] {
         let query = try database.cached("""
             SELECT c.id, c.min_ts, c.max_ts, c.count, c.level, CASE WHEN ?1 THEN c.data END, CASE WHEN ?1 THEN t.data END

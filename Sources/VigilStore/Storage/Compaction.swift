@@ -1,5 +1,6 @@
 import Synchronization
 import VigilCore
+import VigilSQLite
 
 /// Merges a series' small flush segments (level 0) into large level-1 chunks, which is where the
 /// compression ratio comes from: zstd and the decimal codec work best on long runs.
@@ -81,7 +82,7 @@ extension MetricStore {
 
     /// The series itself, then up to 255 others whose segments share a time column with one of
     /// its segments.
-    static func alignedPartners(of seriesID: Int64, in database: SQLiteDatabase) throws(StoreError) -> [Int64] {
+    static func alignedPartners(of seriesID: Int64, in database: StoreDatabase) throws(StoreError) -> [Int64] {
         let query = try database.cached("""
             SELECT DISTINCT other.series_id FROM chunks own JOIN chunks other ON other.time_id = own.time_id
             WHERE own.series_id = ? AND own.level = 0 AND own.time_id IS NOT NULL AND other.series_id != own.series_id LIMIT 255
@@ -96,7 +97,7 @@ extension MetricStore {
     /// A series' segments merged with the level-1 chunks they overlap and its newest level-1
     /// chunk if that has room, last write winning; the ids of the rows read go to `replaced`.
     /// Nil when the series has no segments.
-    private func mergedSegments(of seriesID: Int64, in database: SQLiteDatabase, replaced: inout [Int64],
+    private func mergedSegments(of seriesID: Int64, in database: StoreDatabase, replaced: inout [Int64],
                                 duplicates: inout Int, corrupt: inout Int) throws(StoreError) -> Chunk? {
         let listing = try database.cached("SELECT id, min_ts, max_ts, count FROM chunks WHERE series_id = ? AND level = 0")
         try listing.bind([.integer(seriesID)])

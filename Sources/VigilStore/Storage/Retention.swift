@@ -1,5 +1,6 @@
 import Synchronization
 import VigilCore
+import VigilSQLite
 
 /// Deleting by age (`retention`, the rollup retentions) and by size (`max_bytes`), a bounded
 /// number of rows per call so a big deletion never holds the writer for long.
@@ -91,7 +92,7 @@ extension MetricStore {
         let maxTs: Int64
     }
 
-    static func chunkSpans(_ sql: String, _ values: [SQLiteValue], in database: SQLiteDatabase) throws(StoreError) -> [ChunkSpan] {
+    static func chunkSpans(_ sql: String, _ values: [SQLiteValue], in database: StoreDatabase) throws(StoreError) -> [ChunkSpan] {
         let query = try database.cached(sql)
         try query.bind(values)
         defer { query.reset() }
@@ -102,7 +103,7 @@ extension MetricStore {
         return spans
     }
 
-    static func deleteChunks(_ ids: [Int64], in database: SQLiteDatabase) throws(StoreError) -> Int {
+    static func deleteChunks(_ ids: [Int64], in database: StoreDatabase) throws(StoreError) -> Int {
         let delete = try database.cached("DELETE FROM chunks WHERE id = ?")
         for id in ids { try delete.run([.integer(id)]) }
         return ids.count
@@ -113,7 +114,7 @@ extension MetricStore {
     /// history kept past raw retention is whole. At most `maxRollupsPerCall` days are rolled up
     /// per call (each reads a day of raw samples); the chunks of days not reached yet stay, and
     /// `more` is set. Returns the ids that may be deleted now.
-    func rolledUpFirst(_ chunks: [ChunkSpan], nowMs: Int64, in database: SQLiteDatabase,
+    func rolledUpFirst(_ chunks: [ChunkSpan], nowMs: Int64, in database: StoreDatabase,
                        corrupt: inout Int, more: inout Bool) throws(StoreError) -> [Int64] {
         let kept = [(RollupResolution.minute, options.minuteRollupRetention), (.hour, options.hourRollupRetention)]
         var done = Set<[Int64]>()
@@ -152,11 +153,11 @@ extension MetricStore {
     static let maxRollupsPerRetentionCall = 256
 
     /// Bytes in pages that hold data (the file minus its free pages).
-    static func usedBytes(_ database: SQLiteDatabase) throws(StoreError) -> Int64 {
+    static func usedBytes(_ database: StoreDatabase) throws(StoreError) -> Int64 {
         try pragma(database, "page_size") * (try pragma(database, "page_count") - (try pragma(database, "freelist_count")))
     }
 
-    static func pragma(_ database: SQLiteDatabase, _ name: String) throws(StoreError) -> Int64 {
+    static func pragma(_ database: StoreDatabase, _ name: String) throws(StoreError) -> Int64 {
         let statement = try database.cached("PRAGMA \(name)")
         try statement.bind([])
         defer { statement.reset() }

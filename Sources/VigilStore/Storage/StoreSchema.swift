@@ -1,4 +1,5 @@
 import VigilCore
+import VigilSQLite
 
 /// The on-disk layout, in one SQLite database (`data_dir/metrics.db`, WAL mode):
 ///
@@ -46,7 +47,7 @@ enum StoreSchema {
 
     /// Creates or upgrades the schema in place, in one transaction: an interrupted upgrade leaves
     /// the old version, and the next open does it again.
-    static func migrate(_ database: SQLiteDatabase) throws(StoreError) {
+    static func migrate(_ database: StoreDatabase) throws(StoreError) {
         try database.transaction { () throws(StoreError) in
             let found = try userVersion(database)
             guard found <= version else {
@@ -60,13 +61,13 @@ enum StoreSchema {
         }
     }
 
-    static func userVersion(_ database: SQLiteDatabase) throws(StoreError) -> Int64 {
+    static func userVersion(_ database: StoreDatabase) throws(StoreError) -> Int64 {
         try MetricStore.pragma(database, "user_version")
     }
 
     /// Files every chunk under its hour, builds `series_span` from the chunks, and drops the
     /// index by series.
-    private static func upgradeFromVersionOne(_ database: SQLiteDatabase) throws(StoreError) {
+    private static func upgradeFromVersionOne(_ database: StoreDatabase) throws(StoreError) {
         let h = hourMs
         let floorHour = { (column: String) in "((\(column) - (((\(column) % \(h)) + \(h)) % \(h))) / \(h))" }
         try database.execute("ALTER TABLE chunks ADD COLUMN hour INTEGER NOT NULL DEFAULT 0")

@@ -1,22 +1,29 @@
 import CSQLite
 
-/// A minimal SQLite connection: prepared statements, typed binds and columns, transactions.
-/// One connection is used by one thread at a time (the store serializes access); SQLite's WAL mode
-/// lets a writer and readers on separate connections work concurrently.
-public final class SQLiteDatabase {
-    let handle: OpaquePointer
-    let path: String
-    /// Statements on hot paths, prepared once (close_v2 waits for them to be finalized).
-    private var statementCache: [String: Statement] = [:]
+/// The error type a user of `SQLiteDatabase` throws: SQLite's failures become it, so a caller's
+/// typed `throws` needs no conversion at each call.
+public protocol SQLiteFailure: Error {
+    static func sqlite(_ message: String) -> Self
+}
 
-    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+/// A minimal SQLite connection: prepared statements, typed binds and columns, transactions.
+/// One connection is used by one thread at a time (its owner serializes access); SQLite's WAL mode
+/// lets a writer and readers on separate connections work concurrently. `Failure` is the owner's
+/// error type (the store's `StoreError`).
+public final class SQLiteDatabase<Failure: SQLiteFailure> {
+    let handle: OpaquePointer
+    public let path: String
+    /// Statements on hot paths, prepared once (close_v2 waits for them to be finalized).
+    private var statementCache: [String: Statement<Failure>] = [:]
+
+    public init(path: String, readOnly: Bool = false) throws(Failure) {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
-            throw StoreError.database("cannot open \(path): \(message)")
+            throw Failure.sqlite("cannot open \(path): \(message)")
         }
         handle = db
         self.path = path
@@ -26,32 +33,32 @@ public final class SQLiteDatabase {
 
     deinit { sqlite3_close_v2(handle) }
 
-    public func execute(_ sql: String) throws(StoreError) {
+    public func execute(_ sql: String) throws(Failure) {
         var error: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &error)
         if rc != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? "error \(rc)"
             sqlite3_free(error)
-            throw StoreError.database("\(message) (in: \(sql.prefix(80)))")
+            throw Failure.sqlite("\(message) (in: \(sql.prefix(80)))")
         }
     }
 
-    public func prepare(_ sql: String) throws(StoreError) -> Statement {
+    public func prepare(_ sql: String) throws(Failure) -> Statement<Failure> {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
-        guard rc == SQLITE_OK, let statement else { throw StoreError.database("\(lastError) (in: \(sql.prefix(80)))") }
+        guard rc == SQLITE_OK, let statement else { throw Failure.sqlite("\(lastError) (in: \(sql.prefix(80)))") }
         return Statement(statement, database: self)
     }
 
     /// A prepared statement kept for reuse; `bind` resets it, so callers need not.
-    public func cached(_ sql: String) throws(StoreError) -> Statement {
+    public func cached(_ sql: String) throws(Failure) -> Statement<Failure> {
         if let statement = statementCache[sql] { return statement }
         let statement = try prepare(sql)
         statementCache[sql] = statement
         return statement
     }
 
-    public func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+    public func transaction<T>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -70,11 +77,11 @@ public final class SQLiteDatabase {
 }
 
 /// A prepared statement, reset after each use.
-public final class Statement {
+public final class Statement<Failure: SQLiteFailure> {
     let handle: OpaquePointer
-    unowned let database: SQLiteDatabase
+    unowned let database: SQLiteDatabase<Failure>
 
-    init(_ handle: OpaquePointer, database: SQLiteDatabase) {
+    init(_ handle: OpaquePointer, database: SQLiteDatabase<Failure>) {
         self.handle = handle
         self.database = database
     }
@@ -83,7 +90,7 @@ public final class Statement {
 
     /// Binds parameters 1...n in order.
     @discardableResult
-    public func bind(_ values: [SQLiteValue]) throws(StoreError) -> Statement {
+    public func bind(_ values: [SQLiteValue]) throws(Failure) -> Statement<Failure> {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (i, value) in values.enumerated() {
@@ -97,23 +104,23 @@ public final class Statement {
                 rc = v.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
             case .null: rc = sqlite3_bind_null(handle, index)
             }
-            guard rc == SQLITE_OK else { throw StoreError.database("bind: \(database.lastError)") }
+            guard rc == SQLITE_OK else { throw Failure.sqlite("bind: \(database.lastError)") }
         }
         return self
     }
 
     /// Advances to the next row; false when done.
-    public func step() throws(StoreError) -> Bool {
+    public func step() throws(Failure) -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
-        default: throw StoreError.database(database.lastError)
+        default: throw Failure.sqlite(database.lastError)
         }
     }
 
     /// Runs a statement that returns no rows.
-    public func run(_ values: [SQLiteValue] = []) throws(StoreError) {
+    public func run(_ values: [SQLiteValue] = []) throws(Failure) {
         try bind(values)
         while try step() {}
         sqlite3_reset(handle)
@@ -146,21 +153,3 @@ public enum SQLiteValue {
 
 /// SQLITE_TRANSIENT: SQLite copies the bound buffer before the call returns.
 private let sqliteTransient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)
-
-/// Errors from the store, with what to do where that is known.
-public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    case database(String)
-    case invalidSelector(String)
-    case readOnly
-    /// A query stopped by its budget (timeout, sample limit, cancellation); the text says which.
-    case queryAborted(QueryBudget.Reason, String)
-
-    public var description: String {
-        switch self {
-        case .queryAborted(_, let message): message
-        case .database(let message): "store: \(message)"
-        case .invalidSelector(let message): "invalid selector: \(message)"
-        case .readOnly: "store: opened read-only"
-        }
-    }
-}
