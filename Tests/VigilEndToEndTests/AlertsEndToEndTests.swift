@@ -206,8 +206,7 @@ struct AlertsEndToEndTests {
         #expect(lines.count == 2)
         #expect(lines.first?.hasPrefix("vigil/alerts/Hot/d1 {") == true)
         #expect(lines.last?.contains(#""status":"resolved""#) == true)
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(sink.records().count == 2)
+        #expect(await eventually(within: .seconds(5)) { sink.records().count == 2 })
     }
 
     @Test func aWebhookDownFor30sGetsEverythingAfterwardsInOrderEvenAcrossACrash() async throws {

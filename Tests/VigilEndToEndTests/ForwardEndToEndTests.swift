@@ -130,8 +130,7 @@ struct ForwardEndToEndTests {
             try await live.publish("d\(i % 3)", "flow", 10 + Double(i) * 0.5)
             try await Task.sleep(for: .milliseconds(50))
         }
-        try await Task.sleep(for: .seconds(1))
-        #expect(try await storeSamples().count == 10)
+        #expect(try await eventually { try await storeSamples().count == 10 })
         try await waitUntilEqual(victoria)
         try await waitUntilEqual(prometheus)
 
@@ -152,8 +151,7 @@ struct ForwardEndToEndTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         try await victoria.start()
-        try await Task.sleep(for: .seconds(1))
-        #expect(try await storeSamples().count == 25)
+        #expect(try await eventually { try await storeSamples().count == 25 })
         try await waitUntilEqual(victoria)
         try await waitUntilEqual(prometheus)
 
