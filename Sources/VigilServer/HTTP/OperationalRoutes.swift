@@ -37,18 +37,17 @@ struct Readiness {
         var checks: [String] = []
         var ready = storeError == nil
         var store = "{\"name\":\"store\",\"ok\":\(storeError == nil)"
-        if let storeError { store += ",\"detail\":\"\(escape(storeError))\"" }
+        if let storeError { store += ",\"detail\":\"\(JSONText.escape(storeError))\"" }
         checks.append(store + "}")
         for source in sources {
             let ok = source.state == .connected || !source.decidesReadiness
             ready = ready && ok
-            var check = "{\"name\":\"\(escape(source.name))\",\"ok\":\(ok),\"state\":\"\(source.state.rawValue)\""
-            if !source.detail.isEmpty { check += ",\"detail\":\"\(escape(source.detail))\"" }
+            var check = "{\"name\":\"\(JSONText.escape(source.name))\",\"ok\":\(ok),\"state\":\"\(source.state.rawValue)\""
+            if !source.detail.isEmpty { check += ",\"detail\":\"\(JSONText.escape(source.detail))\"" }
             checks.append(check + "}")
         }
         let json = "{\"status\":\"\(ready ? "ready" : "not ready")\",\"checks\":[\(checks.joined(separator: ","))]}"
         return Readiness(ready: ready, json: json)
     }
 
-    private static func escape(_ text: String) -> String { JSONText.escape(text) }
 }
