@@ -70,4 +70,3 @@ public struct SeriesSamples: Sendable, Equatable {
 }
 
 import VigilCore
-import VigilSQLite

@@ -1,8 +1,6 @@
 import Logging
 import Synchronization
 import VigilCore
-import VigilSQLite
-import VigilStore
 
 /// The alerting subsystem's one shared object. The engine (rules, instances, silences, plans) is a
 /// value behind a lock that is held only for computing; what it decides to save goes to
@@ -23,7 +21,7 @@ public final class AlertCenter: Sendable {
     public let externalURL: String
     let logger: Logger
 
-    public init(config: AlertsConfig, databasePath: String, gateway: String, externalURL: String, logger: Logger) throws(StoreError) {
+    public init(config: AlertsConfig, databasePath: String, gateway: String, externalURL: String, logger: Logger) throws(AlertStateError) {
         let database = try AlertDatabase(path: databasePath)
         let restored = try database.loadInstances()
         let silences = try database.loadSilences()

@@ -1,6 +1,5 @@
 import Foundation
 import VigilSQLite
-import VigilStore
 
 /// `alerts.db` in the data directory (SQLite, WAL): alert instances, silences and the outbox.
 ///
@@ -8,7 +7,7 @@ import VigilStore
 /// is sent: after a crash the outbox still holds what was not delivered, and the persisted state
 /// says what was already queued, so nothing is sent twice by the engine and nothing is forgotten.
 final class AlertDatabase {
-    let db: StoreDatabase
+    let db: SQLiteDatabase<AlertStateError>
     private let encoder = JSONEncoder()
     private let decoder = JSONDecoder()
 
@@ -31,8 +30,8 @@ final class AlertDatabase {
         let createdMs: Int64
     }
 
-    init(path: String) throws(StoreError) {
-        db = try StoreDatabase(path: path)
+    init(path: String) throws(AlertStateError) {
+        db = try SQLiteDatabase<AlertStateError>(path: path)
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
         try db.execute("""
             CREATE TABLE IF NOT EXISTS alert_instances (rule TEXT NOT NULL, series TEXT NOT NULL, data BLOB NOT NULL,
@@ -47,11 +46,11 @@ final class AlertDatabase {
 
     // MARK: instances
 
-    func loadInstances() throws(StoreError) -> [AlertInstance] { try loadAll(AlertInstance.self, from: "alert_instances") }
+    func loadInstances() throws(AlertStateError) -> [AlertInstance] { try loadAll(AlertInstance.self, from: "alert_instances") }
 
     /// Every row's JSON `data` of a table; a row that no longer decodes (written by a newer
     /// version, or damaged) is skipped rather than stopping the start.
-    private func loadAll<T: Decodable>(_ type: T.Type, from table: String) throws(StoreError) -> [T] {
+    private func loadAll<T: Decodable>(_ type: T.Type, from table: String) throws(AlertStateError) -> [T] {
         let statement = try db.prepare("SELECT data FROM \(table)")
         defer { statement.reset() }
         var out: [T] = []
@@ -62,9 +61,9 @@ final class AlertDatabase {
     }
 
     /// Saves and forgets instances, queues notifications and saves or deletes silences, atomically.
-    func commit(_ writes: AlertWrites) throws(StoreError) {
+    func commit(_ writes: AlertWrites) throws(AlertStateError) {
         guard !writes.isEmpty else { return }
-        try db.transaction { () throws(StoreError) in
+        try db.transaction { () throws(AlertStateError) in
             let upsert = try db.cached("INSERT INTO alert_instances (rule, series, data) VALUES (?, ?, ?) "
                                        + "ON CONFLICT (rule, series) DO UPDATE SET data = excluded.data")
             let delete = try db.cached("DELETE FROM alert_instances WHERE rule = ? AND series = ?")
@@ -99,7 +98,7 @@ final class AlertDatabase {
     // MARK: outbox
 
     /// The oldest undelivered notification for a notifier (delivery is in order: head of line).
-    func head(notifier: String) throws(StoreError) -> OutboxEntry? {
+    func head(notifier: String) throws(AlertStateError) -> OutboxEntry? {
         let statement = try db.cached("SELECT id, alert, reason, body, created_ms, attempts, next_attempt_ms FROM outbox "
                                       + "WHERE notifier = ? ORDER BY id LIMIT 1").bind([.text(notifier)])
         defer { statement.reset() }
@@ -109,17 +108,17 @@ final class AlertDatabase {
                            nextAttemptMs: statement.int64(6))
     }
 
-    func delivered(id: Int64) throws(StoreError) {
+    func delivered(id: Int64) throws(AlertStateError) {
         try db.cached("DELETE FROM outbox WHERE id = ?").run([.integer(id)])
     }
 
-    func failed(id: Int64, error: String, nextAttemptMs: Int64) throws(StoreError) {
+    func failed(id: Int64, error: String, nextAttemptMs: Int64) throws(AlertStateError) {
         try db.cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?")
             .run([.integer(nextAttemptMs), .text(String(error.prefix(500))), .integer(id)])
     }
 
     /// Depth and oldest creation time per notifier.
-    func outboxStatistics() throws(StoreError) -> [String: (depth: Int, oldestMs: Int64)] {
+    func outboxStatistics() throws(AlertStateError) -> [String: (depth: Int, oldestMs: Int64)] {
         let statement = try db.cached("SELECT notifier, COUNT(*), MIN(created_ms) FROM outbox GROUP BY notifier")
         defer { statement.reset() }
         var out: [String: (Int, Int64)] = [:]
@@ -128,7 +127,7 @@ final class AlertDatabase {
     }
 
     /// Drops queued notifications for notifiers no longer configured (after a reload), returning how many.
-    func dropOutbox(except notifiers: [String]) throws(StoreError) -> Int {
+    func dropOutbox(except notifiers: [String]) throws(AlertStateError) -> Int {
         let names = notifiers.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ",")
         try db.execute("DELETE FROM outbox WHERE notifier NOT IN (\(names.isEmpty ? "''" : names))")
         return db.changes
@@ -136,9 +135,9 @@ final class AlertDatabase {
 
     // MARK: silences
 
-    func loadSilences() throws(StoreError) -> [Silence] { try loadAll(Silence.self, from: "silences") }
+    func loadSilences() throws(AlertStateError) -> [Silence] { try loadAll(Silence.self, from: "silences") }
 
-    private func saveSilence(_ silence: Silence) throws(StoreError) {
+    private func saveSilence(_ silence: Silence) throws(AlertStateError) {
         guard let data = try? encoder.encode(silence) else { return }
         try db.cached("INSERT INTO silences (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data")
             .run([.text(silence.id), .blob(Array(data))])

@@ -3,8 +3,6 @@ import Metrics
 import NIOPosix
 import Synchronization
 import VigilCore
-import VigilSQLite
-import VigilStore
 
 /// Saves what the alert engine decided, in order, on the thread pool the store uses, never under
 /// the engine's lock: a slow fsync of `alerts.db` (`synchronous=FULL`) delays only the saving and
@@ -100,7 +98,7 @@ final class AlertPersistence: Sendable {
             guard let (batch, through) = next else { return }
             let error: String? = await runOnPool { [self] in
                 database.withLock { database in
-                    do throws(StoreError) {
+                    do throws(AlertStateError) {
                         try database.commit(batch)
                     } catch {
                         return "\(error)"
@@ -152,11 +150,11 @@ final class AlertPersistence: Sendable {
     }
 
     func markDelivered(_ entry: AlertDatabase.OutboxEntry) async {
-        await update("cannot update the alert outbox") { database throws(StoreError) in try database.delivered(id: entry.id) }
+        await update("cannot update the alert outbox") { database throws(AlertStateError) in try database.delivered(id: entry.id) }
     }
 
     func markFailed(_ entry: AlertDatabase.OutboxEntry, error: String, retryAtMs: Int64) async {
-        await update("cannot update the alert outbox") { database throws(StoreError) in
+        await update("cannot update the alert outbox") { database throws(AlertStateError) in
             try database.failed(id: entry.id, error: error, nextAttemptMs: retryAtMs)
         }
     }
@@ -164,10 +162,10 @@ final class AlertPersistence: Sendable {
     /// Queued notifications per notifier, as of the last change (no SQL: /metrics reads it).
     func outboxDepths() -> [String: OutboxDepth] { depths.withLock { $0 } }
 
-    private func update(_ what: String, _ body: @escaping @Sendable (AlertDatabase) throws(StoreError) -> Void) async {
+    private func update(_ what: String, _ body: @escaping @Sendable (AlertDatabase) throws(AlertStateError) -> Void) async {
         await runOnPool { [self] in
             database.withLock { database in
-                do throws(StoreError) {
+                do throws(AlertStateError) {
                     try body(database)
                     depths.withLock { $0 = Self.depths(of: database) }
                 } catch {

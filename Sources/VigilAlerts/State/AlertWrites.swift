@@ -1,4 +1,3 @@
-import VigilSQLite
 /// What the alert engine wants saved: the outcome of one evaluation, API call or reload, and also
 /// several of them merged while the database was busy. Applied in one transaction, in order of
 /// submission, so a merged batch leaves `alerts.db` exactly as the separate ones would have.

@@ -1,6 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-import VigilSQLite
 #endif
 
 /// The write-ahead log: flush records appended to segment files in `<store path>-log/`, each
