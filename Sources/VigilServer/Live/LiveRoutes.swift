@@ -14,7 +14,6 @@ import VigilWebSocket
 /// conformance suite. `decide` runs in the upgrade handshake; a refused upgrade is answered with
 /// 403, 401, 400, 404 or 503 and the reason (a plain GET of the endpoint gets the same answer).
 enum LiveRoutes {
-    static let subprotocol = LiveMessages.subprotocol
 
     struct Gate: Sendable {
         let http: HTTPSettings
@@ -35,7 +34,7 @@ enum LiveRoutes {
                 case .auth(let failure): APIErrors.answer(for: failure)
                 case .subprotocol:
                     .init(status: .badRequest, type: "bad_data",
-                          message: "offer the WebSocket subprotocol \(LiveRoutes.subprotocol) (Sec-WebSocket-Protocol)")
+                          message: "offer the WebSocket subprotocol \(LiveMessages.subprotocol) (Sec-WebSocket-Protocol)")
                 case .full:
                     .init(status: .serviceUnavailable, type: "unavailable", message: "too many live connections (http.ws.max_connections)")
                 }
@@ -54,7 +53,7 @@ enum LiveRoutes {
             case .failure(let failure): return .failure(.auth(failure))
             }
             let offered = headers[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters() }
-            guard offered.contains(LiveRoutes.subprotocol) else { return .failure(.subprotocol) }
+            guard offered.contains(LiveMessages.subprotocol) else { return .failure(.subprotocol) }
             guard hub.connections.load(ordering: .relaxed) < http.ws.maxConnections else { return .failure(.full) }
             return .success(principal)
         }
@@ -97,7 +96,7 @@ enum LiveRoutes {
                     let deflate = ws.compression ? PerMessageDeflate.negotiate(offers: offers, askClientNoContextTakeover: true) : nil
                     let limits = WebSocketConnection.Limits(maxMessage: ws.maxMessageBytes, compressMinimum: 256)
                     let hub = gate.hub
-                    return .success(WebSocketAcceptance(headers: [("Sec-WebSocket-Protocol", subprotocol)], deflate: deflate, limits: limits) {
+                    return .success(WebSocketAcceptance(headers: [("Sec-WebSocket-Protocol", LiveMessages.subprotocol)], deflate: deflate, limits: limits) {
                         LiveSession(hub: hub, user: LiveUser(name: principal.name, role: principal.role.rawValue), logger: logger)
                     })
                 case .failure(let refusal):
