@@ -4,9 +4,11 @@ import NIOPosix
 import Synchronization
 import VigilCore
 
-/// Saves what the alert engine decided, in order, on the thread pool the store uses, never under
-/// the engine's lock: a slow fsync of `alerts.db` (`synchronous=FULL`) delays only the saving and
-/// the delivery of notifications, not evaluation, the API or /metrics.
+/// Saves what the alert engine decided, in order, on a thread of its own, never under the engine's
+/// lock: a slow fsync of `alerts.db` (`synchronous=FULL`) delays only the saving and the delivery
+/// of notifications, not evaluation, the API or /metrics. The thread is not the store's pool
+/// (two threads on a two-core box): a stalled `alerts.db` waits out SQLite's busy timeout, and
+/// must not hold a thread the store's queries and commits need, nor wait behind them.
 ///
 /// Writes submitted while a commit runs are merged into one batch (the latest form of an instance
 /// wins; notifications keep their order), so a stalled disk costs a bounded batch, not a queue
@@ -179,10 +181,18 @@ final class AlertPersistence: Sendable {
         ((try? database.outboxStatistics()) ?? [:]).mapValues { OutboxDepth(depth: $0.depth, oldestMs: $0.oldestMs) }
     }
 
-    /// Runs blocking SQLite work on NIO's shared thread pool (as the store does); inline if the
-    /// pool has been shut down, so a late call at exit still completes.
+    /// One thread for every `alerts.db` of the process (there is one per gateway), started on
+    /// first use and kept for the process's life, like NIO's singleton pool.
+    private static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    /// Runs blocking SQLite work on the alert state's own thread; inline if the pool is not
+    /// active, so a late call at exit still completes.
     private func runOnPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        (try? await NIOThreadPool.singleton.runIfActive(body)) ?? body()
+        (try? await Self.pool.runIfActive(body)) ?? body()
     }
 }
 
