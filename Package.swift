@@ -54,6 +54,8 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         // zlib (Debian zlib1g-dev) for WebSocket permessage-deflate.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's allocator controls and statistics (malloc.h): the gateway keeps its heap small.
+        .systemLibrary(name: "CMalloc"),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
         .target(name: "VigilCore", swiftSettings: strict),
         // YAML config with locations, includes, ${VAR} substitution and strict keys.
@@ -160,7 +162,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -29,9 +29,13 @@ package final class LiveHub: Service, Sendable {
         /// The last few broadcast batches. A batch handed to a connection's event loop just as the
         /// connection closed reaches neither the connection nor the parked stream (the hub saw
         /// the stream still attached); parking replays what the stream has not applied yet.
+        /// Such a batch is on its way for microseconds to milliseconds: keep at most 32, none
+        /// older than 2 s, and none while nobody watches.
         var recent: [Batch] = []
     }
     private static let recentBatches = 32
+    private static let recentMs: Int64 = 2_000
+    private let newest = Atomic<UInt64>(0)
     private let owners = Atomic<Int>(0)
     package let connections = Atomic<Int>(0)
     /// Connections closed because they were too slow or stopped answering pings (self-alert input).
@@ -112,7 +116,11 @@ package final class LiveHub: Service, Sendable {
     package func broadcast(_ readings: [Reading], number: UInt64) {
         // Nobody watching and no stream waiting to be resumed: encoding every reading for no one
         // was most of the gateway's ingest CPU (measured with bench/mqtt and perf: 40 %).
-        guard connections.load(ordering: .relaxed) > 0 || !registry.withLock({ $0.detached.isEmpty }) else { return }
+        newest.store(number, ordering: .relaxed)
+        guard connections.load(ordering: .relaxed) > 0 || registry.withLock({ registry in
+            if registry.detached.isEmpty, !registry.recent.isEmpty { registry.recent = [] }
+            return !registry.detached.isEmpty
+        }) else { return }
         let allocator = ByteBufferAllocator()
         // One encode per reading, shared by every stream it goes to.
         let fragments = readings.map { LiveStream.Fragment(key: $0.series.description, json: LiveMessages.reading($0, allocator: allocator)) }
@@ -120,7 +128,8 @@ package final class LiveHub: Service, Sendable {
         for shard in shards.withLock({ Array($0.values) }) { shard.deliver(batch) }
         let parked = registry.withLock { registry -> [LiveStream] in
             registry.recent.append(batch)
-            if registry.recent.count > Self.recentBatches { registry.recent.removeFirst() }
+            let oldest = registry.recent.firstIndex { batch.nowMs - $0.nowMs <= Self.recentMs } ?? 0
+            registry.recent.removeFirst(max(oldest, registry.recent.count - Self.recentBatches))
             return Array(registry.detached.values)
         }
         for stream in parked { stream.enqueueDetached(batch: number) { batch.select($0) } }
@@ -182,7 +191,7 @@ package final class LiveHub: Service, Sendable {
     }
 
     /// The number of the newest batch broadcast (0 before the first).
-    package var newestBatch: UInt64 { registry.withLock { $0.recent.last?.number ?? 0 } }
+    package var newestBatch: UInt64 { newest.load(ordering: .relaxed) }
 
     package func remove(_ stream: LiveStream) {
         registry.withLock { registry in

@@ -74,10 +74,20 @@ package final class LiveSession: WebSocketEndpoint {
     }
 
     package func closed(_ socket: WebSocketConnection) {
-        // Park the stream before the connection stops counting: with no connection and nothing
-        // parked the hub skips encoding batches, and a batch skipped in between was lost to the
-        // stream without a gap in its sequence numbers.
-        if let stream, stream.detach(owner: owner, nowMs: WallClock.nowMs()) { hub.parked(stream, after: lastSeenBatch) }
+        if let stream, stream.detach(owner: owner, nowMs: WallClock.nowMs()) {
+            if socket.closedByPeer {
+                // The client closed the connection itself (a tab closed, a logout): it is done
+                // with the stream, and a hundred consoles leaving must not keep their queues
+                // and replay buffers for the resume window. A later `resume` gets `resync`.
+                hub.remove(stream)
+            } else {
+                // Dropped (network, missed pings): park the stream before the connection stops
+                // counting. With no connection and nothing parked the hub skips encoding batches,
+                // and a batch skipped in between was lost to the stream without a gap in its
+                // sequence numbers.
+                hub.parked(stream, after: lastSeenBatch)
+            }
+        }
         shard?.sessions.value.removeValue(forKey: ObjectIdentifier(self))
         shard = nil
         hub.connected(-1)

@@ -12,6 +12,10 @@ public struct LiveSettings: Sendable, Equatable {
     public var sendQueueHardLimit = 20_000
     /// How many recent updates a stream keeps for `resume` after a reconnect.
     public var replayBuffer = 1000
+    /// And at most this many bytes of them: a console subscribed to everything at 10 000
+    /// readings/s makes 1.6 MB of updates a second, and 1000 of them per stream was what held a
+    /// hundred consoles' memory (bench/footprint). Past it a resume gets `resync`.
+    public var replayBytes = 256 * 1024
     /// How long a disconnected stream can be resumed.
     public var resumeWindow: Duration = .seconds(300)
     public var compression = true
@@ -33,6 +37,10 @@ public struct LiveSettings: Sendable, Equatable {
         ws.sendQueue = try wsObject.int("send_queue", default: ws.sendQueue, in: 10...1_000_000)
         ws.sendQueueHardLimit = try wsObject.int("send_queue_limit", default: max(ws.sendQueueHardLimit, ws.sendQueue), in: ws.sendQueue...10_000_000)
         ws.replayBuffer = try wsObject.int("replay_buffer", default: ws.replayBuffer, in: 0...1_000_000)
+        ws.replayBytes = Int(try wsObject.byteSize("replay_bytes") ?? Int64(ws.replayBytes))
+        guard ws.replayBytes >= 0, ws.replayBytes <= 1 << 30 else {
+            throw ConfigError("http.ws.replay_bytes: must be between 0 and 1GiB", at: wsObject.location(of: "replay_bytes"))
+        }
         ws.resumeWindow = try wsObject.duration("resume_window", default: ws.resumeWindow)
         ws.compression = try wsObject.bool("compression", default: true)
         try wsObject.finish()

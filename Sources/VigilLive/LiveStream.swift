@@ -43,6 +43,8 @@ package final class LiveStream: Sendable {
         var seq: UInt64 = 0
         var ring: [Entry] = []
         var ringHead = 0
+        /// Bytes of the bodies in `ring[ringHead...]`.
+        var ringBytes = 0
         var owner = 0
         var detachedAtMs: Int64?
         var overflowed = false
@@ -87,7 +89,7 @@ package final class LiveStream: Sendable {
                 let first = state.seq + 1
                 for body in bodies {
                     state.seq += 1
-                    Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), capacity: settings.replayBuffer)
+                    Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), settings: settings)
                 }
                 return .send(first: first)
             }
@@ -101,8 +103,17 @@ package final class LiveStream: Sendable {
         state.withLock { state in
             guard state.owner == 0, batch > state.lastBatch, !state.subscriptions.isEmpty else { return }
             state.lastBatch = batch
+            guard !state.overflowed else { return }
             let chosen = select(Array(state.subscriptions.values))
-            if !chosen.isEmpty { Self.enqueue(&state, chosen, settings: settings) }
+            guard !chosen.isEmpty else { return }
+            // Without a connection nothing drains the queue, so it does not conflate: past
+            // `send_queue` readings the stream overflows (a resume gets `resync`) and its queue
+            // and replay buffer go, so parked streams cost little for the resume window.
+            if state.pending.count + chosen.count > settings.sendQueue || state.conflated != nil {
+                Self.overflow(&state)
+            } else {
+                state.pending += chosen
+            }
         }
     }
 
@@ -127,12 +138,18 @@ package final class LiveStream: Sendable {
                 state.conflatedOrder = order
             }
         }
-        if (state.conflated?.count ?? 0) > settings.sendQueueHardLimit {
-            state.overflowed = true
-            state.conflated = nil
-            state.conflatedOrder = []
-            state.pending = []
-        }
+        if (state.conflated?.count ?? 0) > settings.sendQueueHardLimit { overflow(&state) }
+    }
+
+    /// Drops everything queued and the replay buffer: only a fresh snapshot is whole again.
+    private static func overflow(_ state: inout State) {
+        state.overflowed = true
+        state.conflated = nil
+        state.conflatedOrder = []
+        state.pending = []
+        state.ring = []
+        state.ringHead = 0
+        state.ringBytes = 0
     }
 
     /// The next queued readings (at most `limit`) as a numbered update body, kept for replay.
@@ -154,7 +171,7 @@ package final class LiveStream: Sendable {
             guard !jsons.isEmpty else { return nil }
             let body = LiveMessages.updateBody(nowMs: nowMs, readings: jsons, allocator: allocator)
             state.seq += 1
-            Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), capacity: settings.replayBuffer)
+            Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), settings: settings)
             return (state.seq, body)
         }
     }
@@ -168,15 +185,26 @@ package final class LiveStream: Sendable {
             guard state.owner == owner else { return nil }
             state.seq += 1
             let message = build(state.seq)
-            Self.remember(&state, Entry(seq: state.seq, body: message, isUpdate: false), capacity: settings.replayBuffer)
+            Self.remember(&state, Entry(seq: state.seq, body: message, isUpdate: false), settings: settings)
             return message
         }
     }
 
-    private static func remember(_ state: inout State, _ entry: Entry, capacity: Int) {
-        guard capacity > 0 else { return }
+    private static func remember(_ state: inout State, _ entry: Entry, settings: LiveSettings) {
+        guard settings.replayBuffer > 0, entry.body.readableBytes <= settings.replayBytes else {
+            // Too large to keep: nothing older may be replayed past it either.
+            state.ring.removeAll(keepingCapacity: false)
+            state.ringHead = 0
+            state.ringBytes = 0
+            return
+        }
         state.ring.append(entry)
-        if state.ring.count - state.ringHead > capacity { state.ringHead += 1 }
+        state.ringBytes += entry.body.readableBytes
+        while state.ring.count - state.ringHead > settings.replayBuffer || state.ringBytes > settings.replayBytes {
+            state.ringBytes -= state.ring[state.ringHead].body.readableBytes
+            state.ring[state.ringHead] = Entry(seq: 0, body: ByteBuffer(), isUpdate: false)  // let the body go now
+            state.ringHead += 1
+        }
         if state.ringHead > 256, state.ringHead * 2 > state.ring.count {
             state.ring.removeFirst(state.ringHead)
             state.ringHead = 0

@@ -73,6 +73,9 @@ package final class WebSocketConnection: ChannelInboundHandler, RemovableChannel
     private var failed = false
     private var closed = false
     private var openedOnce = false
+    /// The peer started the closing handshake: it is done with the connection (a network drop or
+    /// a close of ours leaves this false).
+    package private(set) var closedByPeer = false
 
     package init(limits: Limits, deflate: PerMessageDeflate?, endpoint: any WebSocketEndpoint) {
         self.limits = limits
@@ -337,6 +340,7 @@ package final class WebSocketConnection: ChannelInboundHandler, RemovableChannel
             // The answer to our close: the server ends the TCP connection (§7.1.1).
             context?.close(promise: nil)
         } else {
+            closedByPeer = true
             sendClose(code, reason: "", thenClose: true)
         }
     }

@@ -108,8 +108,12 @@ final class LiveClient: Sendable {
         throw TestFailure("no matching live message in \(received().count) received")
     }
 
-    let answerPings: Bool
-    init(answerPings: Bool = true) { self.answerPings = answerPings }
+    private let answering: Mutex<Bool>
+    init(answerPings: Bool = true) { answering = Mutex(answerPings) }
+    var answerPings: Bool { answering.withLock { $0 } }
+    /// From now on the client goes silent, as a console whose network dropped: the server closes
+    /// it after two missed pings and parks its stream for `resume`.
+    func stopAnsweringPings() { answering.withLock { $0 = false } }
 
     /// Connects, runs `script` while collecting messages, and returns the server's close frame (if
     /// the server closed).
@@ -225,6 +229,11 @@ struct LiveEndToEndTests {
             _ = try await client.waitFor { ($0["readings"] as? [[String: Any]])?.contains { $0["v"] as? Double == 72.0 } == true
                 && $0["type"] as? String == "update" }
             _ = try await client.waitFor { $0["type"] as? String == "rtt" }
+            // Dropped rather than closed: a client that closes the connection itself ends its
+            // stream (tested below), a connection that goes silent is closed by the server and
+            // its stream waits for a resume.
+            client.stopAnsweringPings()
+            try await Task.sleep(for: .seconds(20))  // the server's close ends the connection first
         }
         let seen = first.received()
         let streamID = try #require(seen.first { $0["type"] as? String == "hello" }?["stream"] as? String)
@@ -249,13 +258,20 @@ struct LiveEndToEndTests {
             .flatMap { ($0["readings"] as? [[String: Any]]) ?? [] }.compactMap { $0["v"] as? Double }
         #expect(values == [73.0, 73.5, 74.0])
 
-        // A stream id from someone else, or one the buffer no longer covers: a fresh snapshot is needed.
+        // A stream id from someone else, or one the buffer no longer covers: a fresh snapshot is
+        // needed. So is a stream whose client closed the connection itself (the second one did):
+        // the stream ended with it.
         let third = LiveClient()
+        let secondSeq = resumed.last ?? lastSeq
         try await third.run(live, cookie: session.cookie) { client in
             _ = try await client.waitFor { $0["type"] as? String == "hello" }
             client.send(#"{"op":"resume","stream":"nope","seq":3}"#)
             _ = try await client.waitFor { $0["type"] as? String == "resync" }
+            client.send(#"{"op":"resume","stream":"\#(streamID)","seq":\#(secondSeq)}"#)
+            _ = await eventually(within: .seconds(10)) { client.received().filter { $0["type"] as? String == "resync" }.count == 2 }
         }
+        #expect(third.received().filter { $0["type"] as? String == "resync" }.count == 2)
+        #expect(!third.received().contains { $0["type"] as? String == "resumed" })
     }
 }
 

@@ -14,11 +14,12 @@ struct LiveStreamTests {
         pairs.map { LiveStream.Fragment(key: $0.0, json: allocator.buffer(string: "{\"series\":\"\($0.0)\",\"v\":\($0.1)}")) }
     }
 
-    func stream(sendQueue: Int = 1000, hardLimit: Int = 20_000, replay: Int = 1000) -> LiveStream {
+    func stream(sendQueue: Int = 1000, hardLimit: Int = 20_000, replay: Int = 1000, replayBytes: Int = 256 * 1024) -> LiveStream {
         var settings = LiveSettings()
         settings.sendQueue = sendQueue
         settings.sendQueueHardLimit = hardLimit
         settings.replayBuffer = replay
+        settings.replayBytes = replayBytes
         let stream = LiveStream(id: "s", owner: "op", settings: settings)
         _ = stream.attach(owner: 1)
         return stream
@@ -110,6 +111,42 @@ struct LiveStreamTests {
         _ = stream.attach(owner: 2)
         let drained = drainAll(stream, owner: 2)
         #expect(drained.count == 1 && drained[0].text.contains("\"v\":20"))
+    }
+
+    /// The replay ring is bounded by bytes as well as by messages: a console subscribed to
+    /// everything would otherwise keep 1000 updates of up to 32 KiB each.
+    @Test func theReplayRingKeepsAtMostReplayBytes() {
+        let stream = stream(replayBytes: 100)
+        let body = allocator.buffer(string: String(repeating: "x", count: 40))
+        for batch in 1...5 {
+            _ = stream.offer(owner: 1, batch: UInt64(batch), bodies: [body], fragments: [], writable: true)
+        }
+        #expect(stream.detach(owner: 1, nowMs: 0))
+        #expect(stream.attach(owner: 2, after: 2) == nil)  // 3..5 would be 120 bytes
+        #expect(stream.attach(owner: 2, after: 3)?.map(\.seq) == [4, 5])
+        // A message larger than the whole budget (a big snapshot) empties the ring: nothing
+        // before it can be replayed past it.
+        _ = stream.numbered(owner: 2) { _ in allocator.buffer(string: String(repeating: "s", count: 200)) }
+        #expect(stream.detach(owner: 2, nowMs: 0))
+        #expect(stream.attach(owner: 3, after: 5) == nil)
+        #expect(stream.attach(owner: 3, after: 6)?.isEmpty == true)
+    }
+
+    /// Without a connection nothing drains the queue: a parked stream does not conflate, it
+    /// overflows past `send_queue` and lets go of its queue and replay buffer, so a hundred
+    /// parked streams cost little; the resume that follows gets `resync`.
+    @Test func aDetachedStreamOverflowsPastTheSendQueueInsteadOfConflating() throws {
+        let stream = stream(sendQueue: 10)
+        _ = stream.subscribe(1, try SeriesSelector.parse("temp"))
+        _ = stream.offer(owner: 1, batch: 1, bodies: [allocator.buffer(string: "u1")], fragments: [], writable: true)
+        #expect(stream.detach(owner: 1, nowMs: 0))
+        stream.enqueueDetached(batch: 2) { _ in fragments((0..<6).map { ("temp\($0)", 1) }) }
+        #expect(!stream.overflowed)
+        stream.enqueueDetached(batch: 3) { _ in fragments((0..<6).map { ("temp\($0)", 2) }) }
+        #expect(stream.overflowed)
+        #expect(stream.attach(owner: 2, after: 1) == nil)
+        _ = stream.attach(owner: 2)
+        #expect(drainAll(stream, owner: 2).isEmpty)
     }
 }
 

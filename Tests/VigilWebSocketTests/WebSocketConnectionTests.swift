@@ -130,6 +130,7 @@ struct WebSocketConnectionTests {
         try h.send(Self.frame(0x8, [0x03, 0xE8] + Array("bye".utf8)))
         #expect(try h.closeCode() == 1000)
         #expect(!h.channel.isActive)
+        #expect(h.connection.closedByPeer, "the peer started the close: it is done with the connection")
     }
 
     @Test func theServersOwnCloseWaitsForThePeersAnswer() throws {
@@ -139,6 +140,7 @@ struct WebSocketConnectionTests {
         #expect(h.channel.isActive, "waits for the peer's close frame")
         try h.send(Self.frame(0x8, [0x03, 0xE9]))
         #expect(!h.channel.isActive)
+        #expect(!h.connection.closedByPeer, "the peer only answered our close")
     }
 
     @Test func compressedMessagesInflateAndABombStopsAtTheLimit() throws {

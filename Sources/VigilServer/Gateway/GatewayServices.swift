@@ -56,6 +56,7 @@ enum GatewayServices {
         for broker in config.mqtt.brokers {
             services.append(MQTTSource(config: broker, context: context, logger: Logger(label: "vigil.mqtt")))
         }
+        services.append(HeapTrimService())
         // Last in the list, so the first to hear of a shutdown: running queries stop at once.
         services.append(QueryCanceller())
         return services

@@ -2,9 +2,9 @@ import Logging
 import Metrics
 import Prometheus
 
-/// What is set up once per process, before the gateway opens anything: the log handler (with its
-/// runtime-adjustable level) and the Prometheus registry every module's swift-metrics counters
-/// report into. `vigil run` bootstraps them; tests that run a gateway in process make their own
+/// What is set up once per process, before the gateway opens anything: the allocator's tuning, the
+/// log handler (with its runtime-adjustable level) and the Prometheus registry every module's
+/// swift-metrics counters report into. `vigil run` bootstraps them; tests that run a gateway in process make their own
 /// without touching the process-wide systems (which can be bootstrapped only once).
 public struct ProcessSetup: Sendable {
     public let levelControl: LogLevelControl
@@ -12,6 +12,7 @@ public struct ProcessSetup: Sendable {
 
     /// For `vigil run`: installs the log handler and the metrics factory for the whole process.
     public static func bootstrap(_ logging: LoggingSettings) -> ProcessSetup {
+        HeapAllocator.configure()
         let setup = ProcessSetup(levelControl: LogLevelControl(logging.level), registry: PrometheusCollectorRegistry())
         let format = logging.format
         let control = setup.levelControl

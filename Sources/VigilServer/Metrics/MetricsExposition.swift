@@ -33,6 +33,7 @@ public final class MetricsExposition: Sendable {
     public func render() -> String {
         var out = registry.emitToString()
         ProcessMetrics.render(into: &out)
+        HeapAllocator.render(into: &out)
         renderBus(into: &out)
         renderSources(into: &out)
         renderLedger(into: &out)

@@ -1,0 +1,2 @@
+// glibc's allocator controls and statistics (malloc.h), which Swift's Glibc module leaves out.
+#include <malloc.h>
