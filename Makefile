@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test fuzz build release static check-samples clean
+.PHONY: demo test fuzz build release static deb check-samples clean
 
 demo:
 	scripts/demo.sh
@@ -40,6 +40,10 @@ release:
 static:
 	scripts/install-deps.sh build
 	deploy/build-release.sh
+
+# The Debian package of that binary: dist/vigil_<version>-1_<arch>.deb (docs/operations.md)
+deb: static
+	deploy/build-deb.sh
 
 check-samples: build
 	./.build/debug/vigil check-config samples/*.yaml

@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh demo    # build + mosquitto and curl for `make demo`
 #   scripts/install-deps.sh test    # build + what the tests start: mosquitto, its clients, curl, openssl,
 #                                   # headless Chromium with chromedriver and Selenium (console tests),
-#                                   # Alertmanager (the alert notifier test starts its own on loopback)
+#                                   # Alertmanager (the alert notifier test starts its own on loopback),
+#                                   # lintian (the Debian package test)
 # Runs `apt-get update` at most once, and only when something has to be installed.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodb
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl socat python3) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv nodejs chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv nodejs chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics lintian binutils) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 
