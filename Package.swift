@@ -34,7 +34,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         // Outgoing HTTP(S) for alert notifiers (webhook, Alertmanager).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -54,6 +53,8 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         // zlib (Debian zlib1g-dev) for WebSocket permessage-deflate.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libyaml (Debian libyaml-dev): the YAML parser under the config reader.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // glibc's allocator controls and statistics (malloc.h): the gateway keeps its heap small.
         .systemLibrary(name: "CMalloc"),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
@@ -61,7 +62,7 @@ let package = Package(
         // YAML config with locations, includes, ${VAR} substitution and strict keys.
         .target(
             name: "VigilConfig",
-            dependencies: ["VigilCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["VigilCore", "CYAML"],
             swiftSettings: strict
         ),
         // One MQTT connection through libmosquitto on a thread of its own: connect, reconnect with

@@ -1,97 +1,132 @@
-import Yams
+import CYAML
 
 /// Turns one YAML text into a `ConfigNode` tree with locations, substituting environment
 /// variables in scalar values (never in keys, and after parsing, so a value cannot inject YAML).
+///
+/// The text is parsed by Debian's libyaml (YAML 1.1, the parser Yams wraps too) and composed
+/// here from its events: mappings, sequences and scalars with their line and column; plain
+/// `null`, `~` and empty values are null. Aliases are refused (a config repeats the value), as is
+/// a second document in one file.
 struct YAMLReader {
     let file: String
     let substitution: EnvironmentSubstitution
 
     func read(_ text: String) throws(ConfigError) -> ConfigNode {
-        let root: Yams.Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw translate(error, text: text)
-        } catch {
-            throw ConfigError("cannot parse YAML: \(error)", at: ConfigLocation(file: file, line: 1, column: 1))
+        // The parser stays at one address for its whole life (libyaml keeps pointers into it).
+        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        parser.initialize(to: yaml_parser_t())
+        defer { parser.deallocate() }
+        guard yaml_parser_initialize(parser) == 1 else {
+            throw ConfigError("cannot parse YAML: out of memory", at: ConfigLocation(file: file, line: 1, column: 1))
         }
-        guard let root else { return ConfigNode(.mapping([]), at: ConfigLocation(file: file, line: 1, column: 1)) }
-        return try convert(root)
+        defer { yaml_parser_delete(parser) }
+        var bytes = Array(text.utf8)
+        return try bytes.withUnsafeMutableBufferPointer { (buffer) throws(ConfigError) -> ConfigNode in
+            yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+            var events = EventReader(parser: parser, reader: self)
+            return try events.document()
+        }
     }
 
-    private func location(_ mark: Yams.Mark?) -> ConfigLocation {
-        ConfigLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    func location(_ mark: yaml_mark_t) -> ConfigLocation {
+        ConfigLocation(file: file, line: mark.line + 1, column: mark.column + 1)
     }
 
-    private func convert(_ node: Yams.Node) throws(ConfigError) -> ConfigNode {
-        let here = location(node.mark)
-        switch node {
-        case .scalar(let scalar):
-            if scalar.tag.rawValue == Tag.Name.null.rawValue { return ConfigNode(.null, at: here) }
-            return ConfigNode(.scalar(try substitution.substitute(scalar.string, at: here)), at: here)
-        case .sequence(let sequence):
-            var items: [ConfigNode] = []
-            for item in sequence { items.append(try convert(item)) }
-            return ConfigNode(.sequence(items), at: here)
-        case .mapping(let mapping):
-            var entries: [ConfigEntry] = []
-            var seen: [String: ConfigLocation] = [:]
-            for (key, value) in mapping {
-                let keyLocation = location(key.mark)
-                guard case .scalar(let keyScalar) = key else {
-                    throw ConfigError("mapping keys must be plain words, found \(key)", at: keyLocation)
+    /// Pulls events and composes nodes; one value per call, in document order.
+    private struct EventReader {
+        let parser: UnsafeMutablePointer<yaml_parser_t>
+        let reader: YAMLReader
+
+        /// The first document's root (an empty mapping for an empty file).
+        mutating func document() throws(ConfigError) -> ConfigNode {
+            let empty = ConfigNode(.mapping([]), at: ConfigLocation(file: reader.file, line: 1, column: 1))
+            var root: ConfigNode?
+            while true {
+                var event = try next()
+                defer { yaml_event_delete(&event) }
+                switch event.type {
+                case YAML_STREAM_START_EVENT, YAML_DOCUMENT_END_EVENT:
+                    continue
+                case YAML_DOCUMENT_START_EVENT:
+                    if root != nil {
+                        throw ConfigError("one YAML document per file: a second one starts here (use include: for several files)",
+                                          at: reader.location(event.start_mark))
+                    }
+                    var first = try next()
+                    root = try node(&first)
+                case YAML_STREAM_END_EVENT:
+                    return root ?? empty
+                default:
+                    throw ConfigError("invalid YAML: unexpected event", at: reader.location(event.start_mark))
                 }
-                if let first = seen[keyScalar.string] {
-                    throw ConfigError(
-                        "duplicate key '\(keyScalar.string)' (first set at line \(first.line))", at: keyLocation)
+            }
+        }
+
+        /// The node that `event` starts (the event is consumed and freed here).
+        mutating func node(_ event: inout yaml_event_t) throws(ConfigError) -> ConfigNode {
+            defer { yaml_event_delete(&event) }
+            let here = reader.location(event.start_mark)
+            switch event.type {
+            case YAML_SCALAR_EVENT:
+                let scalar = event.data.scalar
+                let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+                let tag = scalar.tag.map { String(cString: $0) }
+                if tag == "tag:yaml.org,2002:null" || (tag == nil && scalar.style == YAML_PLAIN_SCALAR_STYLE && Self.nulls.contains(value)) {
+                    return ConfigNode(.null, at: here)
                 }
-                seen[keyScalar.string] = keyLocation
-                entries.append(ConfigEntry(key: keyScalar.string, keyLocation: keyLocation, value: try convert(value)))
+                return ConfigNode(.scalar(try reader.substitution.substitute(value, at: here)), at: here)
+            case YAML_SEQUENCE_START_EVENT:
+                var items: [ConfigNode] = []
+                while true {
+                    var item = try next()
+                    if item.type == YAML_SEQUENCE_END_EVENT { yaml_event_delete(&item); break }
+                    items.append(try node(&item))
+                }
+                return ConfigNode(.sequence(items), at: here)
+            case YAML_MAPPING_START_EVENT:
+                var entries: [ConfigEntry] = []
+                var seen: [String: ConfigLocation] = [:]
+                while true {
+                    var key = try next()
+                    if key.type == YAML_MAPPING_END_EVENT { yaml_event_delete(&key); break }
+                    let keyLocation = reader.location(key.start_mark)
+                    guard key.type == YAML_SCALAR_EVENT else {
+                        yaml_event_delete(&key)
+                        throw ConfigError("mapping keys must be plain words", at: keyLocation)
+                    }
+                    let name = String(decoding: UnsafeBufferPointer(start: key.data.scalar.value, count: key.data.scalar.length), as: UTF8.self)
+                    yaml_event_delete(&key)
+                    if let first = seen[name] {
+                        throw ConfigError("duplicate key '\(name)' (first set at line \(first.line))", at: keyLocation)
+                    }
+                    seen[name] = keyLocation
+                    var value = try next()
+                    entries.append(ConfigEntry(key: name, keyLocation: keyLocation, value: try node(&value)))
+                }
+                return ConfigNode(.mapping(entries), at: here)
+            case YAML_ALIAS_EVENT:
+                throw ConfigError("YAML aliases are not supported in Vigil configs; repeat the value", at: here)
+            default:
+                throw ConfigError("invalid YAML: unexpected event", at: here)
             }
-            return ConfigNode(.mapping(entries), at: here)
-        case .alias:
-            throw ConfigError("YAML aliases are not supported in Vigil configs; repeat the value", at: here)
         }
-    }
 
-    private func translate(_ error: YamlError, text: String) -> ConfigError {
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let detail = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            return ConfigError("invalid YAML: \(problem)\(detail)", at: location(mark))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            if let key = duplicates.sorted().first,
-               let (first, second) = Self.findDuplicate(key, in: text, mapping: context.mark) {
-                return ConfigError("duplicate key '\(key)' (first set at line \(first))",
-                                   at: ConfigLocation(file: file, line: second, column: context.mark.column))
+        /// The next event, or the parser's error with its position.
+        mutating func next() throws(ConfigError) -> yaml_event_t {
+            var event = yaml_event_t()
+            guard yaml_parser_parse(parser, &event) == 1 else {
+                let state = parser.pointee
+                let problem = state.problem.map { String(cString: $0) } ?? "cannot parse"
+                let context = state.context.map { " (\(String(cString: $0)) at line \(state.context_mark.line + 1))" } ?? ""
+                let at = state.error == YAML_READER_ERROR ? ConfigLocation(file: reader.file, line: 1, column: 1)
+                                                           : reader.location(state.problem_mark)
+                throw ConfigError("invalid YAML: \(problem)\(context)", at: at)
             }
-            return ConfigError(
-                "duplicate key '\(duplicates.sorted().joined(separator: "', '"))' in this mapping", at: location(context.mark))
-        case .reader(let problem, _, _, _):
-            return ConfigError("cannot read YAML: \(problem)", at: location(nil))
-        default:
-            return ConfigError("invalid YAML: \(error)", at: location(nil))
+            return event
         }
-    }
 
-    /// Yams reports a duplicate key at the start of its mapping; find the lines of the first and
-    /// the repeated key (block style: keys at the mapping's column) so the error points at the repeat.
-    static func findDuplicate(_ key: String, in text: String, mapping: Yams.Mark) -> (Int, Int)? {
-        var found: [Int] = []
-        let indent = mapping.column - 1
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where offset + 1 >= mapping.line {
-            let scalars = Array(line.unicodeScalars)
-            guard scalars.count > indent else { continue }
-            let prefix = String(String.UnicodeScalarView(scalars[..<indent]))
-            let rest = String(String.UnicodeScalarView(scalars[indent...]))
-            let prefixIsIndent = prefix.allSatisfy { $0 == " " || $0 == "-" }
-            if offset + 1 > mapping.line, !prefix.allSatisfy({ $0 == " " }) { break }  // left the mapping
-            if prefixIsIndent, rest.hasPrefix("\(key):") || rest.hasPrefix("\"\(key)\":") { found.append(offset + 1) }
-            if found.count == 2 { return (found[0], found[1]) }
-        }
-        return nil
+        /// Plain scalars YAML 1.1 reads as null.
+        static let nulls: Set<String> = ["", "~", "null", "Null", "NULL"]
     }
 }

@@ -12,8 +12,8 @@ import VigilTestSupport
 @Suite("Debian package", .serialized)
 struct DebianPackageTests {
     /// Tags expected from this build: the debug binary's RUNPATH to the Swift toolchain (the static
-    /// build has none), and copies of libyaml and zlib that Yams and swift-nio-extras (through
-    /// async-http-client) compile in (docs/operations.md lists them).
+    /// build has none), and the copy of zlib that swift-nio-extras (through async-http-client)
+    /// compiles in (docs/operations.md lists it).
     static let expectedErrors: Set<String> = ["custom-library-search-path", "embedded-library"]
 
     struct Package {

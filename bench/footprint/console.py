@@ -24,6 +24,7 @@ async def console(url, token, selector, seconds, totals):
     try:
         async with websockets.connect(url, ssl=context if url.startswith("wss") else None,
                                       additional_headers={"Authorization": f"Bearer {token}"},
+                                      origin="https://127.0.0.1",
                                       subprotocols=["vigil.v1.json"], max_size=None,
                                       open_timeout=30, ping_interval=None) as ws:
             await ws.send(json.dumps({"op": "subscribe", "id": 1, "selector": selector}))

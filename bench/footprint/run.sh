@@ -161,7 +161,7 @@ echo "==> $CONSOLES + $PY_CONSOLES consoles for $CONSOLE_MINUTES min, every seri
 echo consoles > "$WORK/phase"
 SECONDS_TOTAL=$(( CONSOLE_MINUTES * 60 ))
 SELECTOR='{__name__=~".+"}'
-"$HARNESS/fanout" "wss://127.0.0.1:$PORT/api/v1/live" -n "$CONSOLES" --insecure --protocol vigil.v1.json \
+"$HARNESS/fanout" "wss://127.0.0.1:$PORT/api/v1/live" -n "$CONSOLES" --insecure --origin https://127.0.0.1 --protocol vigil.v1.json \
   --header "Authorization: Bearer $TOKEN" --send "{\"op\":\"subscribe\",\"id\":1,\"selector\":\"{__name__=~\\\".+\\\"}\"}" \
   --ts-field t --seq-field seq --duration "$SECONDS_TOTAL" --warmup 10 --client-cpus 1 > "$WORK/fanout.txt" 2>&1 & FANOUT=$!
 pids+=("$FANOUT")

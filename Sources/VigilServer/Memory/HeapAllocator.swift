@@ -42,8 +42,9 @@ package enum HeapAllocator {
 
     package static func statistics() -> Statistics? {
         #if canImport(Glibc)
-        let info = mallinfo2()
-        return Statistics(inUse: Int(info.uordblks) + Int(info.hblkhd), free: Int(info.fordblks), mapped: Int(info.hblkhd))
+        var inUse = 0, free = 0, mapped = 0
+        cmalloc_statistics(&inUse, &free, &mapped)
+        return Statistics(inUse: inUse, free: free, mapped: mapped)
         #else
         return nil
         #endif

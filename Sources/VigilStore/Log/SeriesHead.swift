@@ -24,6 +24,10 @@ struct SeriesHead {
         let encoded = ChunkCodec.encodeUncompressed(Chunk(timestamps: tailTimestamps, values: tailValues))
         var length = ByteWriter()
         length.uvarint(UInt64(encoded.count))
+        // Grow to the exact size: Array's doubling would leave a quarter of every head unused on
+        // average (10 000 series × 10 minutes: megabytes), and a head gets only a few dozen runs
+        // before it is cut, so copying on each is cheap.
+        runs.reserveCapacity(runs.count + length.bytes.count + encoded.count)
         runs.append(contentsOf: length.bytes)
         runs.append(contentsOf: encoded)
         tailTimestamps.removeAll(keepingCapacity: true)

@@ -1,0 +1,2 @@
+// libyaml (Debian libyaml-dev): the YAML parser the config reader composes its tree from.
+#include <yaml.h>
