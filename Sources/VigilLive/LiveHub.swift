@@ -45,6 +45,7 @@ package final class LiveHub: Service, Sendable {
     package let streamsGauge = Gauge(label: "vigil_live_streams")
     package let closedSlow = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "too_slow")])
     package let closedSilent = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "missed_pings")])
+    package let closedStalled = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "stalled")])
     package let slowLog = RateLimiter(burst: 5, window: .seconds(60))
 
     package init(settings: LiveSettings, store: MetricStore, board: SourceStatusBoard, bus: ReadingBus, logger: Logger) {

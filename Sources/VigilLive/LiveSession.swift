@@ -44,6 +44,8 @@ package final class LiveSession: WebSocketEndpoint {
     private var lastSeenBatch: UInt64 = 0
     private var selectors: [SeriesSelector] = []
     private var signature = ""
+    /// Since when updates have waited for a connection that takes no writes (nil: it takes them).
+    private var stalledSince: NIODeadline?
     private var nextPing = 0
     private var pings: [Int: NIODeadline] = [:]
 
@@ -98,7 +100,10 @@ package final class LiveSession: WebSocketEndpoint {
         sendError("binary messages are not part of \(LiveMessages.subprotocol)")
     }
 
-    package func becameWritable(_ socket: WebSocketConnection) { drain() }
+    package func becameWritable(_ socket: WebSocketConnection) {
+        stalledSince = nil
+        drain()
+    }
 
     // MARK: Updates
 
@@ -116,6 +121,13 @@ package final class LiveSession: WebSocketEndpoint {
             bodies[signature] = shared
         }
         guard !shared.fragments.isEmpty else { return }
+        if socket.isWritable {
+            stalledSince = nil
+        } else if let since = stalledSince {
+            if NIODeadline.now() - since > TimeAmount.milliseconds(hub.settings.stallTimeout.milliseconds) { return closeStalled() }
+        } else {
+            stalledSince = .now()
+        }
         switch stream.offer(owner: owner, batch: batch.number, bodies: shared.bodies, fragments: shared.fragments, writable: socket.isWritable) {
         case .send(let first):
             // The shared compressed bodies serve clients that let us use a full window.
@@ -145,6 +157,20 @@ package final class LiveSession: WebSocketEndpoint {
             socket.send(text: LiveMessages.update(seq: seq, body: body, allocator: socket.allocator))
         }
         if stream.overflowed { closeSlow() }
+    }
+
+    /// The client stopped reading: its updates waited `stall_timeout` for a writable connection.
+    private func closeStalled() {
+        guard let socket, socket.isOpen else { return }
+        hub.closedStalled.increment()
+        hub.droppedClients.add(1, ordering: .relaxed)
+        if hub.slowLog.check("stalled").emit {
+            logger.warning("closing a live client that stopped reading", metadata: ["user": "\(user.name)"])
+        }
+        // The stream overflows first: its queue goes now, and a resume must start from a snapshot.
+        stream?.dropBacklog()
+        socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: "too slow: no writes taken for \(hub.settings.stallTimeout)",
+                     waitForPeer: false)
     }
 
     private func closeSlow() {

@@ -16,6 +16,10 @@ public struct LiveSettings: Sendable, Equatable {
     /// readings/s makes 1.6 MB of updates a second, and 1000 of them per stream was what held a
     /// hundred consoles' memory (bench/footprint). Past it a resume gets `resync`.
     public var replayBytes = 256 * 1024
+    /// A connection that takes no writes for this long while updates wait is closed with 1013:
+    /// a client that stopped reading must not hold its queue and the kernel's and TLS buffers
+    /// (megabytes with every series subscribed) when its queue never reaches `sendQueueHardLimit`.
+    public var stallTimeout: Duration = .seconds(30)
     /// How long a disconnected stream can be resumed.
     public var resumeWindow: Duration = .seconds(300)
     public var compression = true
@@ -42,6 +46,10 @@ public struct LiveSettings: Sendable, Equatable {
             throw ConfigError("http.ws.replay_bytes: must be between 0 and 1GiB", at: wsObject.location(of: "replay_bytes"))
         }
         ws.resumeWindow = try wsObject.duration("resume_window", default: ws.resumeWindow)
+        ws.stallTimeout = try wsObject.duration("stall_timeout", default: ws.stallTimeout)
+        guard ws.stallTimeout >= .seconds(1) else {
+            throw ConfigError("http.ws.stall_timeout: must be at least 1s", at: wsObject.location(of: "stall_timeout"))
+        }
         ws.compression = try wsObject.bool("compression", default: true)
         try wsObject.finish()
         return ws

@@ -141,6 +141,10 @@ package final class LiveStream: Sendable {
         if (state.conflated?.count ?? 0) > settings.sendQueueHardLimit { overflow(&state) }
     }
 
+    /// For a connection closed because it stopped reading: what waits goes, and a resume of the
+    /// stream gets `resync`.
+    package func dropBacklog() { state.withLock { Self.overflow(&$0) } }
+
     /// Drops everything queued and the replay buffer: only a fresh snapshot is whole again.
     private static func overflow(_ state: inout State) {
         state.overflowed = true

@@ -338,6 +338,32 @@ extension LiveEndToEndTests {
         #expect(metrics.contains(#"vigil_live_closed_total{reason="too_slow"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("live") })")
     }
 
+    /// A client that stops reading while its queue stays under the hard limit (every series
+    /// conflated, 2000 of them) is closed once its updates waited `stall_timeout`: it must not
+    /// hold its queue, the TLS and the kernel's buffers for as long as it stays connected.
+    @Test func aClientThatStopsReadingUnderTheQueueLimitIsClosedAfterTheStallTimeout() async throws {
+        let live = try await LiveGateway(origins: ["https://127.0.0.1"], ws: "{ping_interval: 1m, stall_timeout: 2s}")
+        defer { live.stop() }
+        let (staller, stallerDirectory) = try Self.probe(["stall", live.wsURL, "https://127.0.0.1", LiveGateway.token, "bulk", "12"])
+        try await Task.sleep(for: .seconds(1))  // subscribed
+        // Megabytes of updates: the staller's socket stops taking writes.
+        for round in 0..<20 {
+            try await live.broker.publish(topic: "bulk", lines: (0..<2000).map { "bulk,device=d\($0) value=\(round)" }, qos: 0)
+        }
+        // More updates after the stall timeout find it still stalled.
+        let closed = await eventually(within: .seconds(15), every: .milliseconds(500)) {
+            try? await live.broker.publish(topic: "bulk", lines: (0..<2000).map { "bulk,device=d\($0) value=-1" }, qos: 0)
+            let metrics = (try? await live.gateway.get("/metrics").body) ?? ""
+            return metrics.contains(#"vigil_live_closed_total{reason="stalled"} 1"#)
+        }
+        #expect(closed)
+        _ = try await staller.finish(timeout: .seconds(30))
+        _ = stallerDirectory
+        #expect(staller.stdout.contains("closed"), "\(staller.stdout) \(staller.stderr)")
+        let metrics = try await live.gateway.get("/metrics").body
+        #expect(metrics.contains(#"vigil_live_closed_total{reason="too_slow"} 0"#), "the queue limit was not what closed it")
+    }
+
     /// A connection that does not finish its request head is closed after `http.handshake_timeout`.
     @Test func aSlowlorisConnectionIsClosedAfterTheHandshakeTimeout() async throws {
         let directory = try TemporaryDirectory()

@@ -9,9 +9,10 @@
 #   empty    no sources: RSS after 20 s and CPU over 30 s
 #   ingest   mosquitto + `vigil simulate` giving SERIES series at 1 Hz (format value), with
 #            `mosquitto_sub` subscribed to the same topics beside it as the reference: RSS, CPU
-#   consoles CONSOLES consoles over WSS subscribed to every series: the C fan-out client of
-#            ../shared/bench/ws (no compression) and PY_CONSOLES PyPI `websockets` consoles
-#            (permessage-deflate); RSS and CPU every 10 s
+#   consoles CONSOLES consoles over WSS subscribed to every series: PyPI `websockets` clients
+#            with permessage-deflate in CONSOLE_PROCESSES processes (--light: seq checked, readings
+#            counted, no JSON parse), and optionally C_CONSOLES of the shared C fan-out client
+#            (no compression); RSS and CPU every 10 s
 #   left     60 s after the consoles left: RSS against the ingest figure
 #   idle     the simulator stopped, the broker still connected: CPU over 30 s
 # Every 10 s the sampler writes elapsed, phase, RSS, CPU % and the allocator's view from /metrics
@@ -22,7 +23,10 @@ cd "$(dirname "$0")/../.."
 MODE=${1:-run}
 SERIES=${SERIES:-10000}
 CONSOLES=${CONSOLES:-100}
-PY_CONSOLES=${PY_CONSOLES:-5}
+CONSOLE_PROCESSES=${CONSOLE_PROCESSES:-4}
+# The shared C fan-out client stalls on a 1.6 MB snapshot (every series) and stops reading: it
+# shows how the gateway treats consoles that stop reading (closed after http.ws.stall_timeout).
+C_CONSOLES=${C_CONSOLES:-0}
 CONSOLE_MINUTES=${CONSOLE_MINUTES:-10}
 [[ "$MODE" == soak ]] && CONSOLE_MINUTES=${SOAK_MINUTES:-30}
 HARNESS=${HARNESS:-../shared/bench/ws}
@@ -140,12 +144,16 @@ echo ingest > "$WORK/phase"
 printf 'seconds\tphase\trss_mib\tcpu_pct\theap_in_use_mib\theap_free_mib\n' > "$OUT/samples.tsv"
 (
   last=$(ticks "$VPID")
+  last_ns=$(date +%s%N)
   while kill -0 "$VPID" 2>/dev/null; do
     sleep 10
     now=$(ticks "$VPID" 2>/dev/null) || break
+    now_ns=$(date +%s%N)
     printf '%s\t%s\t%s\t%s\t%s\n' "$(( $(date +%s) - START ))" "$(cat "$WORK/phase")" "$(rss_mib "$VPID")" \
-      "$(awk -v a="$last" -v b="$now" -v hz="$HZ" 'BEGIN { printf "%.1f", (b - a) * 100 / hz / 10 }')" "$(heap)" >> "$OUT/samples.tsv"
+      "$(awk -v a="$last" -v b="$now" -v hz="$HZ" -v ns=$(( now_ns - last_ns )) 'BEGIN { printf "%.1f", (b - a) * 100 / hz / (ns / 1e9) }')" \
+      "$(heap)" >> "$OUT/samples.tsv"
     last=$now
+    last_ns=$now_ns
   done
 ) & SAMPLER=$!
 pids+=("$SAMPLER")
@@ -157,30 +165,34 @@ INGEST_RSS=$(rss_mib "$VPID")
 report "ingest: ${series:-?} series stored, RSS $INGEST_RSS MiB, heap in use/free $(heap | tr '\t' /) MiB"
 report "ingest CPU (% of a core, 60 s): vigil $vigil_cpu, mosquitto_sub (reference, same messages) $sub_cpu, mosquitto $broker_cpu, simulator $sim_cpu; vigil/mosquitto_sub = $(awk -v a="$vigil_cpu" -v b="$sub_cpu" 'BEGIN { printf "%.1f", a / (b > 0 ? b : 0.1) }')"
 
-echo "==> $CONSOLES + $PY_CONSOLES consoles for $CONSOLE_MINUTES min, every series"
+echo "==> $CONSOLES consoles (python-websockets, $CONSOLE_PROCESSES processes) + $C_CONSOLES (C client) for $CONSOLE_MINUTES min, every series"
 echo consoles > "$WORK/phase"
 SECONDS_TOTAL=$(( CONSOLE_MINUTES * 60 ))
 SELECTOR='{__name__=~".+"}'
-"$HARNESS/fanout" "wss://127.0.0.1:$PORT/api/v1/live" -n "$CONSOLES" --insecure --origin https://127.0.0.1 --protocol vigil.v1.json \
-  --header "Authorization: Bearer $TOKEN" --send "{\"op\":\"subscribe\",\"id\":1,\"selector\":\"{__name__=~\\\".+\\\"}\"}" \
-  --ts-field t --seq-field seq --duration "$SECONDS_TOTAL" --warmup 10 --client-cpus 1 > "$WORK/fanout.txt" 2>&1 & FANOUT=$!
-pids+=("$FANOUT")
-if (( PY_CONSOLES > 0 )); then
-  "$VENV/bin/python" bench/footprint/console.py "wss://127.0.0.1:$PORT/api/v1/live" "$TOKEN" "$SELECTOR" "$SECONDS_TOTAL" "$PY_CONSOLES" \
-    > "$WORK/python.txt" 2>&1 & PY=$!
-  pids+=("$PY")
+console_pids=()
+for process in $(seq "$CONSOLE_PROCESSES"); do
+  share=$(( CONSOLES / CONSOLE_PROCESSES + (process <= CONSOLES % CONSOLE_PROCESSES ? 1 : 0) ))
+  (( share > 0 )) || continue
+  "$VENV/bin/python" bench/footprint/console.py "wss://127.0.0.1:$PORT/api/v1/live" "$TOKEN" "$SELECTOR" "$SECONDS_TOTAL" "$share" --light \
+    > "$WORK/python-$process.txt" 2>&1 &
+  console_pids+=($!); pids+=($!)
+done
+if (( C_CONSOLES > 0 )); then
+  "$HARNESS/fanout" "wss://127.0.0.1:$PORT/api/v1/live" -n "$C_CONSOLES" --insecure --origin https://127.0.0.1 --protocol vigil.v1.json \
+    --header "Authorization: Bearer $TOKEN" --send "{\"op\":\"subscribe\",\"id\":1,\"selector\":\"{__name__=~\\\".+\\\"}\"}" \
+    --ts-field t --seq-field seq --duration "$SECONDS_TOTAL" --warmup 10 --client-cpus 1 > "$WORK/fanout.txt" 2>&1 &
+  console_pids+=($!); pids+=($!)
 fi
 sleep 60
 report "consoles after 60 s: RSS $(rss_mib "$VPID") MiB"
-wait "$FANOUT" || true
-[[ -n "${PY:-}" ]] && { wait "$PY" || true; }
+for pid in "${console_pids[@]}"; do wait "$pid" || true; done
 report "consoles: peak RSS $(awk -F'\t' '$2 == "consoles" && $3 > m { m = $3 } END { print m }' "$OUT/samples.tsv") MiB; CPU mean $(awk -F'\t' '$2 == "consoles" { s += $4; n++ } END { printf "%.1f", s / n }' "$OUT/samples.tsv")% of a core"
 # Trend over the second half of the console phase: least-squares slope of RSS, MiB per minute.
 report "consoles: RSS trend over the second half $(awk -F'\t' -v half=$(( SECONDS_TOTAL / 2 )) '
   $2 == "consoles" { if (!t0) t0 = $1; if ($1 - t0 >= half) { n++; x = $1 / 60; sx += x; sy += $3; sxx += x * x; sxy += x * $3 } }
   END { if (n > 1) printf "%+.2f MiB/min (%d samples)", (n * sxy - sx * sy) / (n * sxx - sx * sx), n; else print "(too short)" }' "$OUT/samples.tsv")"
-report "C client (no compression): $(grep -E "deliver|latency|gap|connect" "$WORK/fanout.txt" | tr '\n' ';' | tr -s ' ')"
-[[ -f "$WORK/python.txt" ]] && report "$(tail -1 "$WORK/python.txt")"
+for file in "$WORK"/python-*.txt; do report "$(tail -1 "$file")"; done
+[[ -f "$WORK/fanout.txt" ]] && report "C client (no compression): $(grep -E "deliver|latency|gap|connect" "$WORK/fanout.txt" | tr '\n' ';' | tr -s ' ')"
 
 echo left > "$WORK/phase"
 sleep 60
