@@ -3,7 +3,7 @@
 #   deploy/build-deb.sh                  # from the binary `make static` built (dist/vigil-*-linux-*)
 #   deploy/build-deb.sh --binary FILE    # from another build (the tests package the debug build)
 #   deploy/build-deb.sh --out DIR        # write the .deb somewhere else than dist/
-#   deploy/build-deb.sh --fast           # gzip -1 instead of xz (the tests: same contents, faster)
+#   deploy/build-deb.sh --fast           # gzip -1 instead of xz (the tests: same contents, less CPU)
 #
 # What is in it (docs/operations.md, "Debian package"):
 #   /usr/bin/vigil                      the binary, stripped
@@ -187,6 +187,6 @@ chmod 0755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
 
 mkdir -p "$out"
 deb="$out/vigil_${package_version}_$arch.deb"
-# --fast (the tests): gzip at level 1 instead of xz; the same contents.
+# --fast (the tests): gzip at level 1 instead of xz (lintian refuses no compression); the same contents.
 dpkg-deb --root-owner-group "${compression[@]}" --build "$root" "$deb" >/dev/null
 echo "built $deb ($(du -h "$deb" | cut -f1))"

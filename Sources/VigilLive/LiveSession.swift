@@ -160,27 +160,24 @@ package final class LiveSession: WebSocketEndpoint {
     }
 
     /// The client stopped reading: its updates waited `stall_timeout` for a writable connection.
+    /// Its queue goes at once, and a resume must start from a snapshot.
     private func closeStalled() {
-        guard let socket, socket.isOpen else { return }
-        hub.closedStalled.increment()
-        hub.droppedClients.add(1, ordering: .relaxed)
-        if hub.slowLog.check("stalled").emit {
-            logger.warning("closing a live client that stopped reading", metadata: ["user": "\(user.name)"])
-        }
-        // The stream overflows first: its queue goes now, and a resume must start from a snapshot.
         stream?.dropBacklog()
-        socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: "too slow: no writes taken for \(hub.settings.stallTimeout)",
-                     waitForPeer: false)
+        closeTooSlow(hub.closedStalled, "stalled", log: "closing a live client that stopped reading",
+                     reason: "too slow: no writes taken for \(hub.settings.stallTimeout)")
     }
 
     private func closeSlow() {
+        closeTooSlow(hub.closedSlow, "slow", log: "closing a live client that does not keep up", reason: "too slow: send queue over its limit")
+    }
+
+    /// Closes with 1013 (try again later), counted under `counter`, logged rate-limited per kind.
+    private func closeTooSlow(_ counter: Counter, _ kind: String, log message: Logger.Message, reason: String) {
         guard let socket, socket.isOpen else { return }
-        hub.closedSlow.increment()
+        counter.increment()
         hub.droppedClients.add(1, ordering: .relaxed)
-        if hub.slowLog.check("slow").emit {
-            logger.warning("closing a live client that does not keep up", metadata: ["user": "\(user.name)"])
-        }
-        socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: "too slow: send queue over its limit", waitForPeer: false)
+        if hub.slowLog.check(kind).emit { logger.warning(message, metadata: ["user": "\(user.name)"]) }
+        socket.close(code: WebSocketConnection.CloseCode.tryAgainLater, reason: reason, waitForPeer: false)
     }
 
     /// An unnumbered event (a source's status change).

@@ -38,7 +38,8 @@ final class TSDB: Sendable {
             ], directory: directory, name: "prometheus-\(Int.random(in: 0..<1_000_000))")
         }
         current.withLock { $0 = process }
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Generous: on a loaded 2-core CI machine both have taken more than 20 s to answer.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let path = kind == .prometheus ? "/-/ready" : "/health"
             if let response = try? await Curl.get("http://127.0.0.1:\(port)\(path)"), response.status == 200 { return }
