@@ -29,8 +29,9 @@ final class PtyPair: Sendable {
         let started = try ManagedProcess(socat, ["pty,raw,echo=0,link=\(device)", "pty,raw,echo=0,link=\(simulator)"],
                                          directory: directory, name: "socat-\(name)-\(Int.random(in: 0..<1_000_000))")
         process.withLock { $0 = started }
-        // Generous: on a loaded 2-core box (CI builds in parallel) socat can take seconds to start.
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Generous: on a loaded 2-core box (CI builds in parallel) socat can take seconds to start,
+        // and once took more than 20.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if FileManager.default.fileExists(atPath: device), FileManager.default.fileExists(atPath: simulator) { return }
             try await Task.sleep(for: .milliseconds(20))
