@@ -55,6 +55,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libyaml (Debian libyaml-dev): the YAML parser under the config reader.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // OpenSSL 3 (Debian libssl-dev): TLS for the HTTPS and WSS listener, so security fixes
+        // arrive with the distribution's updates.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // glibc's allocator controls and statistics (malloc.h): the gateway keeps its heap small.
         .systemLibrary(name: "CMalloc"),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
@@ -136,6 +139,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // TLS on a NIO channel over OpenSSL: server context (certificate, policy), the channel
+        // handler, handshake failure counts. Knows nothing of HTTP.
+        .target(
+            name: "VigilTLS",
+            dependencies: [
+                "COpenSSL", "VigilCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // The live stream: the hub that fans reading batches out to consoles, each console's
         // subscription stream (conflation, resume, overflow), sessions and the live messages.
         .target(
@@ -163,10 +178,9 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole", "CMalloc",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole", "VigilTLS", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -178,7 +192,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 purpose="${1:-build}"
-build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodbus-dev libsnappy-dev libyaml-dev)
+build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodbus-dev libsnappy-dev libyaml-dev libssl-dev)
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl socat python3) ;;

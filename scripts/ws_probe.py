@@ -5,6 +5,9 @@
     ws_probe.py stall URL ORIGIN TOKEN SELECTOR SECONDS   # subscribe, then stop reading
     ws_probe.py watch URL USER PASSWORD SELECTOR [COUNT]  # log in like the console, print updates
     ws_probe.py slow  URL SECONDS                  # connect, send half a request head, wait
+    ws_probe.py heartbeat URL ORIGIN TOKEN SECONDS yes|no  # answer WebSocket pings (or not), nothing else
+
+ORIGIN "none" sends no Origin header (a machine client).
 
 bomb prints the close code the server sent ("close 1009"); stall prints "closed" when the server
 had dropped the connection by the end, "open" otherwise. wss:// is accepted without verification.
@@ -35,7 +38,9 @@ def connect(url, origin, token, extensions=None, rcvbuf=None, cookie=None):
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.hostname}:{port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
-             f"Origin: {origin}", "Sec-WebSocket-Protocol: vigil.v1.json"]
+             "Sec-WebSocket-Protocol: vigil.v1.json"]
+    if origin != "none":
+        lines.append(f"Origin: {origin}")
     lines.append(f"Cookie: vigil_session={cookie}" if cookie else f"Authorization: Bearer {token}")
     if extensions:
         lines.append(f"Sec-WebSocket-Extensions: {extensions}")
@@ -112,6 +117,36 @@ def stall(url, origin, token, selector, seconds):
         print("closed" if not isinstance(error, socket.timeout) else "open")
 
 
+def heartbeat(url, origin, token, seconds, answer):
+    """A client that knows nothing of Vigil's messages: it answers WebSocket pings as RFC 6455 says
+    (answer=yes) or ignores them (no). Prints "open PINGS RTTS" if the connection lasted `seconds`,
+    else "closed CODE after T s" (CODE from the server's close frame, or "eof")."""
+    import json
+    sock = connect(url, origin, token)
+    started = time.time()
+    pings = rtts = 0
+    while time.time() - started < float(seconds):
+        sock.settimeout(max(0.1, float(seconds) - (time.time() - started)))
+        try:
+            opcode, body = read_frame(sock)
+        except (socket.timeout, TimeoutError):
+            break
+        except (EOFError, OSError):
+            print("closed eof after %.1f s" % (time.time() - started))
+            return
+        if opcode == 9:
+            pings += 1
+            if answer == "yes":
+                sock.sendall(frame(body, opcode=10))
+        elif opcode == 8:
+            code = struct.unpack("!H", body[:2])[0] if len(body) >= 2 else "none"
+            print("closed %s after %.1f s" % (code, time.time() - started))
+            return
+        elif opcode == 1 and json.loads(body).get("type") == "rtt":
+            rtts += 1
+    print("open %d %d" % (pings, rtts))
+
+
 def watch(url, user, password, selector, count="3"):
     """Logs in with POST /api/v1/login, opens the live stream with the session cookie and the
     gateway's own Origin (as the console does), subscribes, and prints `count` updates."""
@@ -172,5 +207,7 @@ if __name__ == "__main__":
         watch(*sys.argv[2:7])
     elif mode == "slow":
         slow(*sys.argv[2:4])
+    elif mode == "heartbeat":
+        heartbeat(*sys.argv[2:7])
     else:
         raise SystemExit(__doc__)

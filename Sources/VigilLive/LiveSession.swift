@@ -10,7 +10,8 @@ import VigilWebSocket
 
 /// One connection of the live protocol (docs/live-protocol.md), living on its channel's event loop:
 /// handles client operations, writes numbered updates from its stream, and measures the round-trip
-/// time with application pings (browsers cannot see WebSocket pongs, and the console shows the RTT).
+/// time with RFC 6455 pings, which every client answers by itself; the measured RTT is sent back
+/// as an `rtt` message (browsers cannot see pongs, and the console shows the RTT).
 package final class LiveSession: WebSocketEndpoint {
     /// One batch's update bodies for one set of subscriptions, shared by the loop's connections
     /// that have that set; each compressed at most once. A large batch becomes several updates
@@ -195,7 +196,22 @@ package final class LiveSession: WebSocketEndpoint {
         }
         nextPing += 1
         pings[nextPing] = .now()
-        send("{\"type\":\"ping\",\"id\":\(nextPing)}")
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt64(nextPing))
+        socket.ping(payload: payload)
+    }
+
+    /// The answer to a protocol ping: the round trip is measured, recorded and told to the client
+    /// (browsers answer pings without telling the page, so the console learns its RTT this way).
+    /// A pong answers its ping and every earlier one (a client may answer only the latest).
+    package func receivedPong(_ payload: ByteBuffer, on socket: WebSocketConnection) {
+        guard payload.readableBytes == 8, let id = payload.getInteger(at: payload.readerIndex, as: UInt64.self),
+              id <= UInt64(nextPing), let sent = pings[Int(id)] else { return }  // unsolicited: a heartbeat, fine
+        pings = pings.filter { $0.key > Int(id) }
+        let nanoseconds = (NIODeadline.now() - sent).nanoseconds
+        hub.rtt.recordNanoseconds(nanoseconds)
+        let ms = (Double(nanoseconds) / 10_000).rounded() / 100
+        send("{\"type\":\"rtt\",\"ms\":\(ms)}")
     }
 
     // MARK: Client operations
@@ -212,11 +228,9 @@ package final class LiveSession: WebSocketEndpoint {
             if let stream { use(stream.unsubscribe(id)) }
         case "resume": resume(object)
         case "pong":
-            guard let id = object["id"] as? Int, let sent = pings.removeValue(forKey: id) else { return }
-            let nanoseconds = (NIODeadline.now() - sent).nanoseconds
-            hub.rtt.recordNanoseconds(nanoseconds)
-            let ms = (Double(nanoseconds) / 10_000).rounded() / 100
-            send("{\"type\":\"rtt\",\"ms\":\(ms)}")
+            // Clients written for the earlier application-level ping still send these; the
+            // protocol Pong is what counts now (docs/live-protocol.md).
+            return
         default:
             sendError("unknown op '\(op)'")
         }

@@ -11,7 +11,13 @@ package protocol WebSocketEndpoint: AnyObject {
     func received(binary: ByteBuffer, on socket: WebSocketConnection)
     /// The channel can take writes again after `isWritable` was false.
     func becameWritable(_ socket: WebSocketConnection)
+    /// A Pong frame arrived (its payload): the answer to our `ping(payload:)`, or unsolicited.
+    func receivedPong(_ payload: ByteBuffer, on socket: WebSocketConnection)
     func closed(_ socket: WebSocketConnection)
+}
+
+extension WebSocketEndpoint {
+    package func receivedPong(_ payload: ByteBuffer, on socket: WebSocketConnection) {}
 }
 
 /// The server side of RFC 6455 after the upgrade, as the one handler of the channel (after TLS):
@@ -301,7 +307,7 @@ package final class WebSocketConnection: ChannelInboundHandler, RemovableChannel
             guard !closeSent, let payload = control else { return }
             write(WebSocketFrames.frame(.pong, payload: payload, allocator: allocator), flush: true)
         case .pong:
-            break
+            endpoint?.receivedPong(control ?? ByteBuffer(), on: self)
         case .close:
             receivedClose(control ?? ByteBuffer())
         case .text, .binary, .continuation:
@@ -364,6 +370,13 @@ package final class WebSocketConnection: ChannelInboundHandler, RemovableChannel
         } else {
             write(WebSocketFrames.frame(opcode, payload: payload, allocator: context.channel.allocator), flush: flush)
         }
+    }
+
+    /// A protocol Ping (RFC 6455 5.5.2). Every client answers it by itself with a Pong carrying the
+    /// same payload (at most 125 bytes), which comes back through `receivedPong`.
+    package func ping(payload: ByteBuffer) {
+        guard isOpen, let context, payload.readableBytes <= 125 else { return }
+        write(WebSocketFrames.frame(.ping, payload: payload, allocator: context.channel.allocator), flush: true)
     }
 
     /// Bytes that already are whole frames (the live stream's shared updates).

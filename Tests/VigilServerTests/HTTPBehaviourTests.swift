@@ -81,6 +81,12 @@ struct HTTPBehaviourTests {
             // Accepted: the console's cookie, or a token, from the gateway's own origin.
             #expect(try await Self.upgrade(port: port, [origin, cookie, subprotocol]) == 101)
             #expect(try await Self.upgrade(port: port, [origin, "Authorization: Bearer \(Self.token)", subprotocol]) == 101)
+            // A machine client (no Origin: not a browser) with a bearer token: allowed, since a
+            // token is never an ambient credential. Without Origin a cookie never counts, even
+            // beside a bearer header, and a wrong token is still 401.
+            #expect(try await Self.upgrade(port: port, ["Authorization: Bearer \(Self.token)", subprotocol]) == 101)
+            #expect(try await Self.upgrade(port: port, ["Authorization: Bearer vgl_wrong", cookie, subprotocol]) == 401)
+            #expect(try await Self.upgrade(port: port, ["Authorization: Basic dmlld2VyOng=", subprotocol]) == 403)
             // A plain GET of the endpoint says what is missing, as JSON.
             let plain = try await client.execute(uri: "/api/v1/live", method: .get)
             #expect(plain.status.code >= 400)

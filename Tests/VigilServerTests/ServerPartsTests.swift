@@ -17,7 +17,6 @@ struct TLSProvisioningTests {
         let keyPath = directory.path("tls/self-signed.key")
         let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        #expect(first.configuration.minimumTLSVersion == .tlsv12)
     }
 
     @Test func configuredFilesAreLoadedAndGarbageIsExplained() throws {

@@ -91,7 +91,7 @@ http:
   listen: 127.0.0.1:\${PORT}
   tls: self-signed
   allowed_origins: [https://127.0.0.1]
-  ws: {max_connections: 2000, ping_interval: 1h}
+  ws: {max_connections: 2000}
 auth:
   tokens: [{name: bench, sha256: $SHA, role: viewer}]
 logging: {ingest_summary: 0, level: warning}

@@ -78,8 +78,7 @@ case "$MODE" in
       sed -i "s|  allowed_origins|  tls: {cert: $WORK/tls/cert.pem, key: $WORK/tls/key.pem}\n  allowed_origins|" "$WORK/vigil.yaml"
       NODE_TLS=(--tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem")
     fi
-    # Application pings would close the harness's clients (they do not answer them).
-    sed -i 's|  ws: {max_connections: 20000}|  ws: {max_connections: 20000, ping_interval: 1h}|' "$WORK/vigil.yaml"
+    # The heartbeat is RFC 6455 Ping/Pong (default 15 s): the harness's clients answer it by themselves.
     MQTT=$(free_port)
     printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT" > "$WORK/mosquitto.conf"
     mosquitto -c "$WORK/mosquitto.conf" 2>/dev/null & MPID=$!

@@ -123,7 +123,6 @@ function handle(message, socket) {
       live.readings += message.readings.length;
       message.readings.forEach(apply);
       break;
-    case "ping": send(socket, { op: "pong", id: message.id }); break;
     case "rtt": $("#link-rtt").textContent = `RTT ${message.ms.toFixed(1)} ms`; break;
     case "source": setSource(message); break;
     case "alert": alertChanged(message.alert); break;

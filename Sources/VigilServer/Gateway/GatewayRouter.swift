@@ -1,6 +1,5 @@
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import VigilCore
 import VigilLive
@@ -32,10 +31,9 @@ enum GatewayRouter {
                             onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
         let http = parts.config.http
         let decide = LiveRoutes.decider(gate: gate(parts), logger: Logger(label: "vigil.live"))
-        let base = HTTPServerBuilder { responder in
-            VigilServerChannel(responder: responder, decide: decide, idleTimeout: http.idleTimeout, limits: ConnectionLimits(http))
+        let server = HTTPServerBuilder { responder in
+            VigilServerChannel(responder: responder, decide: decide, idleTimeout: http.idleTimeout, limits: ConnectionLimits(http), tls: parts.tls)
         }
-        let server: HTTPServerBuilder = if let tls = parts.tls { try .tls(base, tlsConfiguration: tls.configuration) } else { base }
         let scheme = parts.tls == nil ? "http" : "https"
         return Application(
             router: router,

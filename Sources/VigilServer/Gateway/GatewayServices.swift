@@ -18,10 +18,14 @@ enum GatewayServices {
         }
         var services: [any Service] = [http, hub]
         let levelControl = process.levelControl
-        let hooks: [@Sendable (VigilConfiguration) -> Void] = [
+        var hooks: [@Sendable (VigilConfiguration) -> Void] = [
             { levelControl.level = $0.logging.level },
             { alerts.reload($0.alerts, now: WallClock.nowMs()) },
         ]
+        if let tls = parts.tls {
+            let tlsLogger = Logger(label: "vigil.tls")
+            hooks.append { TLSProvisioning.reload(tls, $0.http.tls, dataDir: $0.dataDir, gatewayName: $0.gatewayName, logger: tlsLogger) }
+        }
         services.append(ReloadService(configPath: configPath, current: config, hooks: hooks, logger: Logger(label: "vigil.reload")))
         if config.logging.ingestSummaryInterval > .zero {
             services.append(IngestSummaryService(subscription: bus.subscribe("ingest-summary", capacity: 100_000),

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import NIOCore
-import NIOSSL
+import VigilTLS
 import SwiftASN1
 import X509
 
@@ -12,8 +12,10 @@ import X509
 /// host name and the loopback addresses in `data_dir/tls/`, and later starts reuse them, so a
 /// browser exception or a pinned fingerprint keeps working. It is replaced 30 days before expiry.
 enum TLSProvisioning {
-    struct Material {
-        let configuration: TLSConfiguration
+    struct Material: Sendable {
+        /// The context new connections use; a reload replaces it.
+        let slot: TLSContextSlot
+        let observer: TLSObserver
         /// SHA-256 of the leaf certificate's DER, as `AB:CD:…`.
         let fingerprint: String
         let certificatePath: String
@@ -23,11 +25,37 @@ enum TLSProvisioning {
     static let renewBefore: TimeInterval = 30 * 86_400
 
     static func load(_ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String, logger: Logger) throws -> Material? {
+        guard let (context, fingerprint) = try context(tls, dataDir: dataDir, gatewayName: gatewayName, logger: logger) else { return nil }
+        return Material(slot: TLSContextSlot(context), observer: TLSObserver(logger: Logger(label: "vigil.tls")),
+                        fingerprint: fingerprint, certificatePath: context.certificatePath)
+    }
+
+    /// Re-reads the certificate and key (SIGHUP, or a config change naming other files) and hands
+    /// the new context to new connections; connections already open keep theirs. A certificate
+    /// that does not load leaves the running one in place. Returns the fingerprint now in use.
+    @discardableResult
+    static func reload(_ material: Material, _ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String, logger: Logger) -> String? {
+        do {
+            guard let (context, fingerprint) = try context(tls, dataDir: dataDir, gatewayName: gatewayName, logger: logger) else {
+                return nil  // http.tls: off needs a restart (ReloadService says so)
+            }
+            material.slot.replace(with: context)
+            logger.notice("TLS certificate reloaded for new connections",
+                          metadata: ["path": "\(context.certificatePath)", "sha256_fingerprint": "\(fingerprint)"])
+            return fingerprint
+        } catch {
+            logger.error("TLS certificate reload failed, keeping the running certificate: \(error)")
+            return nil
+        }
+    }
+
+    private static func context(_ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String,
+                                logger: Logger) throws -> (TLSServerContext, String)? {
         switch tls {
         case .off:
             return nil
         case .files(let certificatePath, let keyPath):
-            return try material(certificatePath: certificatePath, keyPath: keyPath)
+            return try context(certificatePath: certificatePath, keyPath: keyPath)
         case .selfSigned:
             let directory = (dataDir as NSString).appendingPathComponent("tls")
             let certificatePath = (directory as NSString).appendingPathComponent("self-signed.crt")
@@ -37,32 +65,28 @@ enum TLSProvisioning {
                              gatewayName: gatewayName)
                 logger.notice("created a self-signed TLS certificate", metadata: ["path": "\(certificatePath)"])
             }
-            return try material(certificatePath: certificatePath, keyPath: keyPath)
+            return try context(certificatePath: certificatePath, keyPath: keyPath)
         }
     }
 
-    private static func material(certificatePath: String, keyPath: String) throws -> Material {
-        let chain: [NIOSSLCertificate]
-        let key: NIOSSLPrivateKey
+    private static func context(certificatePath: String, keyPath: String) throws -> (TLSServerContext, String) {
+        let leaf: [UInt8]
         do {
-            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            let pem = try String(contentsOfFile: certificatePath, encoding: .utf8)
+            guard let first = try PEMDocument.parseMultiple(pemString: pem).first(where: { $0.discriminator == "CERTIFICATE" }) else {
+                throw StartupError("no CERTIFICATE block")
+            }
+            _ = try Certificate(derEncoded: first.derBytes)
+            leaf = first.derBytes
         } catch {
             throw StartupError("http.tls.cert: \(certificatePath) is not a PEM certificate (\(error))")
         }
-        guard let leaf = chain.first else { throw StartupError("http.tls.cert: \(certificatePath) holds no certificate") }
         do {
-            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)
+            return (context, fingerprint(der: leaf))
         } catch {
-            throw StartupError("http.tls.key: \(keyPath) is not a PEM private key (\(error))")
+            throw StartupError("http.tls: \(error)")
         }
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        configuration.minimumTLSVersion = .tlsv12
-        // After our close_notify, wait this long for the peer's before closing anyway. Browsers and
-        // most clients never answer one; NIOSSL's default of 5 s held every clean stop for 5 s.
-        configuration.shutdownTimeout = .milliseconds(250)
-        let der = try leaf.toDERBytes()
-        return Material(configuration: configuration, fingerprint: fingerprint(der: der), certificatePath: certificatePath)
     }
 
     static func fingerprint(der: [UInt8]) -> String {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import VigilTLS
 import VigilWebSocket
 
 /// The gateway's HTTP/1.1 connection setup for Hummingbird: a connection whose first request is a
@@ -31,6 +32,8 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
     let idleTimeout: Duration
     /// Request head, URL, body size and timing limits (ConnectionLimits.swift).
     let limits: ConnectionLimits
+    /// TLS on OpenSSL in front of everything else (nil: plain HTTP behind a proxy).
+    let tls: TLSProvisioning.Material?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -40,6 +43,9 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             // The channel keeps its last receive buffer for the next read; idle live connections
             // are the common case, so start small (it grows on large reads, like TLS records).
             try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            if let tls {
+                try channel.pipeline.syncOperations.addHandler(TLSServerHandler(context: tls.slot.context, observer: tls.observer, handshakeTimeout: limits.handshakeTimeout))
+            }
             let headGuard = RequestHeadGuard(limits: limits)
             try channel.pipeline.syncOperations.addHandler(headGuard)
             let upgrader = Upgrader(eventLoop: channel.eventLoop, upgraded: .webSocket, prepare: Self.removeHTTPLimits, decide: decide)

@@ -42,10 +42,17 @@ enum LiveRoutes {
         }
 
         func check(headers: HTTPFields, query: String?, authority: String?, clientAddress: String) async throws -> Result<Principal, Refusal> {
-            // Cross-site WebSocket hijacking: the browser always sends Origin; a page elsewhere
-            // cannot fake it. No Origin, or a foreign one, is refused before anything else.
-            guard let origin = headers[.origin], originAllowed(origin, host: authority) else {
-                return .failure(.origin(headers[.origin] ?? "none"))
+            // Cross-site WebSocket hijacking: the browser always sends Origin, and a page elsewhere
+            // cannot fake it; a foreign Origin is refused before anything else, whatever the
+            // credentials. Without Origin the client is not a browser, and only a bearer token
+            // lets it in: hijacking needs ambient credentials (the cookie a browser adds by itself),
+            // and a token is never ambient. Its cookies are ignored.
+            var headers = headers
+            if let origin = headers[.origin] {
+                guard originAllowed(origin, host: authority) else { return .failure(.origin(origin)) }
+            } else {
+                guard Self.hasBearer(headers) else { return .failure(.origin("none")) }
+                headers[.cookie] = nil
             }
             let principal: Principal
             switch try await authenticator.authenticate(headers: headers, query: query, clientAddress: clientAddress) {
@@ -56,6 +63,11 @@ enum LiveRoutes {
             guard offered.contains(LiveMessages.subprotocol) else { return .failure(.subprotocol) }
             guard hub.connections.load(ordering: .relaxed) < http.ws.maxConnections else { return .failure(.full) }
             return .success(principal)
+        }
+
+        static func hasBearer(_ headers: HTTPFields) -> Bool {
+            guard let value = headers[.authorization] else { return false }
+            return value.count > 7 && value.prefix(7).lowercased() == "bearer "
         }
 
         /// In `http.allowed_origins`, or, when that list is empty, the origin this request came

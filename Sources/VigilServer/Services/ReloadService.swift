@@ -83,7 +83,8 @@ struct ReloadService: Service {
     static func restartOnlyChanges(from old: VigilConfiguration, to new: VigilConfiguration) -> [String] {
         var changed: [String] = []
         if old.http.listenDescription != new.http.listenDescription { changed.append("http.listen") }
-        if old.http.tls != new.http.tls { changed.append("http.tls") }
+        // New certificate files load on reload; turning TLS on or off needs a new listener.
+        if (old.http.tls == .off) != (new.http.tls == .off) { changed.append("http.tls") }
         if old.dataDir != new.dataDir { changed.append("data_dir") }
         let (a, b) = (old.store.options, new.store.options)
         if old.store.path != new.store.path || old.store.flushInterval != new.store.flushInterval

@@ -1,0 +1,28 @@
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+#include <openssl/evp.h>
+
+// These OpenSSL calls are macros over SSL_CTX_ctrl/BIO_set_flags that Swift cannot import.
+static inline int copenssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline long copenssl_ctx_set_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_mode(ctx, mode);
+}
+static inline long copenssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_session_cache_mode(ctx, mode);
+}
+static inline void copenssl_bio_set_retry_read(BIO *bio) {
+    BIO_set_retry_read(bio);
+}
+static inline void copenssl_bio_clear_retry_flags(BIO *bio) {
+    BIO_clear_retry_flags(bio);
+}
+// SSL_OP_* are built with SSL_OP_BIT(), which Swift cannot import: the server's options in one call.
+// No renegotiation, no compression, and a peer's EOF without close_notify ends the connection
+// normally (most browsers close that way).
+static inline void copenssl_ctx_set_server_options(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
