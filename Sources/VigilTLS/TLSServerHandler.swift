@@ -82,7 +82,12 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         if cipher.inbound.readableBytes == 0 {
             cipher.inbound = bytes
         } else {
-            cipher.inbound.writeBuffer(&bytes)
+            // Less than a record is left over: copy it and the new bytes into a buffer of their
+            // size, rather than appending to the old one (whose consumed front is never reused).
+            var merged = context.channel.allocator.buffer(capacity: cipher.inbound.readableBytes + bytes.readableBytes)
+            merged.writeBuffer(&cipher.inbound)
+            merged.writeBuffer(&bytes)
+            cipher.inbound = merged
         }
         if state == .handshaking { handshake(context) }
         if state == .open { readPlaintext(context) }

@@ -297,7 +297,7 @@ extension LiveEndToEndTests {
         let (silent, silentDirectory) = try Self.probe(["heartbeat", live.wsURL, "https://127.0.0.1", LiveGateway.token, "15", "no"])
         _ = try await silent.finish(timeout: .seconds(30))
         _ = silentDirectory
-        let silentWords = silent.stdout.split(separator: " ")
+        let silentWords = silent.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
         #expect(silentWords.prefix(2) == ["closed", "1001"] && (Double(silentWords.dropFirst(3).first ?? "") ?? 99) < 12,
                 "\(silent.stdout) \(silent.stderr)")
     }
@@ -311,7 +311,7 @@ extension LiveEndToEndTests {
         let (client, directory) = try Self.probe(["heartbeat", live.wsURL, "none", LiveGateway.token, "6", "yes"])
         _ = try await client.finish(timeout: .seconds(30))
         _ = directory
-        let words = client.stdout.split(separator: " ").map(String.init)
+        let words = client.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
         #expect(words.first == "open", "\(client.stdout) \(client.stderr)")
         #expect((Int(words.dropFirst().first ?? "") ?? 0) >= 4 && (Int(words.dropFirst(2).first ?? "") ?? 0) >= 4, "\(client.stdout)")
         #expect(try await live.gateway.metric("vigil_live_rtt_seconds_count").map { $0 >= 4 } == true)
@@ -435,7 +435,7 @@ struct ConformanceTests {
         let port = try #require(URLComponents(string: gateway.baseURL)?.port)
         let bridgePort = TestEnvironment.freePort()
         let bridge = try ManagedProcess(try TestEnvironment.tool("socat", package: "socat"), [
-            "TCP-LISTEN:\(bridgePort),bind=127.0.0.1,fork,reuseaddr", "OPENSSL:127.0.0.1:\(port),verify=0,nodelay",
+            "TCP-LISTEN:\(bridgePort),bind=127.0.0.1,fork,reuseaddr,nodelay", "OPENSSL:127.0.0.1:\(port),verify=0,nodelay",
         ], directory: directory, name: "socat-tls-bridge")
         defer { bridge.stop() }
         #expect(await eventually(within: .seconds(30)) { TestEnvironment.isListening(port: bridgePort) })
