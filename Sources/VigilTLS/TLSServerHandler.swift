@@ -98,6 +98,15 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         sendCiphertext(context, promise: nil)
     }
 
+    /// The socket's read pass ended. Passed on (the handlers above ask for more data, or not, when
+    /// they see it); during the handshake the handshake itself needs the next bytes, whatever the
+    /// handlers above want, so this asks for them: a channel without auto-read (Hummingbird's)
+    /// would otherwise never read the client's Finished.
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        if state == .handshaking { context.read() }
+    }
+
     private func handshake(_ context: ChannelHandlerContext) {
         guard let ssl else { return }
         ERR_clear_error()
@@ -120,8 +129,8 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
+    /// Every complete record's plaintext goes up now; `channelReadComplete` follows from the socket.
     private func readPlaintext(_ context: ChannelHandlerContext) {
-        var produced = false
         while state == .open, let ssl, let cipher {
             // Plaintext is never larger than the ciphertext behind it; 16 KiB is one full record.
             let capacity = min(16_384, max(1_024, cipher.inbound.readableBytes))
@@ -133,7 +142,6 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
                 return max(0, Int(result))
             }
             if result > 0 {
-                produced = true
                 context.fireChannelRead(wrapInboundOut(plaintext))
                 continue
             }
@@ -143,17 +151,14 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
             case SSL_ERROR_ZERO_RETURN:
                 // The peer's close_notify (or, with SSL_OP_IGNORE_UNEXPECTED_EOF, its EOF): answer
                 // with ours and close.
-                if produced { context.fireChannelReadComplete() }
                 closeCleanly(context, mode: .all, promise: nil)
                 return
             default:
-                if produced { context.fireChannelReadComplete() }
                 fail(context, during: "read")
                 return
             }
             break
         }
-        if produced { context.fireChannelReadComplete() }
     }
 
     // MARK: outbound

@@ -62,6 +62,62 @@ struct TLSEndToEndTests {
         #expect(try await gateway.metric("vigil_tls_handshakes_total")! >= 3)
     }
 
+    /// A client whose Finished arrives on its own, its request a moment later (OpenSSL's own
+    /// client does this: SSL_connect returns, then the application writes). Hummingbird reads only
+    /// when asked; the handshake must ask for the next bytes itself. Before it did, such a client
+    /// waited forever for an answer (found with the shared fan-out client: 3 of 4 consoles stuck).
+    @Test func aRequestThatFollowsTheFinishedLaterIsServed() async throws {
+        let directory = try TemporaryDirectory("vigil-tls")
+        let gateway = try await Self.startGateway(directory)
+        defer { gateway.process.stop() }
+        let port = try #require(URLComponents(string: gateway.baseURL)?.port)
+        let script = """
+            import socket, ssl, sys, time
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            answers = []
+            for attempt in range(5):
+                sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+                tls = context.wrap_bio(incoming, outgoing)
+                while True:
+                    try:
+                        tls.do_handshake()
+                        break
+                    except ssl.SSLWantReadError:
+                        sock.sendall(outgoing.read())
+                        incoming.write(sock.recv(65536))
+                sock.sendall(outgoing.read())  # the Finished, alone
+                time.sleep(0.3)
+                tls.write(b"GET /healthz HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")
+                sock.sendall(outgoing.read())
+                sock.settimeout(5)
+                answer = b""
+                try:
+                    while b"\\r\\n\\r\\n" not in answer:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        incoming.write(chunk)
+                        try:
+                            answer += tls.read(65536)
+                        except ssl.SSLWantReadError:
+                            pass
+                except socket.timeout:
+                    pass
+                answers.append(answer.split(b"\\r\\n")[0].decode() or "no answer")
+                sock.close()
+            print("|".join(answers))
+            """
+        let python = try TestEnvironment.tool("python3", package: "python3")
+        let client = try ManagedProcess(python, ["-c", script, "\(port)"], directory: directory, name: "tls-split")
+        #expect(try await client.finish(timeout: .seconds(60)) == 0, "\(client.stderr)")
+        #expect(client.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == Array(repeating: "HTTP/1.1 200 OK", count: 5).joined(separator: "|"), "\(client.stdout)")
+    }
+
     @Test func hostileRecordsNeverCrashTheGateway() async throws {
         let directory = try TemporaryDirectory("vigil-tls")
         let gateway = try await Self.startGateway(directory)
