@@ -23,6 +23,9 @@ struct TLSEndToEndTests {
         return try await RunningGateway(mqttURL: "mqtt://127.0.0.1:1", config: config)
     }
 
+    /// scripts/tls_probe.py: Python's own TLS client, misbehaving on purpose.
+    static var probe: String { TestEnvironment.packageRoot.appendingPathComponent("scripts/tls_probe.py").path }
+
     /// `openssl s_client` with `arguments`; its output (stdout and stderr) and exit status.
     static func sClient(port: Int, _ arguments: [String]) async throws -> (output: String, status: Int32) {
         let openssl = try TestEnvironment.tool("openssl", package: "openssl")
@@ -71,48 +74,8 @@ struct TLSEndToEndTests {
         let gateway = try await Self.startGateway(directory)
         defer { gateway.process.stop() }
         let port = try #require(URLComponents(string: gateway.baseURL)?.port)
-        let script = """
-            import socket, ssl, sys, time
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            answers = []
-            for attempt in range(5):
-                sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-                tls = context.wrap_bio(incoming, outgoing)
-                while True:
-                    try:
-                        tls.do_handshake()
-                        break
-                    except ssl.SSLWantReadError:
-                        sock.sendall(outgoing.read())
-                        incoming.write(sock.recv(65536))
-                sock.sendall(outgoing.read())  # the Finished, alone
-                time.sleep(0.3)
-                tls.write(b"GET /healthz HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")
-                sock.sendall(outgoing.read())
-                sock.settimeout(5)
-                answer = b""
-                try:
-                    while b"\\r\\n\\r\\n" not in answer:
-                        chunk = sock.recv(65536)
-                        if not chunk:
-                            break
-                        incoming.write(chunk)
-                        try:
-                            answer += tls.read(65536)
-                        except ssl.SSLWantReadError:
-                            pass
-                except socket.timeout:
-                    pass
-                answers.append(answer.split(b"\\r\\n")[0].decode() or "no answer")
-                sock.close()
-            print("|".join(answers))
-            """
         let python = try TestEnvironment.tool("python3", package: "python3")
-        let client = try ManagedProcess(python, ["-c", script, "\(port)"], directory: directory, name: "tls-split")
+        let client = try ManagedProcess(python, [Self.probe, "split", "\(port)"], directory: directory, name: "tls-split")
         #expect(try await client.finish(timeout: .seconds(60)) == 0, "\(client.stderr)")
         #expect(client.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                     == Array(repeating: "HTTP/1.1 200 OK", count: 5).joined(separator: "|"), "\(client.stdout)")
@@ -148,41 +111,8 @@ struct TLSEndToEndTests {
         #expect(silent.closed && silent.elapsed < .seconds(5))
 
         // Garbage after a complete handshake (Python's own TLS client on memory BIOs).
-        let script = """
-            import os, socket, ssl, sys
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            outcomes = []
-            for payload in [b"\\x17\\x03\\x03\\x00\\x20" + os.urandom(32), os.urandom(300),
-                            b"\\x15\\x03\\x03\\x00\\x02\\x02\\x50", b"\\x16\\x03\\x03\\x00\\x04\\x00\\x00\\x00\\x00",
-                            b"\\x17\\x03\\x03\\x4f\\xff" + os.urandom(100)]:
-                sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-                incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-                tls = context.wrap_bio(incoming, outgoing)
-                while True:
-                    try:
-                        tls.do_handshake()
-                        break
-                    except ssl.SSLWantReadError:
-                        sock.sendall(outgoing.read())
-                        chunk = sock.recv(65536)
-                        if not chunk:
-                            sys.exit("closed during the handshake")
-                        incoming.write(chunk)
-                sock.sendall(outgoing.read())
-                sock.sendall(payload)
-                sock.settimeout(5)
-                try:
-                    while sock.recv(65536):
-                        pass
-                    outcomes.append("closed")
-                except socket.timeout:
-                    outcomes.append("open")
-            print(" ".join(outcomes))
-            """
         let python = try TestEnvironment.tool("python3", package: "python3")
-        let runner = try ManagedProcess(python, ["-c", script, "\(port)"], directory: directory, name: "tls-garbage")
+        let runner = try ManagedProcess(python, [Self.probe, "garbage", "\(port)"], directory: directory, name: "tls-garbage")
         #expect(try await runner.finish(timeout: .seconds(60)) == 0, "\(runner.stderr)")
         #expect(runner.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "closed closed closed closed closed", "\(runner.stdout)")
 
