@@ -20,7 +20,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -73,6 +73,14 @@ try:
         lambda d: any(e.text == "42.5" for e in d.find_elements(By.CSS_SELECTOR, selector)))
     seconds = time.time() - published
     check("a published value appears within 1 s (%.3f s)" % seconds, seconds < 1.0)
+
+    # The heartbeat is RFC 6455 Ping/Pong: the browser answers by itself, the page never sees it,
+    # and learns the round trip from the server's "rtt" message (ping_interval is 1 s here).
+    try:
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "link-rtt").text.startswith("RTT "))
+        check("the link shows the RTT measured with WebSocket pings: " + driver.find_element(By.ID, "link-rtt").text, True)
+    except TimeoutException:
+        check("the link shows the RTT measured with WebSocket pings (none within 10 s)", False)
     driver.save_screenshot(os.path.join(shots, "overview.png"))
     driver.set_window_size(390, 844)
     time.sleep(0.3)

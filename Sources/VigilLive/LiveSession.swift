@@ -74,6 +74,9 @@ package final class LiveSession: WebSocketEndpoint {
         send("{\"type\":\"hello\",\"stream\":\"\(stream.id)\",\"seq\":0,\"user\":\"\(JSONText.escape(user.name))\","
              + "\"role\":\"\(user.role)\",\"ping_interval\":\(Double(hub.settings.pingInterval.milliseconds) / 1000),"
              + "\"sources\":\(LiveMessages.sources(hub.board))}")
+        // A first ping at once, so the console shows its round trip without waiting a whole
+        // interval (15 s); the hub's ticks send the rest.
+        heartbeat()
     }
 
     package func closed(_ socket: WebSocketConnection) {
