@@ -32,20 +32,17 @@ enum TLSProvisioning {
 
     /// Re-reads the certificate and key (SIGHUP, or a config change naming other files) and hands
     /// the new context to new connections; connections already open keep theirs. A certificate
-    /// that does not load leaves the running one in place. Returns the fingerprint now in use.
-    @discardableResult
-    static func reload(_ material: Material, _ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String, logger: Logger) -> String? {
+    /// that does not load leaves the running one in place.
+    static func reload(_ material: Material, _ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String, logger: Logger) {
         do {
             guard let (context, fingerprint) = try context(tls, dataDir: dataDir, gatewayName: gatewayName, logger: logger) else {
-                return nil  // http.tls: off needs a restart (ReloadService says so)
+                return  // http.tls: off needs a restart (ReloadService says so)
             }
             material.slot.replace(with: context)
             logger.notice("TLS certificate reloaded for new connections",
                           metadata: ["path": "\(context.certificatePath)", "sha256_fingerprint": "\(fingerprint)"])
-            return fingerprint
         } catch {
             logger.error("TLS certificate reload failed, keeping the running certificate: \(error)")
-            return nil
         }
     }
 
