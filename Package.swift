@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // Outgoing HTTP(S) for alert notifiers (webhook, Alertmanager).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Sparkplug B payloads (protobuf). Only the runtime library: the generated code is committed.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // libmosquitto (Debian libmosquitto-dev) as a Swift module; only VigilMQTT sees it.
@@ -71,15 +73,17 @@ let package = Package(
         // One MQTT connection through libmosquitto on a thread of its own: connect, reconnect with
         // backoff, subscribe, publish. Used by ingest, the MQTT alert notifier and the simulator.
         .target(name: "VigilMQTT", dependencies: ["VigilCore", "CMosquitto"], swiftSettings: strict),
-        // Sources (MQTT, serial lines, Modbus RTU/TCP), payload parsers and normalization.
+        // Sources (MQTT with Sparkplug B, serial lines, Modbus RTU/TCP), payload parsers and normalization.
         .target(
             name: "VigilIngest",
             dependencies: [
                 "VigilCore", "VigilConfig", "VigilMQTT", "CModbus",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Sparkplug/sparkplug_b.proto"],
             swiftSettings: strict
         ),
         // The embedded metric store: compressed chunks in SQLite, retention, rollups, queries.

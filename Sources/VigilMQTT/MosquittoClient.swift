@@ -25,8 +25,9 @@ public final class MosquittoClient: @unchecked Sendable {
         public var username: String?
         public var password: String?
         public var will: Will?
-        /// Published (retained) after every successful connect, typically the will's "online".
-        public var birth: Will?
+        /// Published after every successful connect, in this order: typically the will's "online"
+        /// (the status topic, the Sparkplug host application's STATE).
+        public var births: [Will] = []
         /// Filters to (re)subscribe after every connect, even with a persistent session.
         public var subscriptions: [(filter: String, qos: Int)]
         public var reconnectMinimum: Duration
@@ -251,7 +252,7 @@ public final class MosquittoClient: @unchecked Sendable {
                 callbacks.onEvent(.connectionLost("subscribe to \(subscription.filter) failed: \(Mosquitto.describe(result))"))
             }
         }
-        if let birth = options.birth {
+        for birth in options.births {
             try? publish(topic: birth.topic, payload: birth.payload, qos: birth.qos, retain: birth.retain)
         }
         callbacks.markConnected()

@@ -18,7 +18,7 @@ final class MQTTNotifier: AlertNotifier {
         options.clientID = String((options.clientID + "-alerts").prefix(64))
         options.subscriptions = []
         options.will = nil
-        options.birth = nil
+        options.births = []
         options.cleanSession = true
         client = try MosquittoClient(options: options, onMessage: { _ in }, onEvent: { event in
             switch event {

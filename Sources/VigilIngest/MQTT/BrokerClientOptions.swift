@@ -1,3 +1,4 @@
+import VigilCore
 import VigilMQTT
 extension BrokerConfig {
     /// Connection options for this broker: address, TLS, credentials, reconnect backoff, the
@@ -18,10 +19,23 @@ extension BrokerConfig {
         }
         if let topic = statusTopic {
             options.will = .init(topic: topic, payload: "offline", qos: 1, retain: true)
-            options.birth = .init(topic: topic, payload: "online", qos: 1, retain: true)
+            options.births = [.init(topic: topic, payload: "online", qos: 1, retain: true)]
+        }
+        if let host = sparkplugHostID {
+            // One will per connection: a Sparkplug host application's must be its STATE (edge
+            // nodes act on it); the status topic then says "offline" on a clean stop only.
+            let topic = SparkplugTopic.hostState(host)
+            options.will = .init(topic: topic, payload: SparkplugCommands.hostState(online: false, timestampMs: sessionStartMs),
+                                 qos: 1, retain: true)
+            options.births.append(.init(topic: topic, payload: SparkplugCommands.hostState(online: true, timestampMs: sessionStartMs),
+                                        qos: 1, retain: true))
         }
         return options
     }
+
+    /// The timestamp of this process's Sparkplug STATE messages (birth and will alike).
+    private var sessionStartMs: Int64 { BrokerConfig.processStartMs }
+    static let processStartMs = WallClock.nowMs()
 }
 
 extension MQTTConfig {

@@ -60,6 +60,15 @@ public struct BrokerConfig: Sendable {
     public var statusTopic: String?
     public var subscriptions: [SubscriptionConfig]
 
+    /// The Sparkplug host application id a subscription's `sparkplug.host_id` gives this
+    /// connection (its STATE messages and will).
+    public var sparkplugHostID: String? {
+        for subscription in subscriptions {
+            if case .sparkplug(let options) = subscription.format, let host = options.hostID { return host }
+        }
+        return nil
+    }
+
     static func decode(_ object: ConfigObject, index: Int, gatewayName: String) throws(ConfigError) -> BrokerConfig {
         let urlText = try object.string("url", default: "mqtt://127.0.0.1:1883")
         let endpoint = try BrokerURL.parse(urlText, at: object.location(of: "url"), key: object.qualified("url"))
@@ -126,7 +135,13 @@ public struct BrokerConfig: Sendable {
             object.warn("\(object.path) has no subscriptions: nothing will be ingested from it", at: object.location)
         }
         for subscription in subscriptionObjects {
-            broker.subscriptions.append(try SubscriptionConfig.decode(subscription))
+            let decoded = try SubscriptionConfig.decode(subscription)
+            if case .sparkplug(let options) = decoded.format, let host = options.hostID,
+               let other = broker.sparkplugHostID, other != host {
+                throw ConfigError("\(subscription.qualified("sparkplug")).host_id: '\(host)', but another subscription of this broker says '\(other)'; one connection is one host application",
+                                  at: subscription.location(of: "sparkplug"))
+            }
+            broker.subscriptions.append(decoded)
         }
         try object.finish()
         return broker
@@ -157,7 +172,7 @@ public struct SubscriptionConfig: Sendable {
     /// Silence longer than `expectEvery × silenceFactor` counts as "connected but silent".
     public var silenceFactor: Int
 
-    public static let formats = ["value", "json", "influx", "senml"]
+    public static let formats = ["value", "json", "influx", "senml", "sparkplug"]
 
     public init(filter: TopicFilter, qos: Int = 1, pattern: TopicPattern? = nil, metric: String? = nil, labels: Labels = .empty,
                 unit: String? = nil, format: PayloadFormat = .value, timestamps: TimestampSource = .device,
@@ -210,6 +225,16 @@ public struct SubscriptionConfig: Sendable {
                               at: object.location(of: other))
         }
         let format = try decodeFormat(formatName, object)
+        if case .sparkplug = format {
+            if object.has("pattern") {
+                throw ConfigError("\(object.qualified("pattern")): Sparkplug topics name group, node and device themselves; remove 'pattern'",
+                                  at: object.location(of: "pattern"))
+            }
+            if !topicText.hasPrefix("spBv1.0/"), topicText != "#" {
+                object.warn("\(object.qualified("topic")): Sparkplug B topics start with spBv1.0/ (found '\(topicText)')",
+                            at: object.location(of: "topic"))
+            }
+        }
         if case .value = format, metric == nil, pattern?.capturesMetric != true {
             throw ConfigError(
                 "\(object.path): say which metric the messages are: set 'metric', or capture it with {metric} in 'pattern'",
@@ -281,6 +306,8 @@ public struct SubscriptionConfig: Sendable {
                 try senml.finish()
             }
             return .senml(options)
+        case "sparkplug":
+            return .sparkplug(try SparkplugOptions.decode(try object.object("sparkplug")))
         default:
             return .value
         }

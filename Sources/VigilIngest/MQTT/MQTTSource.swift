@@ -31,11 +31,13 @@ public struct MQTTSource: ReadingSource {
 
     private func connectAndServe() async throws {
         let batch = IngestBatch()
+        let publisher = CommandPublisher(logger: logger)
         let client = try MosquittoClient(
             options: clientOptions(),
-            onMessage: makeMessageHandler(batch),
+            onMessage: makeMessageHandler(batch, publisher: publisher),
             onEvent: makeEventHandler(),
             onIdle: makeIdleHandler(batch))
+        publisher.attach(client)
         logger.info("connecting to MQTT broker", metadata: ["address": "\(config.host):\(config.port)",
                                                             "client_id": "\(config.clientID)",
                                                             "tls": "\(config.tls != nil)", "protocol": "\(config.protocolVersion.rawValue)"])
@@ -52,6 +54,9 @@ public struct MQTTSource: ReadingSource {
             // A clean disconnect does not fire the will, so say "offline" ourselves.
             try? client.publish(topic: statusTopic, payload: "offline", qos: 1, retain: true)
         }
+        if let will = clientOptions().will, config.sparkplugHostID != nil {
+            try? client.publish(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain)
+        }
         await client.stop()
     }
 
@@ -60,11 +65,12 @@ public struct MQTTSource: ReadingSource {
     /// Per message: map and buffer. Readings go on the bus, and counters and the status board are
     /// updated, once per burst (when the socket is drained, or every 1024 readings), which is what
     /// keeps a flood of small messages cheap.
-    func makeMessageHandler(_ batch: IngestBatch) -> @Sendable (MosquittoClient.Message) -> Void {
-        let mapper = MessageMapper(subscriptions: config.subscriptions, normalizer: normalizer)
+    func makeMessageHandler(_ batch: IngestBatch, publisher: CommandPublisher) -> @Sendable (MosquittoClient.Message) -> Void {
+        let mapper = MessageMapper(subscriptions: config.subscriptions, normalizer: normalizer, broker: config.name)
         let name = sourceName
         let (rejects, liveness) = (self.rejects, self.liveness)
         let flush = makeIdleHandler(batch)
+        let sparkplugStatus = SparkplugStatus(board: board, broker: config.name, logger: logger)
         return { message in
             let now = WallClock.nowMs()
             let outcome = mapper.map(topic: message.topic, payload: message.payload, receivedMs: now)
@@ -72,6 +78,8 @@ public struct MQTTSource: ReadingSource {
             for reason in outcome.rejects {
                 rejects.record(source: name, reason: reason, topic: message.topic, payload: message.payload)
             }
+            for command in outcome.commands { publisher.publish(command) }
+            if !outcome.changes.isEmpty { sparkplugStatus.apply(outcome.changes, at: now) }
             if batch.add(outcome.readings, bytes: message.payload.count, at: now) >= 1024 { flush() }
         }
     }

@@ -1,3 +1,4 @@
+import SwiftProtobuf
 import Synchronization
 import VigilCore
 
@@ -10,10 +11,22 @@ public struct MessageMapper: Sendable {
     /// Devices publish to the same few topics over and over: what a topic resolves to (its
     /// subscription, labels and metric) and the series keys built from it are remembered.
     let cache = TopicCache()
+    /// The host application state of each `format: sparkplug` subscription, by index.
+    let sparkplug: [Int: SparkplugSessions]
 
-    public init(subscriptions: [SubscriptionConfig], normalizer: Normalizer = Normalizer(config: NormalizeConfig())) {
+    /// `broker` labels the Sparkplug counters. `explain`: read every Sparkplug message as if its
+    /// node and device were born (`vigil mapping explain`), and publish nothing.
+    public init(subscriptions: [SubscriptionConfig], normalizer: Normalizer = Normalizer(config: NormalizeConfig()),
+                broker: String? = nil, explain: Bool = false) {
         self.subscriptions = subscriptions
         self.normalizer = normalizer
+        var sparkplug: [Int: SparkplugSessions] = [:]
+        for (index, subscription) in subscriptions.enumerated() {
+            guard case .sparkplug(let options) = subscription.format else { continue }
+            sparkplug[index] = SparkplugSessions(options: options, naming: SparkplugNaming(prefix: subscription.metric, labels: subscription.labels),
+                                                 broker: broker, assumeBorn: explain)
+        }
+        self.sparkplug = sparkplug
     }
 
     /// What one message gave: readings, and a reason for each part that could not be used.
@@ -22,6 +35,10 @@ public struct MessageMapper: Sendable {
         public var rejects: [PayloadReject] = []
         /// Index of the subscription that matched (for the liveness watchdog).
         public var subscription: Int?
+        /// Sparkplug: messages to publish in answer (rebirth requests).
+        public var commands: [SparkplugCommand] = []
+        /// Sparkplug: edge nodes and devices born or dead.
+        public var changes: [SparkplugStateChange] = []
     }
 
     public func map(topic: String, payload: [UInt8], receivedMs: Int64) -> Outcome {
@@ -38,6 +55,11 @@ public struct MessageMapper: Sendable {
         }
         outcome.subscription = index
         let subscription = subscriptions[index]
+        if let sessions = sparkplug[index] {
+            mapSparkplug(topic: topic, payload: payload, receivedMs: receivedMs, subscription: subscription, sessions: sessions,
+                         into: &outcome)
+            return outcome
+        }
         let decoded = subscription.format.decode(payload, receivedMs: receivedMs)
         outcome.rejects = decoded.rejects
         var candidates: [Normalizer.Candidate] = []
@@ -72,6 +94,53 @@ public struct MessageMapper: Sendable {
         outcome.rejects += normalized.rejects
         return outcome
     }
+
+    func mapSparkplug(topic: String, payload: [UInt8], receivedMs: Int64, subscription: SubscriptionConfig,
+                      sessions: SparkplugSessions, into outcome: inout Outcome) {
+        guard let parsed = SparkplugTopic.parse(topic.split(separator: "/", omittingEmptySubsequences: false)) else {
+            outcome.rejects = [.sparkplugTopic]
+            return
+        }
+        guard !payload.isEmpty || parsed.type == .state else {
+            outcome.rejects = [.empty]
+            return
+        }
+        guard payload.count <= sessions.options.maxPayloadBytes else {
+            outcome.rejects = [.tooLarge]
+            return
+        }
+        if parsed.type == .state { return }  // another host's JSON state: nothing to decode
+        let decoded: Org_Eclipse_Tahu_Protobuf_Payload
+        do {
+            decoded = try Org_Eclipse_Tahu_Protobuf_Payload(serializedBytes: payload, options: Self.decodingOptions)
+        } catch {
+            outcome.rejects = [.invalidSparkplug]
+            return
+        }
+        let result = sessions.handle(parsed, decoded, receivedMs: receivedMs)
+        outcome.commands = result.commands
+        outcome.changes = result.changes
+        var candidates: [Normalizer.Candidate] = []
+        candidates.reserveCapacity(result.samples.count)
+        for sample in result.samples {
+            let deviceTime = subscription.timestamps == .device && sample.timestampMs != nil
+            let reading = Reading(series: sample.series, timestampMs: deviceTime ? sample.timestampMs! : receivedMs,
+                                  value: sample.value, unit: sample.unit ?? subscription.unit)
+            candidates.append(Normalizer.Candidate(reading: reading, deviceTime: deviceTime))
+        }
+        let normalized = normalizer.normalize(candidates, receivedMs: receivedMs)
+        outcome.readings = normalized.readings
+        outcome.rejects = result.rejects + normalized.rejects
+    }
+
+    /// Unknown fields (data sets, templates, metadata: not read here) are dropped while decoding
+    /// rather than kept in memory; nesting is shallow in this schema.
+    static let decodingOptions: BinaryDecodingOptions = {
+        var options = BinaryDecodingOptions()
+        options.discardUnknownFields = true
+        options.messageDepthLimit = 16
+        return options
+    }()
 
     /// The metric of a sample: its own name (with the subscription's metric in front unless the
     /// name was configured), or the subscription's metric.

@@ -49,6 +49,9 @@ public enum PayloadFormat: Sendable {
     case json(JSONPayloadOptions)
     case influx(InfluxLineParser.Precision)
     case senml(SenMLOptions)
+    /// Sparkplug B: stateful (births, aliases, sequence numbers), so `MessageMapper` reads it
+    /// through the subscription's `SparkplugSessions`, not through `decode`.
+    case sparkplug(SparkplugOptions)
 
     public var name: String {
         switch self {
@@ -56,6 +59,7 @@ public enum PayloadFormat: Sendable {
         case .json: "json"
         case .influx: "influx"
         case .senml: "senml"
+        case .sparkplug: "sparkplug"
         }
     }
 
@@ -79,6 +83,8 @@ public enum PayloadFormat: Sendable {
         case .senml(let options):
             guard payload.count <= Self.maxPayloadBytes else { return .reject(.tooLarge) }
             return SenMLDecoder.decode(payload, options: options, receivedMs: receivedMs)
+        case .sparkplug:
+            return .reject(.invalidSparkplug)  // never reached: MessageMapper handles Sparkplug itself
         }
     }
 }

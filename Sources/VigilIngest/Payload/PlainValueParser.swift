@@ -48,6 +48,14 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
     case columnCount = "column_count"
     case replyTimeout = "reply_timeout"
     case modbusException = "modbus_exception"
+    case invalidSparkplug = "invalid_sparkplug"
+    case sparkplugTopic = "sparkplug_bad_topic"
+    case sparkplugNoBirth = "sparkplug_no_birth"
+    case sparkplugUnknownAlias = "sparkplug_unknown_alias"
+    case sparkplugTooManyNodes = "sparkplug_too_many_nodes"
+    case unsupportedType = "unsupported_type"
+    case nullValue = "null_value"
+    case transientValue = "transient_value"
 
     public var explanation: String {
         switch self {
@@ -76,6 +84,14 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
         case .columnCount: "a CSV line has fewer columns than configured"
         case .replyTimeout: "a polled device did not answer its command in time"
         case .modbusException: "a Modbus device answered a read with an exception (the payload names it)"
+        case .invalidSparkplug: "the payload is not a Sparkplug B protobuf payload"
+        case .sparkplugTopic: "the topic is not spBv1.0/<group>/<type>/<node>[/<device>] with a known message type"
+        case .sparkplugNoBirth: "Sparkplug data from an edge node or device whose birth (NBIRTH/DBIRTH) was not seen in this session; a rebirth is requested"
+        case .sparkplugUnknownAlias: "a Sparkplug metric's alias was not defined by its birth; a rebirth is requested"
+        case .sparkplugTooManyNodes: "more Sparkplug edge nodes and devices than sparkplug.max_nodes allows on this subscription"
+        case .unsupportedType: "the value is not a number or a boolean (a string, date, bytes, data set, template or array)"
+        case .nullValue: "the metric says its value is null"
+        case .transientValue: "the metric is marked transient: Sparkplug says it must not be stored"
         }
     }
 }
