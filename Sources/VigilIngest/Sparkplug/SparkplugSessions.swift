@@ -58,7 +58,7 @@ final class SparkplugSessions: Sendable {
         var seq: UInt64?
         var metrics = MetricTable()
         var devices: [String: Device] = [:]
-        var lastRebirthMs: Int64 = .min
+        var lastRebirthMs: Int64?
     }
 
     struct NodeID: Hashable, Sendable {
@@ -306,8 +306,8 @@ final class SparkplugSessions: Sendable {
     }
 
     private func requestRebirth(_ id: NodeID, _ node: inout Node, result: inout SparkplugResult, receivedMs: Int64) {
-        guard options.rebirth, !assumeBorn,
-              receivedMs - node.lastRebirthMs >= options.rebirthInterval.milliseconds || node.lastRebirthMs == .min else { return }
+        guard options.rebirth, !assumeBorn else { return }
+        if let last = node.lastRebirthMs, receivedMs &- last < options.rebirthInterval.milliseconds { return }
         node.lastRebirthMs = receivedMs
         rebirths.increment()
         result.commands.append(SparkplugCommand(topic: SparkplugTopic.nodeCommand(group: id.group, node: id.node),
