@@ -51,13 +51,21 @@ if ((${#missing[@]})); then
   ((status == 0)) || { echo "apt-get install failed ($status)" >&2; exit "$status"; }
 fi
 
-# The tests run the Autobahn cases through kosoku and a Modbus slave on pymodbus (PyPI), from a
-# venv kept in .build/.
+# The tests run the Autobahn cases through kosoku, a Modbus slave on pymodbus and a Sparkplug B
+# edge node on pysparkplug (PyPI), from a venv kept in .build/.
 if [[ "$purpose" == "test" ]]; then
   venv="$(cd "$(dirname "$0")/.." && pwd)/.build/test-venv"
-  if ! "$venv/bin/python" -c 'import kosoku, pymodbus, serial' 2>/dev/null; then
-    echo "==> creating $venv with kosoku (Autobahn conformance cases) and pymodbus (Modbus slave)"
+  if ! "$venv/bin/python" -c 'import kosoku, pymodbus, serial, pysparkplug' 2>/dev/null; then
+    echo "==> creating $venv with kosoku (Autobahn conformance cases), pymodbus (Modbus slave) and pysparkplug (Sparkplug B edge node)"
     [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-    "$venv/bin/pip" install -q kosoku==0.1.0 pymodbus==3.6.9 pyserial==3.5
+    "$venv/bin/pip" install -q kosoku==0.1.0 pymodbus==3.6.9 pyserial==3.5 pysparkplug==0.6.1
+  fi
+  # A second Sparkplug edge node, on Eclipse Tahu's Python code: it pins protobuf 3.20, which
+  # pysparkplug cannot share, so it has a venv of its own.
+  spb="$(dirname "$venv")/spb-venv"
+  if ! "$spb/bin/python" -c 'import mqtt_spb_wrapper' 2>/dev/null; then
+    echo "==> creating $spb with mqtt-spb-wrapper (Sparkplug B edge node)"
+    [[ -x "$spb/bin/python" ]] || python3 -m venv "$spb"
+    "$spb/bin/pip" install -q mqtt-spb-wrapper==2.1.2
   fi
 fi

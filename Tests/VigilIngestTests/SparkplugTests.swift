@@ -153,7 +153,9 @@ struct SparkplugTests {
     }
 
     @Test func aSequenceGapOrAnUnknownAliasAsksForARebirthButKeepsTheGoodValues() throws {
-        let mapper = try Self.mapper()
+        var immediate = SparkplugOptions()
+        immediate.reorderTimeout = .zero
+        let mapper = try Self.mapper(immediate)
         _ = mapper.map(topic: "spBv1.0/plant/NBIRTH/edge-1", payload: Self.birth, receivedMs: Self.now)
         let gap = Self.bytes(seq: 3, [Self.metric(nil, alias: 1, nil, .doubleValue(73))])
         let outcome = mapper.map(topic: "spBv1.0/plant/NDATA/edge-1", payload: gap, receivedMs: Self.now)
@@ -166,7 +168,7 @@ struct SparkplugTests {
         let result = fresh.map(topic: "spBv1.0/plant/NDATA/edge-1", payload: unknown, receivedMs: Self.now)
         #expect(result.rejects == [.sparkplugUnknownAlias] && result.readings.map(\.value) == [74] && result.commands.count == 1)
         // The sequence wraps at 255.
-        let wrap = try Self.mapper()
+        let wrap = try Self.mapper(immediate)
         _ = wrap.map(topic: "spBv1.0/plant/NBIRTH/edge-1", payload: Self.bytes(seq: 254, [Self.metric("bdSeq", .int64, .longValue(1))]),
                      receivedMs: Self.now)
         for seq: UInt64 in [255, 0, 1] {
@@ -175,15 +177,64 @@ struct SparkplugTests {
         }
     }
 
+    /// A device publishing on a connection of its own can overtake its node's NBIRTH: its DBIRTH is
+    /// taken, and the node's NBIRTH then continues from the numbers its devices already used.
+    @Test func aDeviceBirthAheadOfItsNodeAndReorderedMessagesAreNotGaps() throws {
+        let mapper = try Self.mapper()
+        let dbirth = Self.bytes(seq: 1, [Self.metric("Pressure", alias: 10, .float, .floatValue(1.5))])
+        let early = mapper.map(topic: "spBv1.0/plant/DBIRTH/edge-1/pump", payload: dbirth, receivedMs: Self.now)
+        #expect(early.readings.count == 1 && early.rejects.isEmpty && early.commands.isEmpty)
+        _ = mapper.map(topic: "spBv1.0/plant/NBIRTH/edge-1", payload: Self.birth, receivedMs: Self.now)  // seq 0
+        let ddata = Self.bytes(seq: 2, [Self.metric(nil, alias: 10, nil, .floatValue(2))])
+        let outcome = mapper.map(topic: "spBv1.0/plant/DDATA/edge-1/pump", payload: ddata, receivedMs: Self.now)
+        #expect(outcome.readings.count == 1 && outcome.commands.isEmpty)
+        // 4 before 3 within the reorder timeout (2 s): no gap; both stored.
+        func data(_ seq: UInt64, at ms: Int64) -> MessageMapper.Outcome {
+            mapper.map(topic: "spBv1.0/plant/NDATA/edge-1", payload: Self.bytes(seq: seq, [Self.metric(nil, alias: 1, nil, .doubleValue(1))]),
+                       receivedMs: ms)
+        }
+        #expect(data(4, at: Self.now).commands.isEmpty)
+        let three = data(3, at: Self.now + 500)
+        #expect(three.readings.count == 1 && three.commands.isEmpty)
+        #expect(data(5, at: Self.now + 3000).commands.isEmpty)
+        // 7 skips 6, and 6 never comes: the first message after the timeout asks for a rebirth.
+        #expect(data(7, at: Self.now + 4000).commands.isEmpty)
+        #expect(data(8, at: Self.now + 5000).commands.isEmpty)
+        #expect(data(9, at: Self.now + 6001).commands.count == 1)
+        // A jump beyond the reorder window is a gap at once.
+        #expect(data(100, at: Self.now + 100_000).commands.count == 1)
+    }
+
+    /// Some edge nodes name metrics with a folder in the birth only (mqtt-spb-wrapper: `DATA/speed`)
+    /// and send data by the bare name: the unique last element finds the birth's series.
+    @Test func dataByTheLastElementOfABirthName() throws {
+        let mapper = try Self.mapper()
+        let birth = Self.bytes(seq: 0, [Self.metric("bdSeq", .int64, .longValue(0)), Self.metric("DATA/speed", .int64, .longValue(5)),
+                                        Self.metric("A/level", .double, .doubleValue(1)), Self.metric("B/level", .double, .doubleValue(2)),
+                                        Self.metric("CMD/Node Control/Rebirth", .boolean, .booleanValue(false))])
+        #expect(mapper.map(topic: "spBv1.0/g/NBIRTH/n", payload: birth, receivedMs: Self.now).readings.count == 3)
+        let data = Self.bytes(seq: 1, [Self.metric("speed", .int64, .longValue(6)), Self.metric("level", .double, .doubleValue(3))])
+        let outcome = mapper.map(topic: "spBv1.0/g/NDATA/n", payload: data, receivedMs: Self.now)
+        // `level` is ambiguous (A/level, B/level): it becomes a series of its own.
+        #expect(outcome.readings.map(\.metric).sorted() == ["DATA_speed", "level"])
+    }
+
     @Test func aDeathFromAnEarlierSessionDoesNotKillTheNewOne() throws {
         let mapper = try Self.mapper()
         _ = mapper.map(topic: "spBv1.0/plant/NBIRTH/edge-1", payload: Self.birth, receivedMs: Self.now)  // bdSeq 7
         _ = mapper.map(topic: "spBv1.0/plant/DBIRTH/edge-1/pump-3",
                        payload: Self.bytes(seq: 1, [Self.metric("Pressure", .float, .floatValue(1))]), receivedMs: Self.now)
+        // Shown offline (a node whose deaths are numbered differently does die this way)…
         let stale = Self.bytes(seq: nil, [Self.metric("bdSeq", .int64, .longValue(6))])
-        #expect(mapper.map(topic: "spBv1.0/plant/NDEATH/edge-1", payload: stale, receivedMs: Self.now).changes.isEmpty)
+        let maybe = mapper.map(topic: "spBv1.0/plant/NDEATH/edge-1", payload: stale, receivedMs: Self.now)
+        #expect(maybe.changes.map(\.online) == [false, false] && maybe.notice != nil)
+        // … but the session goes on: its data is taken, and node and device are online again.
         let data = Self.bytes(seq: 2, [Self.metric(nil, alias: 1, nil, .doubleValue(1))])
-        #expect(mapper.map(topic: "spBv1.0/plant/NDATA/edge-1", payload: data, receivedMs: Self.now).readings.count == 1)
+        let alive = mapper.map(topic: "spBv1.0/plant/NDATA/edge-1", payload: data, receivedMs: Self.now)
+        #expect(alive.readings.count == 1 && alive.commands.isEmpty && alive.changes.map(\.online) == [true])
+        let ddata = Self.bytes(seq: 3, [Self.metric("Pressure", nil, .floatValue(2))])
+        let device = mapper.map(topic: "spBv1.0/plant/DDATA/edge-1/pump-3", payload: ddata, receivedMs: Self.now)
+        #expect(device.readings.count == 1 && device.changes.map(\.name) == ["plant/edge-1/pump-3"])
         let death = Self.bytes(seq: nil, [Self.metric("bdSeq", .int64, .longValue(7))])
         let died = mapper.map(topic: "spBv1.0/plant/NDEATH/edge-1", payload: death, receivedMs: Self.now)
         #expect(died.changes.map(\.name) == ["plant/edge-1", "plant/edge-1/pump-3"] && died.changes.allSatisfy { !$0.online })

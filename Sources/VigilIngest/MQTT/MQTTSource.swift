@@ -80,6 +80,7 @@ public struct MQTTSource: ReadingSource {
             }
             for command in outcome.commands { publisher.publish(command) }
             if !outcome.changes.isEmpty { sparkplugStatus.apply(outcome.changes, at: now) }
+            if let notice = outcome.notice { sparkplugStatus.notice(notice) }
             if batch.add(outcome.readings, bytes: message.payload.count, at: now) >= 1024 { flush() }
         }
     }

@@ -39,6 +39,8 @@ public struct MessageMapper: Sendable {
         public var commands: [SparkplugCommand] = []
         /// Sparkplug: edge nodes and devices born or dead.
         public var changes: [SparkplugStateChange] = []
+        /// Sparkplug: what was not taken and why, for the log (a death of another session).
+        public var notice: String?
     }
 
     public func map(topic: String, payload: [UInt8], receivedMs: Int64) -> Outcome {
@@ -120,6 +122,7 @@ public struct MessageMapper: Sendable {
         let result = sessions.handle(parsed, decoded, receivedMs: receivedMs)
         outcome.commands = result.commands
         outcome.changes = result.changes
+        outcome.notice = result.notice
         var candidates: [Normalizer.Candidate] = []
         candidates.reserveCapacity(result.samples.count)
         for sample in result.samples {

@@ -9,6 +9,9 @@ public struct SparkplugOptions: Sendable, Equatable {
     public var rebirth = true
     /// At most one rebirth request per edge node in this interval.
     public var rebirthInterval: Duration = .seconds(30)
+    /// How long a skipped sequence number is waited for (messages overtaking each other) before
+    /// it counts as lost.
+    public var reorderTimeout: Duration = .seconds(2)
     /// Publish `spBv1.0/STATE/<host_id>` (retained, and as the connection's will) so edge nodes
     /// that wait for their primary host application start publishing. nil: no STATE.
     public var hostID: String?
@@ -28,6 +31,7 @@ public struct SparkplugOptions: Sendable, Equatable {
         guard options.rebirthInterval >= .seconds(1) else {
             throw ConfigError("\(object.qualified("rebirth_interval")): must be at least 1s", at: object.location(of: "rebirth_interval"))
         }
+        options.reorderTimeout = try object.duration("reorder_timeout", default: .seconds(2))
         if let host = try object.optionalString("host_id") {
             // A topic level: no wildcards, no separators (Sparkplug 3.0, 4.1.1).
             guard !host.isEmpty, !host.contains(where: { "/+#".contains($0) }) else {

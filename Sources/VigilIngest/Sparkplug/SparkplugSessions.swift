@@ -29,6 +29,8 @@ struct SparkplugResult: Sendable {
     var rejects: [PayloadReject] = []
     var commands: [SparkplugCommand] = []
     var changes: [SparkplugStateChange] = []
+    /// Why a death certificate was not taken (a session number that is not the current one).
+    var notice: String?
 }
 
 /// The host application's view of every edge node on one subscription: which nodes and devices
@@ -45,11 +47,18 @@ final class SparkplugSessions: Sendable {
     struct MetricTable: Sendable {
         var byAlias: [UInt64: Definition] = [:]
         var byName: [String: Definition] = [:]
+        /// The last path element of birth names (`DATA/speed` → `speed`) where it is unique: some
+        /// edge nodes (mqtt-spb-wrapper) prefix names in births only, and send data by the bare name.
+        var byLeaf: [String: Definition] = [:]
+
+        func lookup(name: String) -> Definition? { byName[name] ?? byLeaf[name] }
     }
 
     struct Device: Sendable {
         var online = false
         var metrics = MetricTable()
+        /// Offline because its node died (not by its own DDEATH).
+        var diedWithNode = false
     }
 
     struct Node: Sendable {
@@ -59,6 +68,14 @@ final class SparkplugSessions: Sendable {
         var metrics = MetricTable()
         var devices: [String: Device] = [:]
         var lastRebirthMs: Int64?
+        /// Died by an NDEATH whose bdSeq was not its birth's: messages of the session revive it.
+        var looseDeath = false
+        /// Sequence numbers seen while the node was not born (DBIRTHs ahead of their NBIRTH).
+        var earlySeqs: Set<UInt64> = []
+        /// Numbers skipped by a jump ahead, and since when: a gap once the reorder timeout passes
+        /// without them arriving.
+        var missing: Set<UInt64> = []
+        var missingSinceMs: Int64?
     }
 
     struct NodeID: Hashable, Sendable {
@@ -81,6 +98,7 @@ final class SparkplugSessions: Sendable {
     private let state = Mutex(State())
     private let gaps: Counter
     private let rebirths: Counter
+    private let mismatchedDeaths: Counter
     private let messages: [SparkplugTopic.MessageType: Counter]
 
     init(options: SparkplugOptions, naming: SparkplugNaming, broker: String?, assumeBorn: Bool = false) {
@@ -90,6 +108,7 @@ final class SparkplugSessions: Sendable {
         let dimensions = broker.map { [("broker", $0)] } ?? []
         gaps = Counter(label: "vigil_sparkplug_sequence_gaps_total", dimensions: dimensions)
         rebirths = Counter(label: "vigil_sparkplug_rebirth_requests_total", dimensions: dimensions)
+        mismatchedDeaths = Counter(label: "vigil_sparkplug_mismatched_deaths_total", dimensions: dimensions)
         messages = Dictionary(uniqueKeysWithValues: SparkplugTopic.MessageType.allCases.map {
             ($0, Counter(label: "vigil_sparkplug_messages_total", dimensions: dimensions + [("type", $0.rawValue)]))
         })
@@ -118,9 +137,16 @@ final class SparkplugSessions: Sendable {
                 node.online = true
                 node.bdSeq = SparkplugValue.sessionNumber(payload.metrics)
                 node.seq = payload.hasSeq ? payload.seq : nil
+                // DBIRTHs that overtook this NBIRTH (a node whose devices publish on connections of
+                // their own) already used the next numbers.
+                if var seq = node.seq {
+                    while node.earlySeqs.contains((seq + 1) % 256) { seq = (seq + 1) % 256 }
+                    node.seq = seq
+                }
+                node.earlySeqs = []
+                node.missing = []
+                node.missingSinceMs = nil
                 var table = define(payload.metrics, group: topic.group, node: topic.node, device: nil)
-                // A new session: every device publishes its DBIRTH again after the NBIRTH.
-                for name in node.devices.keys { node.devices[name]?.online = false }
                 read(payload, table: &table, device: nil, into: &result, node: &node, id: id, receivedMs: receivedMs)
                 node.metrics = table
                 result.changes.append(SparkplugStateChange(
@@ -130,16 +156,27 @@ final class SparkplugSessions: Sendable {
             case .ndeath:
                 guard var node = state.nodes[id] else { return }
                 let session = SparkplugValue.sessionNumber(payload.metrics)
-                // A will from an earlier session can arrive after the new birth: not this session's death.
-                if let session, let current = node.bdSeq, session != current { return }
+                // A bdSeq that is not the birth's: a will from an earlier session that arrived after
+                // the new birth, or a node that numbers its deaths differently from its births (Tahu's
+                // Python helpers do). The node is shown offline either way, but its session is kept:
+                // if it goes on publishing, it was alive, and it is shown online again (no data is
+                // refused, no rebirth needed).
+                var loose = false
+                if let session, let current = node.bdSeq, session != current {
+                    mismatchedDeaths.increment()
+                    loose = true
+                    result.notice = "NDEATH of \(topic.group)/\(topic.node) has bdSeq \(session), its birth said \(current): shown offline, and online again if it goes on publishing"
+                }
                 if node.online {
                     result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)", online: false,
                                                                detail: "NDEATH" + (session.map { ", bdSeq \($0)" } ?? "")))
                 }
                 node.online = false
-                node.seq = nil
+                node.looseDeath = loose
+                if !loose { node.seq = nil }
                 for (name, device) in node.devices where device.online {
                     node.devices[name]?.online = false
+                    node.devices[name]?.diedWithNode = true
                     result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: false,
                                                                detail: "its edge node died"))
                 }
@@ -152,9 +189,12 @@ final class SparkplugSessions: Sendable {
                 node.metrics = table
                 state.nodes[id] = node
             case .dbirth:
-                guard var node = bornNode(id, &state, payload: payload, result: &result, receivedMs: receivedMs),
-                      let name = topic.device else { return }
-                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
+                // A DBIRTH describes its device completely, so it is taken even before its node's
+                // NBIRTH (which can arrive later when the device publishes on a connection of its own).
+                guard var node = existingOrNew(id, &state), let name = topic.device else {
+                    result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+                    return
+                }
                 if node.devices[name] == nil {
                     guard state.tracked < options.maxNodes else {
                         result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
@@ -163,13 +203,14 @@ final class SparkplugSessions: Sendable {
                     }
                     state.tracked += 1
                 }
+                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
                 var table = define(payload.metrics, group: topic.group, node: topic.node, device: name)
                 read(payload, table: &table, device: name, into: &result, node: &node, id: id, receivedMs: receivedMs)
                 node.devices[name] = Device(online: true, metrics: table)
                 result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: true, detail: "DBIRTH"))
                 state.nodes[id] = node
             case .ddeath:
-                guard var node = state.nodes[id], node.online || assumeBorn, let name = topic.device else { return }
+                guard var node = state.nodes[id], let name = topic.device else { return }
                 checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
                 if node.devices[name]?.online == true {
                     node.devices[name]?.online = false
@@ -177,18 +218,22 @@ final class SparkplugSessions: Sendable {
                 }
                 state.nodes[id] = node
             case .ddata:
-                guard var node = bornNode(id, &state, payload: payload, result: &result, receivedMs: receivedMs),
-                      let name = topic.device else { return }
-                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
+                guard var node = existingOrNew(id, &state), let name = topic.device else {
+                    result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+                    return
+                }
                 if node.devices[name]?.online != true, assumeBorn {
                     node.devices[name] = Device(online: true)
                 }
+                revive(&node, id, device: name, result: &result)
+                // The device's own birth is what names its data; the node's is not needed for it.
                 guard let device = node.devices[name], device.online else {
-                    result.rejects += Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
+                    result.rejects = Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
                     requestRebirth(id, &node, result: &result, receivedMs: receivedMs)
                     state.nodes[id] = node
                     return
                 }
+                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
                 var table = device.metrics
                 read(payload, table: &table, device: name, into: &result, node: &node, id: id, receivedMs: receivedMs)
                 node.devices[name]?.metrics = table
@@ -219,6 +264,7 @@ final class SparkplugSessions: Sendable {
             result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
             return nil
         }
+        revive(&node, id, result: &result)
         guard node.online else {
             result.rejects = Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
             requestRebirth(id, &node, result: &result, receivedMs: receivedMs)
@@ -228,15 +274,37 @@ final class SparkplugSessions: Sendable {
         return node
     }
 
+    /// A node that died by a death of another session and publishes again is alive after all.
+    private func revive(_ node: inout Node, _ id: NodeID, device: String? = nil, result: inout SparkplugResult) {
+        if node.looseDeath {
+            node.looseDeath = false
+            node.online = true
+            result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)", online: true,
+                                                       detail: "publishing again after an NDEATH of another session"))
+        }
+        if let device, node.online, node.devices[device]?.online == false, node.devices[device]?.diedWithNode == true {
+            node.devices[device]?.online = true
+            node.devices[device]?.diedWithNode = false
+            result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)/\(device)", online: true,
+                                                       detail: "publishing again after its edge node's NDEATH of another session"))
+        }
+    }
+
     /// The metrics a birth defines: series keys built once here, used by every data message.
     private func define(_ metrics: [SparkplugMetric], group: String, node: String, device: String?) -> MetricTable {
         var table = MetricTable()
+        var ambiguous = Set<String>()
         for metric in metrics where metric.hasName && !Self.isProtocolMetric(metric.name) {
             guard let series = naming.series(metric.name, group: group, node: node, device: device) else { continue }
             let definition = Definition(series: series, datatype: metric.datatype, unit: SparkplugValue.unit(metric))
             if metric.hasAlias { table.byAlias[metric.alias] = definition }
             table.byName[metric.name] = definition
+            if let slash = metric.name.lastIndex(of: "/") {
+                let leaf = String(metric.name[metric.name.index(after: slash)...])
+                if table.byLeaf.updateValue(definition, forKey: leaf) != nil { ambiguous.insert(leaf) }
+            }
         }
+        for leaf in ambiguous { table.byLeaf[leaf] = nil }
         return table
     }
 
@@ -245,8 +313,9 @@ final class SparkplugSessions: Sendable {
     static let maxLearnedNames = 10_000
 
     /// `bdSeq` and the `Node Control/…` metrics are the protocol's own, not measurements.
+    /// (`CMD/Node Control/Rebirth`: some nodes put their commands under a folder.)
     static func isProtocolMetric(_ name: String) -> Bool {
-        name == "bdSeq" || name.hasPrefix("Node Control/") || name.hasPrefix("Device Control/")
+        name == "bdSeq" || name.contains("Node Control/") || name.contains("Device Control/")
     }
 
     // MARK: - Values
@@ -262,7 +331,7 @@ final class SparkplugSessions: Sendable {
             if metric.hasName, Self.isProtocolMetric(metric.name) { continue }
             var definition = metric.hasAlias ? table.byAlias[metric.alias] : nil
             if definition == nil, metric.hasName {
-                definition = table.byName[metric.name]
+                definition = table.lookup(name: metric.name)
                 if definition == nil, let series = naming.series(metric.name, group: id.group, node: id.node, device: device) {
                     let learned = Definition(series: series, datatype: metric.datatype, unit: SparkplugValue.unit(metric))
                     if table.byName.count < Self.maxLearnedNames { table.byName[metric.name] = learned }
@@ -294,16 +363,47 @@ final class SparkplugSessions: Sendable {
 
     // MARK: - Sequence and rebirth
 
-    /// Every message of a session after the NBIRTH carries the next `seq` (mod 256); a skip means
-    /// messages were lost or reordered, and what the host knows may be stale: ask for a rebirth.
+    /// Every message of a session after the NBIRTH carries the next `seq` (mod 256). A message
+    /// can overtake another (a device publishing on a connection of its own, Sparkplug 3.0's
+    /// "reorder timeout"): numbers skipped by a jump ahead are waited for; if one has not come
+    /// within `reorder_timeout` (checked as the node's messages arrive), messages were lost and
+    /// what the host knows may be stale: a gap is counted and a rebirth asked for. Before the node
+    /// is born its numbers are only remembered.
     private func checkSequence(_ payload: Org_Eclipse_Tahu_Protobuf_Payload, _ node: inout Node, id: NodeID,
                                result: inout SparkplugResult, receivedMs: Int64) {
-        guard payload.hasSeq else { return }
-        defer { node.seq = payload.seq }
-        guard let last = node.seq, payload.seq != (last + 1) % 256 else { return }
+        guard payload.hasSeq, payload.seq < 256 else { return }
+        guard node.online, let last = node.seq else {
+            if !node.online, node.earlySeqs.count < 16 { node.earlySeqs.insert(payload.seq) }
+            return
+        }
+        let expected = (last + 1) % 256
+        let ahead = (payload.seq + 256 - expected) % 256
+        if ahead == 0 {
+            node.seq = payload.seq
+        } else if 256 - ahead <= Self.reorderWindow {
+            node.missing.remove(payload.seq)  // a late one: the newer position stays
+        } else if ahead <= Self.reorderWindow {
+            for skipped in 0..<ahead { node.missing.insert((expected + skipped) % 256) }
+            node.missingSinceMs = node.missingSinceMs ?? receivedMs
+            node.seq = payload.seq
+        } else {
+            node.seq = payload.seq
+            node.missing = [(expected + 1) % 256]  // too far to wait for: a gap now
+            node.missingSinceMs = .min
+        }
+        guard let since = node.missingSinceMs, !node.missing.isEmpty else {
+            node.missingSinceMs = nil
+            return
+        }
+        guard since == .min || receivedMs &- since >= options.reorderTimeout.milliseconds else { return }
+        node.missing = []
+        node.missingSinceMs = nil
         gaps.increment()
         requestRebirth(id, &node, result: &result, receivedMs: receivedMs)
     }
+
+    /// How far out of order a message may arrive and still be waited for.
+    static let reorderWindow: UInt64 = 16
 
     private func requestRebirth(_ id: NodeID, _ node: inout Node, result: inout SparkplugResult, receivedMs: Int64) {
         guard options.rebirth, !assumeBorn else { return }

@@ -15,12 +15,20 @@ final class SparkplugStatus: Sendable {
     /// Online or not, by board name; its count of online entries is the gauge.
     private let known = Mutex((states: [String: Bool](), online: 0))
     private let online: Gauge
+    private let limiter = RateLimiter(burst: 3, window: .seconds(60))
 
     init(board: SourceStatusBoard, broker: String, logger: Logger) {
         self.board = board
         self.broker = broker
         self.logger = logger
         online = Gauge(label: "vigil_sparkplug_online", dimensions: [("broker", broker)])
+    }
+
+    /// Logged at most 3 a minute: a node whose deaths never match its births says so on every death.
+    func notice(_ text: String) {
+        let decision = limiter.check("notice")
+        guard decision.emit else { return }
+        logger.warning("\(text)", metadata: decision.suppressed > 0 ? ["suppressed": "\(decision.suppressed)"] : [:])
     }
 
     func apply(_ changes: [SparkplugStateChange], at ms: Int64) {
