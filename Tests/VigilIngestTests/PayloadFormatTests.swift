@@ -115,6 +115,9 @@ struct NormalizerTests {
         (71.6, "°F", 22.0, "°C"), (293.15, "K", 20.0, "°C"), (1.234, "kW", 1234.0, "W"), (1500.0, "Wh", 1.5, "kWh"),
         (1.013, "bar", 1013.0, "hPa"), (101_325.0, "Pa", 1013.25, "hPa"), (36.0, "km/h", 10.0, "m/s"), (21.5, "°C", 21.5, "°C"),
         (3.0, "furlongs", 3.0, "furlongs"),
+        // Case matters where it means something (mW is not MW), and only there.
+        (2.5, "mW", 0.0025, "W"), (2.5, "MW", 2_500_000.0, "W"), (2.0, "KWH", 2.0, "kWh"), (20.0, "Celsius", 20.0, "°C"),
+        (1.0, "Wh", 0.001, "kWh"), (7.0, "mA", 0.007, "A"),
     ])
     func unitsConvertToTheirCanonicalUnit(value: Double, unit: String, expected: Double, canonical: String) {
         let out = Normalizer(config: NormalizeConfig()).normalize([candidate("m", value, unit: unit)], receivedMs: 1000)

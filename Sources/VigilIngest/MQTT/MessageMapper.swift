@@ -99,7 +99,7 @@ public struct MessageMapper: Sendable {
 
     func mapSparkplug(topic: String, payload: [UInt8], receivedMs: Int64, subscription: SubscriptionConfig,
                       sessions: SparkplugSessions, into outcome: inout Outcome) {
-        guard let parsed = SparkplugTopic.parse(topic.split(separator: "/", omittingEmptySubsequences: false)) else {
+        guard let parsed = sessions.parse(topic) else {
             outcome.rejects = [.sparkplugTopic]
             return
         }

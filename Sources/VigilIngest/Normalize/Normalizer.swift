@@ -13,9 +13,16 @@ public final class Normalizer: Sendable {
     /// two readings of a series share a timestamp (`vigil_ingest_receive_time_shifted_total`).
     private let shifted = Counter(label: "vigil_ingest_receive_time_shifted_total")
 
+    /// The config's durations in milliseconds, computed once: `Duration.milliseconds` divides,
+    /// and these are needed for every reading.
+    private let maxClockSkewMs: Int64
+    private let maxAgeMs: Int64
+
     public init(config: NormalizeConfig) {
         self.config = config
         recent = Mutex(RecentSet(window: config.dedupWindow.milliseconds, capacity: 200_000))
+        maxClockSkewMs = config.maxClockSkew.milliseconds
+        maxAgeMs = config.maxAge.milliseconds
     }
 
     /// A reading after naming: `deviceTime` says whether its timestamp came from the payload.
@@ -64,13 +71,13 @@ public final class Normalizer: Sendable {
             // The time window [received − max_age, received + max_clock_skew]: no reading can
             // stretch the store's bookkeeping over centuries.
             var timestamp = reading.timestampMs
-            if timestamp > receivedMs &+ config.maxClockSkew.milliseconds {
+            if timestamp > receivedMs &+ maxClockSkewMs {
                 guard candidate.deviceTime, config.onClockSkew == .receiveTime else {
                     rejects.append(.clockSkew)
                     continue
                 }
                 timestamp = receivedMs
-            } else if timestamp < receivedMs &- config.maxAge.milliseconds {
+            } else if timestamp < receivedMs &- maxAgeMs {
                 rejects.append(.tooOld)
                 continue
             }

@@ -7,13 +7,36 @@ public enum UnitTable {
         public let canonical: String
         public let scale: Double
         public let offset: Double
+
+        /// Decimal places the result keeps beyond the input's: two, plus the places a scale
+        /// below one moves the value (1 Wh is 0.001 kWh, not 0.00).
+        var extraDecimals: Int {
+            var shifted = scale
+            var places = 0
+            while shifted > 0, shifted < 0.999_999, places < 7 {
+                shifted *= 10
+                places += 1
+            }
+            return 2 + places
+        }
     }
 
-    /// Spelling → (canonical unit, scale, offset): canonical = value × scale + offset.
-    static let conversions: [String: Conversion] = {
+    /// Spelling → (canonical unit, scale, offset): canonical = value × scale + offset. Looked up
+    /// as spelled first (no allocation, and `mW` is not `MW`), then in any case where that is
+    /// unambiguous (`KWH`, `Celsius`).
+    static let conversions: [String: Conversion] = table.exact
+    static let anyCase: [String: Conversion] = table.anyCase
+
+    private static let table: (exact: [String: Conversion], anyCase: [String: Conversion]) = {
         var table: [String: Conversion] = [:]
+        var anyCase: [String: Conversion] = [:]
+        var ambiguous = Set<String>()
         func add(_ names: [String], _ canonical: String, _ scale: Double, _ offset: Double = 0) {
-            for name in names { table[name.lowercased()] = Conversion(canonical: canonical, scale: scale, offset: offset) }
+            for name in names {
+                let conversion = Conversion(canonical: canonical, scale: scale, offset: offset)
+                table[name] = conversion
+                if anyCase.updateValue(conversion, forKey: name.lowercased()) != nil { ambiguous.insert(name.lowercased()) }
+            }
         }
         add(["°C", "degC", "celsius", "Cel"], "°C", 1)
         add(["°F", "degF", "fahrenheit", "[degF]"], "°C", 5.0 / 9.0, -32 * 5.0 / 9.0)
@@ -42,15 +65,17 @@ public enum UnitTable {
         add(["m/s"], "m/s", 1)
         add(["km/h"], "m/s", 1.0 / 3.6)
         add(["%", "%RH"], "%", 1)
-        return table
+        for name in ambiguous { anyCase[name] = nil }
+        return (table, anyCase)
     }()
 
     /// The canonical form of `value` in `unit`; nil when the unit is not in the table (the value
     /// is then kept as it is, with its unit).
     public static func convert(_ value: Double, from unit: String) -> (value: Double, unit: String)? {
-        guard let conversion = conversions[unit.lowercased()] else { return nil }
+        guard let conversion = conversions[unit] ?? anyCase[unit.lowercased()] else { return nil }
         if conversion.scale == 1, conversion.offset == 0 { return (value, conversion.canonical) }
-        return (round(value * conversion.scale + conversion.offset, decimalsOf: value, extra: 2), conversion.canonical)
+        return (round(value * conversion.scale + conversion.offset, decimalsOf: value, extra: conversion.extraDecimals),
+                conversion.canonical)
     }
 
     /// Rounds to the input's decimal places plus `extra` (at most 9), which removes binary noise

@@ -61,7 +61,9 @@ final class SparkplugSessions: Sendable {
         var diedWithNode = false
     }
 
-    struct Node: Sendable {
+    /// A class, changed in place under the lock: a struct in the dictionary was copied out and
+    /// written back for every message.
+    final class Node {
         var online = false
         var bdSeq: UInt64?
         var seq: UInt64?
@@ -76,6 +78,8 @@ final class SparkplugSessions: Sendable {
         /// without them arriving.
         var missing: Set<UInt64> = []
         var missingSinceMs: Int64?
+
+        init() {}
     }
 
     struct NodeID: Hashable, Sendable {
@@ -83,7 +87,7 @@ final class SparkplugSessions: Sendable {
         let node: String
     }
 
-    struct State: Sendable {
+    struct State {
         var nodes: [NodeID: Node] = [:]
         /// Nodes plus devices, against `maxNodes`.
         var tracked = 0
@@ -96,6 +100,8 @@ final class SparkplugSessions: Sendable {
     /// one payload can be explained on its own.
     let assumeBorn: Bool
     private let state = Mutex(State())
+    /// Parsed topics: splitting a topic into its levels cost a fifth of a message's time.
+    private let topics = Mutex([String: SparkplugTopic]())
     private let gaps: Counter
     private let rebirths: Counter
     private let mismatchedDeaths: Counter
@@ -121,6 +127,17 @@ final class SparkplugSessions: Sendable {
         }
     }
 
+    /// `topic` parsed, remembered for the topics seen (bounded like the mapper's topic cache).
+    func parse(_ topic: String) -> SparkplugTopic? {
+        if let known = topics.withLock({ $0[topic] }) { return known }
+        guard let parsed = SparkplugTopic.parse(topic.split(separator: "/", omittingEmptySubsequences: false)) else { return nil }
+        topics.withLock { topics in
+            if topics.count >= TopicCache.limit { topics.removeAll(keepingCapacity: true) }
+            topics[topic] = parsed
+        }
+        return parsed
+    }
+
     func handle(_ topic: SparkplugTopic, _ payload: Org_Eclipse_Tahu_Protobuf_Payload, receivedMs: Int64) -> SparkplugResult {
         messages[topic.type]?.increment()
         var result = SparkplugResult()
@@ -130,7 +147,7 @@ final class SparkplugSessions: Sendable {
             case .state, .ncmd, .dcmd:
                 return  // commands and other hosts' state: nothing to ingest
             case .nbirth:
-                guard var node = existingOrNew(id, &state) else {
+                guard let node = existingOrNew(id, &state) else {
                     result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
                     return
                 }
@@ -147,14 +164,13 @@ final class SparkplugSessions: Sendable {
                 node.missing = []
                 node.missingSinceMs = nil
                 var table = define(payload.metrics, group: topic.group, node: topic.node, device: nil)
-                read(payload, table: &table, device: nil, into: &result, node: &node, id: id, receivedMs: receivedMs)
+                read(payload, table: &table, device: nil, into: &result, node: node, id: id, receivedMs: receivedMs)
                 node.metrics = table
                 result.changes.append(SparkplugStateChange(
                     name: "\(topic.group)/\(topic.node)", online: true,
                     detail: "NBIRTH" + (node.bdSeq.map { ", bdSeq \($0)" } ?? "")))
-                state.nodes[id] = node
             case .ndeath:
-                guard var node = state.nodes[id] else { return }
+                guard let node = state.nodes[id] else { return }
                 let session = SparkplugValue.sessionNumber(payload.metrics)
                 // A bdSeq that is not the birth's: a will from an earlier session that arrived after
                 // the new birth, or a node that numbers its deaths differently from its births (Tahu's
@@ -180,64 +196,57 @@ final class SparkplugSessions: Sendable {
                     result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: false,
                                                                detail: "its edge node died"))
                 }
-                state.nodes[id] = node
             case .ndata:
-                guard var node = bornNode(id, &state, payload: payload, result: &result, receivedMs: receivedMs) else { return }
-                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
+                guard let node = bornNode(id, &state, payload: payload, result: &result, receivedMs: receivedMs) else { return }
+                checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
                 var table = node.metrics
-                read(payload, table: &table, device: nil, into: &result, node: &node, id: id, receivedMs: receivedMs)
+                read(payload, table: &table, device: nil, into: &result, node: node, id: id, receivedMs: receivedMs)
                 node.metrics = table
-                state.nodes[id] = node
             case .dbirth:
                 // A DBIRTH describes its device completely, so it is taken even before its node's
                 // NBIRTH (which can arrive later when the device publishes on a connection of its own).
-                guard var node = existingOrNew(id, &state), let name = topic.device else {
+                guard let node = existingOrNew(id, &state), let name = topic.device else {
                     result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
                     return
                 }
                 if node.devices[name] == nil {
                     guard state.tracked < options.maxNodes else {
                         result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
-                        state.nodes[id] = node
                         return
                     }
                     state.tracked += 1
                 }
-                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
+                checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
                 var table = define(payload.metrics, group: topic.group, node: topic.node, device: name)
-                read(payload, table: &table, device: name, into: &result, node: &node, id: id, receivedMs: receivedMs)
+                read(payload, table: &table, device: name, into: &result, node: node, id: id, receivedMs: receivedMs)
                 node.devices[name] = Device(online: true, metrics: table)
                 result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: true, detail: "DBIRTH"))
-                state.nodes[id] = node
             case .ddeath:
-                guard var node = state.nodes[id], let name = topic.device else { return }
-                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
+                guard let node = state.nodes[id], let name = topic.device else { return }
+                checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
                 if node.devices[name]?.online == true {
                     node.devices[name]?.online = false
                     result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: false, detail: "DDEATH"))
                 }
-                state.nodes[id] = node
             case .ddata:
-                guard var node = existingOrNew(id, &state), let name = topic.device else {
+                guard let node = existingOrNew(id, &state), let name = topic.device else {
                     result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
                     return
                 }
                 if node.devices[name]?.online != true, assumeBorn {
                     node.devices[name] = Device(online: true)
                 }
-                revive(&node, id, device: name, result: &result)
+                revive(node, id, device: name, result: &result)
                 // The device's own birth is what names its data; the node's is not needed for it.
                 guard let device = node.devices[name], device.online else {
                     result.rejects = Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
-                    requestRebirth(id, &node, result: &result, receivedMs: receivedMs)
-                    state.nodes[id] = node
+                    requestRebirth(id, node, result: &result, receivedMs: receivedMs)
                     return
                 }
-                checkSequence(payload, &node, id: id, result: &result, receivedMs: receivedMs)
+                checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
                 var table = device.metrics
-                read(payload, table: &table, device: name, into: &result, node: &node, id: id, receivedMs: receivedMs)
+                read(payload, table: &table, device: name, into: &result, node: node, id: id, receivedMs: receivedMs)
                 node.devices[name]?.metrics = table
-                state.nodes[id] = node
             }
         }
         return result
@@ -249,33 +258,35 @@ final class SparkplugSessions: Sendable {
         if let node = state.nodes[id] { return node }
         guard state.tracked < options.maxNodes else { return nil }
         state.tracked += 1
-        return Node()
+        let node = Node()
+        state.nodes[id] = node
+        return node
     }
 
     /// The node if it is online; else its data is refused and it is asked to be born again.
     private func bornNode(_ id: NodeID, _ state: inout State, payload: Org_Eclipse_Tahu_Protobuf_Payload,
                           result: inout SparkplugResult, receivedMs: Int64) -> Node? {
         if assumeBorn, state.nodes[id]?.online != true {
-            var node = state.nodes[id] ?? Node()
+            let node = state.nodes[id] ?? Node()
+            state.nodes[id] = node
             node.online = true
             return node
         }
-        guard var node = existingOrNew(id, &state) else {
+        guard let node = existingOrNew(id, &state) else {
             result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
             return nil
         }
-        revive(&node, id, result: &result)
+        revive(node, id, result: &result)
         guard node.online else {
             result.rejects = Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
-            requestRebirth(id, &node, result: &result, receivedMs: receivedMs)
-            state.nodes[id] = node
+            requestRebirth(id, node, result: &result, receivedMs: receivedMs)
             return nil
         }
         return node
     }
 
     /// A node that died by a death of another session and publishes again is alive after all.
-    private func revive(_ node: inout Node, _ id: NodeID, device: String? = nil, result: inout SparkplugResult) {
+    private func revive(_ node: Node, _ id: NodeID, device: String? = nil, result: inout SparkplugResult) {
         if node.looseDeath {
             node.looseDeath = false
             node.online = true
@@ -324,7 +335,7 @@ final class SparkplugSessions: Sendable {
     /// taken by its name (and remembered in `table`); one known only by an unknown alias cannot be
     /// named, so it is refused and the node is asked for its births again.
     private func read(_ payload: Org_Eclipse_Tahu_Protobuf_Payload, table: inout MetricTable, device: String?,
-                      into result: inout SparkplugResult, node: inout Node, id: NodeID, receivedMs: Int64) {
+                      into result: inout SparkplugResult, node: Node, id: NodeID, receivedMs: Int64) {
         let payloadTime = payload.hasTimestamp ? Int64(clamping: payload.timestamp) : nil
         result.samples.reserveCapacity(result.samples.count + payload.metrics.count)
         for metric in payload.metrics {
@@ -340,7 +351,7 @@ final class SparkplugSessions: Sendable {
             }
             guard let definition else {
                 result.rejects.append(metric.hasName ? .invalidMetricName : .sparkplugUnknownAlias)
-                if !metric.hasName { requestRebirth(id, &node, result: &result, receivedMs: receivedMs) }
+                if !metric.hasName { requestRebirth(id, node, result: &result, receivedMs: receivedMs) }
                 continue
             }
             if metric.isTransient {
@@ -369,7 +380,7 @@ final class SparkplugSessions: Sendable {
     /// within `reorder_timeout` (checked as the node's messages arrive), messages were lost and
     /// what the host knows may be stale: a gap is counted and a rebirth asked for. Before the node
     /// is born its numbers are only remembered.
-    private func checkSequence(_ payload: Org_Eclipse_Tahu_Protobuf_Payload, _ node: inout Node, id: NodeID,
+    private func checkSequence(_ payload: Org_Eclipse_Tahu_Protobuf_Payload, _ node: Node, id: NodeID,
                                result: inout SparkplugResult, receivedMs: Int64) {
         guard payload.hasSeq, payload.seq < 256 else { return }
         guard node.online, let last = node.seq else {
@@ -399,13 +410,13 @@ final class SparkplugSessions: Sendable {
         node.missing = []
         node.missingSinceMs = nil
         gaps.increment()
-        requestRebirth(id, &node, result: &result, receivedMs: receivedMs)
+        requestRebirth(id, node, result: &result, receivedMs: receivedMs)
     }
 
     /// How far out of order a message may arrive and still be waited for.
     static let reorderWindow: UInt64 = 16
 
-    private func requestRebirth(_ id: NodeID, _ node: inout Node, result: inout SparkplugResult, receivedMs: Int64) {
+    private func requestRebirth(_ id: NodeID, _ node: Node, result: inout SparkplugResult, receivedMs: Int64) {
         guard options.rebirth, !assumeBorn else { return }
         if let last = node.lastRebirthMs, receivedMs &- last < options.rebirthInterval.milliseconds { return }
         node.lastRebirthMs = receivedMs
