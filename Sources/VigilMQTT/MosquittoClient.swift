@@ -205,9 +205,19 @@ public final class MosquittoClient: @unchecked Sendable {
                 everConnected = true
                 let connectedAt = ContinuousClock.now
                 var loopRC: Int32 = MOSQ_ERR_SUCCESS.rawValue
+                // Messages since the last idle call. While some are waiting to be flushed, the loop
+                // does not block: a pass that reads nothing means the socket is drained, and the
+                // burst is handed on (a poll after every message cost a syscall per message).
+                var unflushed = false
                 while !thread.stopping, loopRC == MOSQ_ERR_SUCCESS.rawValue {
-                    loopRC = mosquitto_loop(handle, 1000, 1)
-                    if !socketReadable() { callbacks.onIdle() }
+                    let before = callbacks.messages
+                    loopRC = mosquitto_loop(handle, unflushed ? 0 : 1000, 1)
+                    if callbacks.messages != before {
+                        unflushed = true
+                    } else if unflushed {
+                        unflushed = false
+                        callbacks.onIdle()
+                    }
                 }
                 callbacks.onIdle()
                 if thread.stopping { break }
@@ -227,15 +237,6 @@ public final class MosquittoClient: @unchecked Sendable {
             thread.sleep(for: delay)
         }
         callbacks.onEvent(.stopped)
-    }
-
-    /// True when more bytes are waiting (mosquitto_loop reads one packet per call for QoS 0).
-    private func socketReadable() -> Bool {
-        let fd = mosquitto_socket(handle)
-        guard fd >= 0 else { return false }
-        if mosquitto_want_write(handle) { return false }
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN) != 0
     }
 
     /// Runs in the loop thread from the CONNACK callback.
@@ -273,12 +274,15 @@ public struct MQTTClientError: Error, CustomStringConvertible, Sendable {
 
 /// What the C callbacks reach through their `void*` userdata. Owned (retained) by the client.
 /// `@unchecked Sendable`: `client` is written once in the client's init before the loop thread
-/// exists; the closures are `@Sendable`; the rest is in a `Mutex`.
+/// exists; `messages` is only touched by the loop thread (the message callback runs inside
+/// `mosquitto_loop` on it); the closures are `@Sendable`; the rest is in a `Mutex`.
 private final class CallbackBox: @unchecked Sendable {
     let onMessage: @Sendable (MosquittoClient.Message) -> Void
     let onEvent: @Sendable (MosquittoClient.Event) -> Void
     let onIdle: @Sendable () -> Void
     var client: UnsafeMutableRawPointer?
+    /// Messages delivered so far; read and written on the loop thread only.
+    var messages = 0
     private let flags = Mutex((refusal: String?.none, connected: false))
 
     init(onMessage: @escaping @Sendable (MosquittoClient.Message) -> Void,
@@ -322,6 +326,7 @@ private let onMessageCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawP
     let count = Int(max(0, message.pointee.payloadlen))
     let payload: [UInt8] = count == 0 || message.pointee.payload == nil
         ? [] : Array(UnsafeRawBufferPointer(start: message.pointee.payload, count: count))
+    box.messages &+= 1
     box.onMessage(.init(topic: topic, payload: payload, qos: Int(message.pointee.qos), retain: message.pointee.retain))
 }
 
