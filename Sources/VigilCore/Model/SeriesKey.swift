@@ -19,6 +19,10 @@ public struct SeriesKey: Sendable, Hashable, CustomStringConvertible {
 
     public func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
 
+    /// The hash computed once at creation (seeded per process, like every Swift hash), for tables
+    /// that mix it with more fields themselves.
+    public var precomputedHash: Int { hashCode }
+
     public static func == (a: SeriesKey, b: SeriesKey) -> Bool {
         a.hashCode == b.hashCode && a.metric == b.metric && a.labels == b.labels
     }
