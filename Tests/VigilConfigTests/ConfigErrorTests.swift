@@ -188,6 +188,23 @@ struct ConfigErrorTests {
                 == "DIR/config.yaml:2:3: http.allowed_origins: 'https://a.example/path' is not an origin (scheme://host[:port], no path)")
     }
 
+    @Test func sparkplugMistakes() {
+        func sparkplug(_ subscriptions: String) -> String? {
+            loadError("mqtt:\n  brokers:\n    - url: mqtt://127.0.0.1:1883\n      subscriptions:\n" + subscriptions)
+        }
+        #expect(sparkplug("        - {topic: spBv1.0/#, format: sparkplug, pattern: \"spBv1.0/{group}/{rest...}\"}\n")?
+                    .hasSuffix("mqtt.brokers[0].subscriptions[0].pattern: Sparkplug topics name group, node and device themselves; remove 'pattern'") == true)
+        #expect(sparkplug("        - {topic: spBv1.0/#, format: sparkplug, sparkplug: {host_id: a/b}}\n")
+                == "DIR/config.yaml:5:61: mqtt.brokers[0].subscriptions[0].sparkplug.host_id: 'a/b' cannot be a topic level (no '/', '+' or '#')")
+        #expect(sparkplug("        - {topic: spBv1.0/a/#, format: sparkplug, sparkplug: {host_id: x}}\n"
+                          + "        - {topic: spBv1.0/b/#, format: sparkplug, sparkplug: {host_id: y}}\n")?
+                    .contains("one connection is one host application") == true)
+        #expect(sparkplug("        - {topic: spBv1.0/#, format: sparkplug, sparkplug: {rebirth_intervall: 5s}}\n")?
+                    .contains("did you mean 'rebirth_interval'") == true)
+        #expect(sparkplug("        - {topic: spBv1.0/#, format: json, sparkplug: {rebirth: false}}\n")?
+                    .contains("options for the 'sparkplug' format, but format is 'json'") == true)
+    }
+
     @Test func missingConfigFile() {
         #expect(throws: ConfigError.self) { try VigilConfiguration.load(path: "/nonexistent/vigil.yaml") }
         let error = try? #require(throws: ConfigError.self) { try VigilConfiguration.load(path: "/nonexistent/vigil.yaml") }

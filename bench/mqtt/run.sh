@@ -3,7 +3,7 @@
 #
 #   bench/mqtt/run.sh              # 500 000 JSON messages, QoS 0
 #   MESSAGES=200000 QOS=1 bench/mqtt/run.sh
-#   FORMAT=sparkplug bench/mqtt/run.sh   # Sparkplug B DDATA (protobuf, 4 metrics by alias; DEVICES=4 devices)
+#   FORMAT=sparkplug bench/mqtt/run.sh   # Sparkplug B DDATA (protobuf, METRICS=4 metrics by alias; DEVICES=4)
 #
 # Reference: mosquitto_sub (C) receiving every message to /dev/null. Vigil: the same messages,
 # each parsed (JSON with a device timestamp), normalized, published on the bus and appended to the
@@ -47,7 +47,7 @@ if [[ "$FORMAT" == sparkplug ]]; then
   # without 0x0A and 0x00 bytes (no seq, no datatype in data, aliases and values chosen to avoid
   # them), each DDATA on the topic of its device. The births go first, one mosquitto_pub each.
   .build/test-venv/bin/python bench/mqtt/sparkplug_messages.py "$MESSAGES" "$base" "$WORK"
-  READINGS_PER_MESSAGE=4
+  READINGS_PER_MESSAGE=${METRICS:-4}
 else
 python3 - "$MESSAGES" "$base" > "$WORK/messages.txt" <<'PY'
 import sys

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Sparkplug B messages for bench/mqtt: an NBIRTH, a DBIRTH per device (4 metrics with aliases,
-datatypes and engUnit), and DDATA lines by alias, split over the devices.
+datatypes and engUnit), and DDATA lines by alias (METRICS of them, 4 by default), split over the
+devices (DEVICES, 4 by default).
 
     sparkplug_messages.py MESSAGES BASE_MS WORKDIR
 
@@ -19,6 +20,7 @@ from pysparkplug._protobuf import sparkplug_b_pb2 as pb
 DEVICES = int(os.environ.get("DEVICES", "4"))
 METRICS = [("temperature", 9, "°C"), ("pressure", 9, "bar"), ("flow", 9, "l/min"), ("power", 9, "kW")]  # 9: Float
 ALIASES = [1, 2, 3, 4]
+PER_MESSAGE = int(os.environ.get("METRICS", "4"))  # metrics in each DDATA (1-4)
 
 
 def clean(data: bytes) -> bool:
@@ -53,7 +55,7 @@ def main():
     for i in range(n):
         while True:
             payload = pb.Payload(timestamp=t)
-            for alias in ALIASES:
+            for alias in ALIASES[:PER_MESSAGE]:
                 value = random.uniform(1, 1000)
                 while not clean(struct.pack("<f", value)):
                     value = random.uniform(1, 1000)
