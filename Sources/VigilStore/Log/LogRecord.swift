@@ -58,7 +58,12 @@ struct LogRecord: Equatable {
         header.varint(base)
         header.uvarint(UInt64(samples.count))
 
-        var ids = ByteWriter(), counts = ByteWriter(), times = ByteWriter(), tags = ByteWriter(), deltas = ByteWriter()
+        // Sized up front: a second's samples make columns of megabytes, and every doubling of a
+        // large array is a fresh mapping (HeapAllocator), a copy and page faults.
+        let sampleCount = samples.reduce(0) { $0 + $1.timestamps.count }
+        var ids = ByteWriter(capacity: samples.count * 2), counts = ByteWriter(capacity: samples.count * 2)
+        var times = ByteWriter(capacity: sampleCount * 2), tags = ByteWriter(capacity: sampleCount)
+        var deltas = ByteWriter(capacity: sampleCount * 3)
         var previousID: Int64 = 0
         for group in samples {
             ids.uvarint(UInt64(bitPattern: group.id &- previousID))
@@ -73,6 +78,7 @@ struct LogRecord: Equatable {
             context.last[group.id] = last
         }
         var payload = header
+        payload.bytes.reserveCapacity(header.bytes.count + 5 * 10 + [ids, counts, times, tags, deltas].reduce(0) { $0 + $1.bytes.count })
         for column in [ids, counts, times, tags, deltas] { Self.writeBlock(column.bytes, into: &payload) }
         return Zstd.compress(payload.bytes, level: 1)
     }
