@@ -241,6 +241,26 @@ struct SparkplugTests {
         #expect(mapper.sparkplug[0]?.onlineCount == 0)
     }
 
+    /// While the gateway's broker connection is down nothing is known of the nodes: shown offline,
+    /// and online again with their next message (no data refused for it).
+    @Test func aLostBrokerConnectionMakesNodesUnknownUntilTheyPublish() throws {
+        let mapper = try Self.mapper()
+        _ = mapper.map(topic: "spBv1.0/plant/NBIRTH/edge-1", payload: Self.birth, receivedMs: Self.now)
+        _ = mapper.map(topic: "spBv1.0/plant/DBIRTH/edge-1/pump",
+                       payload: Self.bytes(seq: 1, [Self.metric("Pressure", alias: 10, .float, .floatValue(1))]), receivedMs: Self.now)
+        let lost = mapper.connectionLost()
+        #expect(lost.map(\.name) == ["plant/edge-1", "plant/edge-1/pump"] && lost.allSatisfy { !$0.online })
+        #expect(mapper.connectionLost().isEmpty)  // once
+        let ddata = mapper.map(topic: "spBv1.0/plant/DDATA/edge-1/pump",
+                               payload: Self.bytes(seq: 2, [Self.metric(nil, alias: 10, nil, .floatValue(2))]), receivedMs: Self.now)
+        #expect(ddata.readings.count == 1 && ddata.rejects.isEmpty)
+        // A device's message comes through its node: both are alive.
+        #expect(ddata.changes.map(\.name) == ["plant/edge-1", "plant/edge-1/pump"] && ddata.changes.allSatisfy(\.online))
+        let ndata = mapper.map(topic: "spBv1.0/plant/NDATA/edge-1",
+                               payload: Self.bytes(seq: 3, [Self.metric(nil, alias: 1, nil, .doubleValue(2))]), receivedMs: Self.now)
+        #expect(ndata.readings.count == 1 && ndata.changes.isEmpty)
+    }
+
     @Test func receiveTimeWhenTheSubscriptionSaysSo() throws {
         let mapper = try Self.mapper(timestamps: .receive)
         let outcome = mapper.map(topic: "spBv1.0/plant/NBIRTH/edge-1", payload: Self.birth, receivedMs: Self.now + 42)

@@ -32,10 +32,12 @@ public struct MQTTSource: ReadingSource {
     private func connectAndServe() async throws {
         let batch = IngestBatch()
         let publisher = CommandPublisher(logger: logger)
+        let mapper = MessageMapper(subscriptions: config.subscriptions, normalizer: normalizer, broker: config.name)
+        let sparkplug = SparkplugStatus(board: board, broker: config.name, logger: logger)
         let client = try MosquittoClient(
             options: clientOptions(),
-            onMessage: makeMessageHandler(batch, publisher: publisher),
-            onEvent: makeEventHandler(),
+            onMessage: makeMessageHandler(batch, mapper: mapper, publisher: publisher, sparkplug: sparkplug),
+            onEvent: makeEventHandler(mapper: mapper, sparkplug: sparkplug),
             onIdle: makeIdleHandler(batch))
         publisher.attach(client)
         logger.info("connecting to MQTT broker", metadata: ["address": "\(config.host):\(config.port)",
@@ -65,12 +67,11 @@ public struct MQTTSource: ReadingSource {
     /// Per message: map and buffer. Readings go on the bus, and counters and the status board are
     /// updated, once per burst (when the socket is drained, or every 1024 readings), which is what
     /// keeps a flood of small messages cheap.
-    func makeMessageHandler(_ batch: IngestBatch, publisher: CommandPublisher) -> @Sendable (MosquittoClient.Message) -> Void {
-        let mapper = MessageMapper(subscriptions: config.subscriptions, normalizer: normalizer, broker: config.name)
+    func makeMessageHandler(_ batch: IngestBatch, mapper: MessageMapper, publisher: CommandPublisher,
+                            sparkplug sparkplugStatus: SparkplugStatus) -> @Sendable (MosquittoClient.Message) -> Void {
         let name = sourceName
         let (rejects, liveness) = (self.rejects, self.liveness)
         let flush = makeIdleHandler(batch)
-        let sparkplugStatus = SparkplugStatus(board: board, broker: config.name, logger: logger)
         return { message in
             let now = WallClock.nowMs()
             let outcome = mapper.map(topic: message.topic, payload: message.payload, receivedMs: now)
@@ -107,7 +108,7 @@ public struct MQTTSource: ReadingSource {
         }
     }
 
-    func makeEventHandler() -> @Sendable (MosquittoClient.Event) -> Void {
+    func makeEventHandler(mapper: MessageMapper, sparkplug: SparkplugStatus) -> @Sendable (MosquittoClient.Event) -> Void {
         let name = sourceName
         let (board, logger, liveness) = (self.board, self.logger, self.liveness)
         let connects = Counter(label: "vigil_mqtt_connects_total", dimensions: [("broker", config.name)])
@@ -140,6 +141,9 @@ public struct MQTTSource: ReadingSource {
                     if !status.detail.hasPrefix("silent") { status.detail = reason }
                 }
                 logger.warning("MQTT connection lost", metadata: ["reason": "\(reason)"])
+                // What the Sparkplug nodes do meanwhile is unknown: shown offline until they publish.
+                let changes = mapper.connectionLost()
+                if !changes.isEmpty { sparkplug.apply(changes, at: WallClock.nowMs()) }
             case .retrying(let delay):
                 logger.debug("reconnecting", metadata: ["delay_ms": "\(delay.milliseconds)"])
             case .stopped:

@@ -136,6 +136,12 @@ public struct MessageMapper: Sendable {
         outcome.rejects = result.rejects + normalized.rejects
     }
 
+    /// The broker connection is gone: every Sparkplug node and device online so far is shown
+    /// offline until it publishes again.
+    public func connectionLost() -> [SparkplugStateChange] {
+        sparkplug.keys.sorted().flatMap { sparkplug[$0]!.connectionLost() }
+    }
+
     /// Unknown fields (data sets, templates, metadata: not read here) are dropped while decoding
     /// rather than kept in memory; nesting is shallow in this schema.
     static let decodingOptions: BinaryDecodingOptions = {

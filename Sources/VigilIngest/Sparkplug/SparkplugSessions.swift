@@ -127,6 +127,28 @@ final class SparkplugSessions: Sendable {
         }
     }
 
+    /// The broker connection is gone: what the nodes do meanwhile is unknown. Each online node and
+    /// device is shown offline with its session kept, like after an NDEATH of another session:
+    /// its next message shows it online again (and a skipped `seq` asks for its births).
+    func connectionLost() -> [SparkplugStateChange] {
+        state.withLock { state in
+            var changes: [SparkplugStateChange] = []
+            for (id, node) in state.nodes.sorted(by: { ($0.key.group, $0.key.node) < ($1.key.group, $1.key.node) }) where node.online {
+                node.online = false
+                node.looseDeath = true
+                changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)", online: false,
+                                                    detail: "the broker connection was lost: unknown until it publishes again"))
+                for (name, device) in node.devices.sorted(by: { $0.key < $1.key }) where device.online {
+                    node.devices[name]?.online = false
+                    node.devices[name]?.diedWithNode = true
+                    changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)/\(name)", online: false,
+                                                        detail: "the broker connection was lost: unknown until it publishes again"))
+                }
+            }
+            return changes
+        }
+    }
+
     /// `topic` parsed, remembered for the topics seen (bounded like the mapper's topic cache).
     func parse(_ topic: String) -> SparkplugTopic? {
         if let known = topics.withLock({ $0[topic] }) { return known }
@@ -152,6 +174,7 @@ final class SparkplugSessions: Sendable {
                     return
                 }
                 node.online = true
+                node.looseDeath = false
                 node.bdSeq = SparkplugValue.sessionNumber(payload.metrics)
                 node.seq = payload.hasSeq ? payload.seq : nil
                 // DBIRTHs that overtook this NBIRTH (a node whose devices publish on connections of
@@ -216,6 +239,7 @@ final class SparkplugSessions: Sendable {
                     }
                     state.tracked += 1
                 }
+                revive(node, id, result: &result)
                 checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
                 var table = define(payload.metrics, group: topic.group, node: topic.node, device: name)
                 read(payload, table: &table, device: name, into: &result, node: node, id: id, receivedMs: receivedMs)
@@ -291,13 +315,13 @@ final class SparkplugSessions: Sendable {
             node.looseDeath = false
             node.online = true
             result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)", online: true,
-                                                       detail: "publishing again after an NDEATH of another session"))
+                                                       detail: "publishing again: its session went on"))
         }
         if let device, node.online, node.devices[device]?.online == false, node.devices[device]?.diedWithNode == true {
             node.devices[device]?.online = true
             node.devices[device]?.diedWithNode = false
             result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)/\(device)", online: true,
-                                                       detail: "publishing again after its edge node's NDEATH of another session"))
+                                                       detail: "publishing again: its session went on"))
         }
     }
 
