@@ -72,6 +72,14 @@ struct SparkplugTests {
         }
     }
 
+    @Test func floatsReadAsTheDecimalTheyStandFor() {
+        for (float, expected) in [(Float(21.37), 21.37), (Float(0.1), 0.1), (Float(-3.25), -3.25), (Float(1e-7), 1e-7),
+                                  (Float(123456.7), 123456.7), (Float(16_777_216), 16_777_216), (Float(3.4e38), Double(Float(3.4e38)))] {
+            #expect(SparkplugValue.decimal(float) == expected, "\(float)")
+            #expect(Float(SparkplugValue.decimal(float)) == float)
+        }
+    }
+
     @Test func stringsDatesBytesNullsAndNaNAreRefusedWithAReason() {
         #expect(SparkplugValue.number(Self.metric("x", .string, .stringValue("on")), datatype: 12) == .failure(.unsupportedType))
         #expect(SparkplugValue.number(Self.metric("x", .dateTime, .longValue(1)), datatype: 13) == .failure(.unsupportedType))
