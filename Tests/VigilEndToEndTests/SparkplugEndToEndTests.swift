@@ -114,7 +114,7 @@ struct SparkplugEndToEndTests {
         let gateway = try await RunningGateway(mqttURL: "", config: try gatewayConfig(directory, broker: """
             url: \(broker.url)
             subscriptions:
-              - {topic: "spBv1.0/#", format: sparkplug}
+              - {topic: "spBv1.0/#", format: sparkplug, sparkplug: {host_id: vigil-t}}
             """))
         defer { gateway.process.stop() }
         try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
@@ -134,6 +134,11 @@ struct SparkplugEndToEndTests {
         edge.process.signal(SIGKILL)
         try await gateway.process.waitForOutput(containing: "Sparkplug tahu/edge-t is offline", timeout: .seconds(10))
         try await gateway.process.waitForOutput(containing: "Sparkplug tahu/edge-t/boiler-1 is offline")
+        // A clean stop publishes the host application's STATE offline itself (no will fires).
+        #expect(try await Self.retained(broker, "spBv1.0/STATE/vigil-t", directory: directory).contains(#""online":true"#))
+        gateway.process.signal(SIGTERM)
+        #expect(await gateway.process.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(try await Self.retained(broker, "spBv1.0/STATE/vigil-t", directory: directory).contains(#""online":false"#))
     }
 
     @Test func readOnlyHostsNeverPublishAndHostilePayloadsAreCounted() async throws {
