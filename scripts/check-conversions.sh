@@ -11,7 +11,7 @@ parsing=(
   Sources/VigilCore
   Sources/VigilConfig
   Sources/VigilIngest/Payload Sources/VigilIngest/Serial Sources/VigilIngest/Modbus
-  Sources/VigilIngest/Normalize Sources/VigilIngest/MQTT/MessageMapper.swift Sources/VigilIngest/MQTT/MQTTConfig.swift
+  Sources/VigilIngest/Normalize Sources/VigilIngest/Sparkplug Sources/VigilIngest/MQTT/MessageMapper.swift Sources/VigilIngest/MQTT/MQTTConfig.swift
   Sources/VigilStore/PromQL Sources/VigilStore/Query Sources/VigilStore/Interchange
   Sources/VigilServer/Query Sources/VigilServer/HTTP Sources/VigilServer/Alerts Sources/VigilServer/Auth
   Sources/VigilServer/Configuration Sources/VigilServer/Live

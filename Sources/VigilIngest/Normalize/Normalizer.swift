@@ -205,7 +205,7 @@ struct RecentSet: ~Copyable {
         var victim = 0
         var victimTime = Int64.max
         for way in 0..<Self.ways {
-            let time = Int64(bitPattern: bucket[way * 2 + 1])
+            let time = Int64(bitPattern: bucket[way * 2 + 1])  // checked: a stored time's bits, no float
             if bucket[way * 2] == hash, time >= oldest { return false }
             if bucket[way * 2] == 0 || time < oldest {
                 victim = way
