@@ -28,6 +28,21 @@ public final class Normalizer: Sendable {
         maxAgeMs = config.maxAge.milliseconds
     }
 
+    /// Which rule applies to each metric seen, as an index (-1: none): matching every reading
+    /// against the rules' regular expressions cost more than the rest of normalizing it. Bounded;
+    /// cleared when full.
+    private let ruleIndex = Mutex([String: Int]())
+
+    func rule(for metric: String) -> NormalizeRule? {
+        if let index = ruleIndex.withLock({ $0[metric] }) { return index < 0 ? nil : config.rules[index] }
+        let index = config.rules.firstIndex { $0.matches(metric) } ?? -1
+        ruleIndex.withLock { cache in
+            if cache.count >= 50_000 { cache.removeAll(keepingCapacity: true) }
+            cache[metric] = index
+        }
+        return index < 0 ? nil : config.rules[index]
+    }
+
     /// A reading after naming: `deviceTime` says whether its timestamp came from the payload.
     public struct Candidate: Sendable {
         public var reading: Reading
@@ -52,7 +67,7 @@ public final class Normalizer: Sendable {
             }
             var value = reading.value
             var unit = reading.unit
-            let rule = config.rule(for: reading.metric)
+            let rule = config.rules.isEmpty ? nil : rule(for: reading.metric)
             if let rule {
                 if unit == nil { unit = rule.unit }
                 if rule.scale != 1 || rule.offset != 0 {
