@@ -30,10 +30,15 @@ struct SeriesHead {
         let encoded = ChunkCodec.encodeUncompressed(Chunk(timestamps: tailTimestamps, values: tailValues))
         var length = ByteWriter()
         length.uvarint(UInt64(encoded.count))
-        // Grow to the exact size: Array's doubling would leave a quarter of every head unused on
-        // average (10 000 series × 10 minutes: megabytes), and a head gets only a few dozen runs
-        // before it is cut, so copying on each is cheap.
-        runs.reserveCapacity(runs.count + length.bytes.count + encoded.count)
+        // Grow to the exact size while small: Array's doubling would leave a quarter of every head
+        // unused on average (10 000 series × 10 minutes: megabytes), and a head at 1 Hz gets only
+        // a few dozen runs before it is cut. A fast series (kHz, or bench/mqtt's 12 500 samples/s)
+        // gets thousands, and copying the whole head for each was quadratic: past 4 KiB it grows
+        // by an eighth, which wastes at most that.
+        let needed = runs.count + length.bytes.count + encoded.count
+        if runs.capacity < needed {
+            runs.reserveCapacity(needed < 4096 ? needed : max(needed, runs.count + runs.count / 8))
+        }
         runs.append(contentsOf: length.bytes)
         runs.append(contentsOf: encoded)
         tailTimestamps = []
