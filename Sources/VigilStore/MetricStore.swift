@@ -55,6 +55,11 @@ public final class MetricStore: Sendable {
     struct PendingSamples {
         var timestamps: [Int64] = []
         var values: [Double] = []
+
+        mutating func append(_ timestamp: Int64, _ value: Double) {
+            timestamps.append(timestamp)
+            values.append(value)
+        }
     }
 
     public let options: StoreOptions
@@ -155,6 +160,8 @@ public final class MetricStore: Sendable {
                 }
                 let (id, created) = memory.catalog.id(for: reading.series)
                 if created { memory.newSeries.append(id) }
+                // Each table lookup is a likely cache miss with thousands of series: the in-order
+                // case (almost every reading) makes three, the oldest time only moves otherwise.
                 if let newest = memory.newest[id] {
                     if reading.timestampMs < newest.timestamp &- window {
                         result.tooOld += 1
@@ -165,13 +172,14 @@ public final class MetricStore: Sendable {
                     if reading.timestampMs == newest.timestamp { result.replaced += 1 }
                     if reading.timestampMs >= newest.timestamp {
                         memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
+                    } else if reading.timestampMs < memory.oldest[id] ?? .max {
+                        memory.oldest[id] = reading.timestampMs
                     }
                 } else {
                     memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
+                    if reading.timestampMs < memory.oldest[id] ?? .max { memory.oldest[id] = reading.timestampMs }
                 }
-                if reading.timestampMs < memory.oldest[id] ?? .max { memory.oldest[id] = reading.timestampMs }
-                memory.pending[id, default: PendingSamples()].timestamps.append(reading.timestampMs)
-                memory.pending[id, default: PendingSamples()].values.append(reading.value)
+                memory.pending[id, default: PendingSamples()].append(reading.timestampMs, reading.value)
                 result.accepted += 1
             }
             memory.counters.appended += UInt64(result.accepted)
