@@ -78,8 +78,14 @@ package final class LiveHub: Service, Sendable {
             }
             group.addTask { [self] in
                 // Source status changes go to every connection as `source` events.
+                var version = board.stateVersion  // read before the snapshot: no change falls between
                 var last = Dictionary(board.snapshot().map { ($0.name, $0) }, uniquingKeysWith: { $1 })
                 while (try? await Task.sleep(for: .seconds(1))) != nil {
+                    // Thousands of sources (Sparkplug devices) made copying and comparing all of
+                    // them every second show in the profile; most seconds nothing changed.
+                    let current = board.stateVersion
+                    guard current != version else { continue }
+                    version = current
                     for status in board.snapshot() {
                         let before = last[status.name]
                         last[status.name] = status

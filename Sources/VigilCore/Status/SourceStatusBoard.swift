@@ -43,15 +43,24 @@ public final class SourceStatusBoard: Sendable {
 
     public func register(name: String, kind: String, decidesReadiness: Bool = true) {
         entries.withLock { $0[name] = SourceStatus(name: name, kind: kind, decidesReadiness: decidesReadiness) }
+        stateChanges.add(1, ordering: .relaxed)
     }
 
     public func update(_ name: String, _ change: (inout SourceStatus) -> Void) {
         entries.withLock { entries in
             guard var status = entries[name] else { return }
             change(&status)
+            if let before = entries[name], before.state != status.state || before.detail != status.detail || before.silences != status.silences {
+                stateChanges.add(1, ordering: .relaxed)
+            }
             entries[name] = status
         }
     }
+
+    /// Counts changes of any source's state, detail or silences (not of its message counters):
+    /// a watcher of those (the live hub's `source` events) skips its comparison while it stands.
+    public var stateVersion: Int { stateChanges.load(ordering: .relaxed) }
+    private let stateChanges = Atomic<Int>(0)
 
     public func snapshot() -> [SourceStatus] {
         entries.withLock { Array($0.values) }.sorted { $0.name < $1.name }
