@@ -86,10 +86,8 @@ public struct MessageMapper: Sendable {
                 series = SeriesKey(metric: metric, labels: labels)
                 if sample.labels.isEmpty { cache.remember(series, topic: topic, name: sample.name, exact: sample.exactName) }
             }
-            let deviceTime = subscription.timestamps == .device && sample.timestampMs != nil
-            let reading = Reading(series: series, timestampMs: deviceTime ? sample.timestampMs! : receivedMs,
-                                  value: sample.value, unit: sample.unit ?? subscription.unit)
-            candidates.append(Normalizer.Candidate(reading: reading, deviceTime: deviceTime))
+            candidates.append(Self.candidate(series, value: sample.value, deviceMs: sample.timestampMs, unit: sample.unit,
+                                             subscription: subscription, receivedMs: receivedMs))
         }
         let normalized = normalizer.normalize(candidates, receivedMs: receivedMs)
         outcome.readings = normalized.readings
@@ -126,14 +124,23 @@ public struct MessageMapper: Sendable {
         var candidates: [Normalizer.Candidate] = []
         candidates.reserveCapacity(result.samples.count)
         for sample in result.samples {
-            let deviceTime = subscription.timestamps == .device && sample.timestampMs != nil
-            let reading = Reading(series: sample.series, timestampMs: deviceTime ? sample.timestampMs! : receivedMs,
-                                  value: sample.value, unit: sample.unit ?? subscription.unit)
-            candidates.append(Normalizer.Candidate(reading: reading, deviceTime: deviceTime))
+            candidates.append(Self.candidate(sample.series, value: sample.value, deviceMs: sample.timestampMs, unit: sample.unit,
+                                             subscription: subscription, receivedMs: receivedMs))
         }
         let normalized = normalizer.normalize(candidates, receivedMs: receivedMs)
         outcome.readings = normalized.readings
         outcome.rejects = result.rejects + normalized.rejects
+    }
+
+    /// A named value as the normalizer takes it: the device's time when the subscription uses
+    /// device times and the payload had one, else the receive time; the payload's unit, else the
+    /// subscription's.
+    static func candidate(_ series: SeriesKey, value: Double, deviceMs: Int64?, unit: String?,
+                          subscription: SubscriptionConfig, receivedMs: Int64) -> Normalizer.Candidate {
+        let deviceTime = subscription.timestamps == .device && deviceMs != nil
+        let reading = Reading(series: series, timestampMs: deviceTime ? deviceMs! : receivedMs, value: value,
+                              unit: unit ?? subscription.unit)
+        return Normalizer.Candidate(reading: reading, deviceTime: deviceTime)
     }
 
     /// The broker connection is gone: every Sparkplug node and device online so far is shown

@@ -29,6 +29,11 @@ struct SparkplugResult: Sendable {
     var rejects: [PayloadReject] = []
     var commands: [SparkplugCommand] = []
     var changes: [SparkplugStateChange] = []
+    /// Every metric of `payload` refused for one reason (at least one: an empty message counts).
+    mutating func refuseAll(_ reason: PayloadReject, _ payload: Org_Eclipse_Tahu_Protobuf_Payload) {
+        rejects = Array(repeating: reason, count: max(1, payload.metrics.count))
+    }
+
     /// Why a death certificate was not taken (a session number that is not the current one).
     var notice: String?
 }
@@ -170,7 +175,7 @@ final class SparkplugSessions: Sendable {
                 return  // commands and other hosts' state: nothing to ingest
             case .nbirth:
                 guard let node = existingOrNew(id, &state) else {
-                    result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+                    result.refuseAll(.sparkplugTooManyNodes, payload)
                     return
                 }
                 node.online = true
@@ -229,12 +234,12 @@ final class SparkplugSessions: Sendable {
                 // A DBIRTH describes its device completely, so it is taken even before its node's
                 // NBIRTH (which can arrive later when the device publishes on a connection of its own).
                 guard let node = existingOrNew(id, &state), let name = topic.device else {
-                    result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+                    result.refuseAll(.sparkplugTooManyNodes, payload)
                     return
                 }
                 if node.devices[name] == nil {
                     guard state.tracked < options.maxNodes else {
-                        result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+                        result.refuseAll(.sparkplugTooManyNodes, payload)
                         return
                     }
                     state.tracked += 1
@@ -254,7 +259,7 @@ final class SparkplugSessions: Sendable {
                 }
             case .ddata:
                 guard let node = existingOrNew(id, &state), let name = topic.device else {
-                    result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+                    result.refuseAll(.sparkplugTooManyNodes, payload)
                     return
                 }
                 if node.devices[name]?.online != true, assumeBorn {
@@ -263,7 +268,7 @@ final class SparkplugSessions: Sendable {
                 revive(node, id, device: name, result: &result)
                 // The device's own birth is what names its data; the node's is not needed for it.
                 guard let device = node.devices[name], device.online else {
-                    result.rejects = Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
+                    result.refuseAll(.sparkplugNoBirth, payload)
                     requestRebirth(id, node, result: &result, receivedMs: receivedMs)
                     return
                 }
@@ -297,12 +302,12 @@ final class SparkplugSessions: Sendable {
             return node
         }
         guard let node = existingOrNew(id, &state) else {
-            result.rejects = Array(repeating: .sparkplugTooManyNodes, count: max(1, payload.metrics.count))
+            result.refuseAll(.sparkplugTooManyNodes, payload)
             return nil
         }
         revive(node, id, result: &result)
         guard node.online else {
-            result.rejects = Array(repeating: .sparkplugNoBirth, count: max(1, payload.metrics.count))
+            result.refuseAll(.sparkplugNoBirth, payload)
             requestRebirth(id, node, result: &result, receivedMs: receivedMs)
             return nil
         }
