@@ -214,6 +214,7 @@ public final class MosquittoClient: @unchecked Sendable {
                     loopRC = mosquitto_loop(handle, unflushed ? 0 : 1000, 1)
                     if callbacks.messages != before {
                         unflushed = true
+                        if loopRC == MOSQ_ERR_SUCCESS.rawValue { loopRC = readBurst() }
                     } else if unflushed {
                         unflushed = false
                         callbacks.onIdle()
@@ -238,6 +239,22 @@ public final class MosquittoClient: @unchecked Sendable {
         }
         callbacks.onEvent(.stopped)
     }
+
+    /// In a burst, reads the packets already waiting without a `pselect` before each one
+    /// (`mosquitto_loop` selects on every call: 10 % of ingest CPU at 60 000 messages/s). Stops at
+    /// the first read that brings no message (the socket is drained, or a packet is incomplete or
+    /// not a PUBLISH) or after `burstReads`, so that `mosquitto_loop` still runs often for
+    /// keepalive, retries and queued writes.
+    private func readBurst() -> Int32 {
+        for _ in 0..<Self.burstReads {
+            let before = callbacks.messages
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue || callbacks.messages == before { return rc }
+        }
+        return MOSQ_ERR_SUCCESS.rawValue
+    }
+
+    private static let burstReads = 256
 
     /// Runs in the loop thread from the CONNACK callback.
     fileprivate func handleConnack(_ rc: Int32) {

@@ -57,7 +57,8 @@ public final class Normalizer: Sendable {
         var readings: [Reading] = []
         var rejects: [PayloadReject] = []
         readings.reserveCapacity(candidates.count)
-        var deviceTimed: [(index: Int, key: RecentSet.Key)] = []
+        var deviceTimed: [(index: Int, hash: UInt64)] = []
+        deviceTimed.reserveCapacity(candidates.count)
         var receiveTimed: [Int] = []
         for candidate in candidates {
             let reading = candidate.reading
@@ -101,7 +102,7 @@ public final class Normalizer: Sendable {
             }
             let normalized = Reading(series: reading.series, timestampMs: timestamp, value: value, unit: unit)
             if candidate.deviceTime && timestamp == reading.timestampMs {
-                deviceTimed.append((readings.count, RecentSet.Key(normalized)))
+                deviceTimed.append((readings.count, RecentSet.hash(normalized)))
             } else {
                 receiveTimed.append(readings.count)  // stamped on receipt (or re-stamped for clock skew)
             }
@@ -109,9 +110,7 @@ public final class Normalizer: Sendable {
         }
         if !receiveTimed.isEmpty { stampStrictlyIncreasing(&readings, at: receiveTimed, receivedMs: receivedMs) }
         guard !deviceTimed.isEmpty, config.dedupWindow > .zero else { return (readings, rejects) }
-        let duplicates = recent.withLock { set in
-            deviceTimed.filter { !set.insert($0.key, now: receivedMs) }.map(\.index)
-        }
+        let duplicates = recent.withLock { $0.insert(deviceTimed, now: receivedMs) }
         if !duplicates.isEmpty {
             let drop = Set(duplicates)
             readings = readings.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
@@ -171,24 +170,14 @@ struct ReceiveStamps {
 /// remembered ones with the same 64-bit hash; a redelivery that comes after its entry was
 /// forgotten is stored again, and the store replaces a value at the same series and time.
 struct RecentSet: ~Copyable {
-    struct Key {
-        let series: SeriesKey
-        let timestampMs: Int64
-        let valueBits: UInt64
-        init(_ reading: Reading) {
-            series = reading.series
-            timestampMs = reading.timestampMs
-            valueBits = reading.value.bitPattern
-        }
-
-        /// Not 0: 0 marks an empty slot.
-        var hash: UInt64 {
-            var h = UInt64(bitPattern: Int64(series.precomputedHash))
-            h = (h ^ UInt64(bitPattern: timestampMs)) &* 0x9E37_79B9_7F4A_7C15
-            h = (h ^ (h >> 29) ^ valueBits) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 32
-            return h == 0 ? 1 : h
-        }
+    /// What is remembered of a reading: a hash of its series, time and value; never 0 (0 marks
+    /// an empty slot).
+    static func hash(_ reading: Reading) -> UInt64 {
+        var h = UInt64(bitPattern: Int64(reading.series.precomputedHash))
+        h = (h ^ UInt64(bitPattern: reading.timestampMs)) &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ (h >> 29) ^ reading.value.bitPattern) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return h == 0 ? 1 : h
     }
 
     static let ways = 4
@@ -197,6 +186,8 @@ struct RecentSet: ~Copyable {
     /// pages cost no memory.
     private var slots: UnsafeMutablePointer<UInt64>?
     private let bucketMask: Int
+    /// Keeps the loads of `insert(_:now:)`'s first pass from being optimized away.
+    private var touched: UInt64 = 0
 
     /// `capacity`: readings remembered at most (rounded up to a power of two).
     init(window: Int64, capacity: Int) {
@@ -208,14 +199,40 @@ struct RecentSet: ~Copyable {
 
     deinit { free(slots) }
 
-    /// False when `key` was already there (a duplicate).
-    mutating func insert(_ key: Key, now: Int64) -> Bool {
-        if slots == nil {
-            slots = calloc((bucketMask + 1) * Self.ways * 2, MemoryLayout<UInt64>.size)?.assumingMemoryBound(to: UInt64.self)
+    /// Inserts the hashes of a message's readings; returns the `index` of each that was already
+    /// there (a duplicate). Each reading's bucket is a cache miss (and, at 4 KiB pages, a TLB
+    /// miss): a first pass loads from every bucket, so that the misses overlap instead of coming
+    /// one after another (the probe was 6 % of ingest CPU at four readings per message).
+    mutating func insert(_ entries: [(index: Int, hash: UInt64)], now: Int64) -> [Int] {
+        if slots == nil { slots = Self.allocate(words: (bucketMask + 1) * Self.ways * 2) }
+        guard let slots else { return [] }
+        var sum: UInt64 = 0
+        for entry in entries { sum &+= bucket(entry.hash, in: slots).pointee }
+        touched = sum
+        var duplicates: [Int] = []
+        for entry in entries where !insert(entry.hash, into: bucket(entry.hash, in: slots), now: now) {
+            duplicates.append(entry.index)
         }
-        guard let slots else { return true }
-        let hash = key.hash
-        let bucket = slots + (Int(truncatingIfNeeded: hash >> 7) & bucketMask) * Self.ways * 2
+        return duplicates
+    }
+
+    private func bucket(_ hash: UInt64, in slots: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<UInt64> {
+        slots + (Int(truncatingIfNeeded: hash >> 7) & bucketMask) * Self.ways * 2
+    }
+
+    /// The table, zeroed, on 2 MiB boundaries and marked for transparent huge pages (a hint the
+    /// kernel may ignore): one TLB entry then covers it where 512 would.
+    private static func allocate(words: Int) -> UnsafeMutablePointer<UInt64>? {
+        let bytes = words * MemoryLayout<UInt64>.size
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 2 << 20, bytes) == 0, let raw else { return nil }
+        _ = madvise(raw, bytes, Int32(MADV_HUGEPAGE))
+        memset(raw, 0, bytes)
+        return raw.bindMemory(to: UInt64.self, capacity: words)
+    }
+
+    /// False when `hash` was already in `bucket` (a duplicate).
+    private func insert(_ hash: UInt64, into bucket: UnsafeMutablePointer<UInt64>, now: Int64) -> Bool {
         let oldest = now &- window
         var victim = 0
         var victimTime = Int64.max

@@ -59,11 +59,18 @@ final class SparkplugSessions: Sendable {
         func lookup(name: String) -> Definition? { byName[name] ?? byLeaf[name] }
     }
 
-    struct Device: Sendable {
-        var online = false
-        var metrics = MetricTable()
+    /// A class for the same reason as `Node`: DDATA finds its device with one lookup and reads
+    /// its table in place.
+    final class Device {
+        var online: Bool
+        var metrics: MetricTable
         /// Offline because its node died (not by its own DDEATH).
         var diedWithNode = false
+
+        init(online: Bool, metrics: MetricTable = MetricTable()) {
+            self.online = online
+            self.metrics = metrics
+        }
     }
 
     /// A class, changed in place under the lock: a struct in the dictionary was copied out and
@@ -87,9 +94,24 @@ final class SparkplugSessions: Sendable {
         init() {}
     }
 
+    /// Parsed with its topic (and cached with it), so its hash is computed once per topic rather
+    /// than per message.
     struct NodeID: Hashable, Sendable {
         let group: String
         let node: String
+        private let hashCode: Int
+
+        init(group: String, node: String) {
+            self.group = group
+            self.node = node
+            var hasher = Hasher()
+            hasher.combine(group)
+            hasher.combine(node)
+            hashCode = hasher.finalize()
+        }
+
+        static func == (a: NodeID, b: NodeID) -> Bool { a.hashCode == b.hashCode && a.group == b.group && a.node == b.node }
+        func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
     }
 
     struct State {
@@ -110,7 +132,8 @@ final class SparkplugSessions: Sendable {
     private let gaps: Counter
     private let rebirths: Counter
     private let mismatchedDeaths: Counter
-    private let messages: [SparkplugTopic.MessageType: Counter]
+    /// By `SparkplugTopic.typeIndex`.
+    private let messages: [Counter]
 
     init(options: SparkplugOptions, naming: SparkplugNaming, broker: String?, assumeBorn: Bool = false) {
         self.options = options
@@ -120,9 +143,9 @@ final class SparkplugSessions: Sendable {
         gaps = Counter(label: "vigil_sparkplug_sequence_gaps_total", dimensions: dimensions)
         rebirths = Counter(label: "vigil_sparkplug_rebirth_requests_total", dimensions: dimensions)
         mismatchedDeaths = Counter(label: "vigil_sparkplug_mismatched_deaths_total", dimensions: dimensions)
-        messages = Dictionary(uniqueKeysWithValues: SparkplugTopic.MessageType.allCases.map {
-            ($0, Counter(label: "vigil_sparkplug_messages_total", dimensions: dimensions + [("type", $0.rawValue)]))
-        })
+        messages = SparkplugTopic.MessageType.allCases.map {
+            Counter(label: "vigil_sparkplug_messages_total", dimensions: dimensions + [("type", $0.rawValue)])
+        }
     }
 
     /// Online edge nodes and devices now (for status and tests).
@@ -144,8 +167,8 @@ final class SparkplugSessions: Sendable {
                 changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)", online: false,
                                                     detail: "the broker connection was lost: unknown until it publishes again"))
                 for (name, device) in node.devices.sorted(by: { $0.key < $1.key }) where device.online {
-                    node.devices[name]?.online = false
-                    node.devices[name]?.diedWithNode = true
+                    device.online = false
+                    device.diedWithNode = true
                     changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)/\(name)", online: false,
                                                         detail: "the broker connection was lost: unknown until it publishes again"))
                 }
@@ -166,9 +189,9 @@ final class SparkplugSessions: Sendable {
     }
 
     func handle(_ topic: SparkplugTopic, _ payload: Org_Eclipse_Tahu_Protobuf_Payload, receivedMs: Int64) -> SparkplugResult {
-        messages[topic.type]?.increment()
+        messages[topic.typeIndex].increment()
         var result = SparkplugResult()
-        let id = NodeID(group: topic.group, node: topic.node)
+        let id = topic.id
         state.withLock { state in
             switch topic.type {
             case .state, .ncmd, .dcmd:
@@ -219,8 +242,8 @@ final class SparkplugSessions: Sendable {
                 node.looseDeath = loose
                 if !loose { node.seq = nil }
                 for (name, device) in node.devices where device.online {
-                    node.devices[name]?.online = false
-                    node.devices[name]?.diedWithNode = true
+                    device.online = false
+                    device.diedWithNode = true
                     result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: false,
                                                                detail: "its edge node died"))
                 }
@@ -253,8 +276,8 @@ final class SparkplugSessions: Sendable {
             case .ddeath:
                 guard let node = state.nodes[id], let name = topic.device else { return }
                 checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
-                if node.devices[name]?.online == true {
-                    node.devices[name]?.online = false
+                if let device = node.devices[name], device.online {
+                    device.online = false
                     result.changes.append(SparkplugStateChange(name: "\(topic.group)/\(topic.node)/\(name)", online: false, detail: "DDEATH"))
                 }
             case .ddata:
@@ -262,20 +285,20 @@ final class SparkplugSessions: Sendable {
                     result.refuseAll(.sparkplugTooManyNodes, payload)
                     return
                 }
-                if node.devices[name]?.online != true, assumeBorn {
-                    node.devices[name] = Device(online: true)
+                var device = node.devices[name]
+                if device?.online != true, assumeBorn {
+                    device = Device(online: true)
+                    node.devices[name] = device
                 }
-                revive(node, id, device: name, result: &result)
+                revive(node, id, device: device.map { (name, $0) }, result: &result)
                 // The device's own birth is what names its data; the node's is not needed for it.
-                guard let device = node.devices[name], device.online else {
+                guard let device, device.online else {
                     result.refuseAll(.sparkplugNoBirth, payload)
                     requestRebirth(id, node, result: &result, receivedMs: receivedMs)
                     return
                 }
                 checkSequence(payload, node, id: id, result: &result, receivedMs: receivedMs)
-                var table = device.metrics
-                read(payload, table: &table, device: name, into: &result, node: node, id: id, receivedMs: receivedMs)
-                node.devices[name]?.metrics = table
+                read(payload, table: &device.metrics, device: name, into: &result, node: node, id: id, receivedMs: receivedMs)
             }
         }
         return result
@@ -315,17 +338,17 @@ final class SparkplugSessions: Sendable {
     }
 
     /// A node that died by a death of another session and publishes again is alive after all.
-    private func revive(_ node: Node, _ id: NodeID, device: String? = nil, result: inout SparkplugResult) {
+    private func revive(_ node: Node, _ id: NodeID, device: (name: String, state: Device)? = nil, result: inout SparkplugResult) {
         if node.looseDeath {
             node.looseDeath = false
             node.online = true
             result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)", online: true,
                                                        detail: "publishing again: its session went on"))
         }
-        if let device, node.online, node.devices[device]?.online == false, node.devices[device]?.diedWithNode == true {
-            node.devices[device]?.online = true
-            node.devices[device]?.diedWithNode = false
-            result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)/\(device)", online: true,
+        if let device, node.online, !device.state.online, device.state.diedWithNode {
+            device.state.online = true
+            device.state.diedWithNode = false
+            result.changes.append(SparkplugStateChange(name: "\(id.group)/\(id.node)/\(device.name)", online: true,
                                                        detail: "publishing again: its session went on"))
         }
     }

@@ -17,6 +17,23 @@ struct SparkplugTopic: Equatable, Sendable {
     let group: String
     let node: String
     let device: String?
+    /// The edge node, as the sessions key it.
+    let id: SparkplugSessions.NodeID
+    /// `type`'s position in `MessageType.allCases`.
+    let typeIndex: Int
+
+    init(type: MessageType, group: String, node: String, device: String?) {
+        self.type = type
+        self.group = group
+        self.node = node
+        self.device = device
+        id = SparkplugSessions.NodeID(group: group, node: node)
+        typeIndex = MessageType.allCases.firstIndex(of: type)!  // checked: allCases holds every case
+    }
+
+    static func == (a: SparkplugTopic, b: SparkplugTopic) -> Bool {
+        a.type == b.type && a.group == b.group && a.node == b.node && a.device == b.device
+    }
 
     /// nil when the topic is not a Sparkplug B topic of a known shape.
     static func parse(_ levels: [Substring]) -> SparkplugTopic? {
