@@ -162,7 +162,8 @@ public final class MetricStore: Sendable {
                 if created { memory.newSeries.append(id) }
                 // Each table lookup is a likely cache miss with thousands of series: the in-order
                 // case (almost every reading) makes three, the oldest time only moves otherwise.
-                if let newest = memory.newest[id] {
+                if let slot = memory.newest.index(forKey: id) {
+                    let newest = memory.newest.values[slot]
                     if reading.timestampMs < newest.timestamp &- window {
                         result.tooOld += 1
                         continue
@@ -171,7 +172,7 @@ public final class MetricStore: Sendable {
                     // as on disk): counted, so no reading disappears silently.
                     if reading.timestampMs == newest.timestamp { result.replaced += 1 }
                     if reading.timestampMs >= newest.timestamp {
-                        memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
+                        memory.newest.values[slot] = Newest(timestamp: reading.timestampMs, value: reading.value)
                     } else if reading.timestampMs < memory.oldest[id] ?? .max {
                         memory.oldest[id] = reading.timestampMs
                     }

@@ -49,8 +49,36 @@ final class SparkplugSessions: Sendable {
         let unit: String?
     }
 
+    /// Aliases are usually numbered from 0 or 1 up: those index an array (a data message looks
+    /// up every metric's alias, and hashing each was a tenth of its time). The array grows only
+    /// while it stays about as long as the entries it holds; other aliases go to a dictionary.
+    struct AliasTable: Sendable {
+        private var dense: [Definition?] = []
+        private var sparse: [UInt64: Definition] = [:]
+        private var count = 0
+
+        subscript(alias: UInt64) -> Definition? {
+            get {
+                if alias < UInt64(dense.count), let definition = dense[Int(alias)] { return definition }
+                return sparse.isEmpty ? nil : sparse[alias]
+            }
+            set {
+                if self[alias] == nil, newValue != nil { count += 1 } else if self[alias] != nil, newValue == nil { count -= 1 }
+                if alias < UInt64(dense.count) {
+                    dense[Int(alias)] = newValue
+                    if !sparse.isEmpty { sparse[alias] = nil }
+                } else if newValue != nil, alias <= UInt64(count) * 2 + 64 {
+                    dense += Array(repeating: nil, count: Int(alias) + 1 - dense.count)
+                    dense[Int(alias)] = newValue
+                } else {
+                    sparse[alias] = newValue
+                }
+            }
+        }
+    }
+
     struct MetricTable: Sendable {
-        var byAlias: [UInt64: Definition] = [:]
+        var byAlias = AliasTable()
         var byName: [String: Definition] = [:]
         /// The last path element of birth names (`DATA/speed` → `speed`) where it is unique: some
         /// edge nodes (mqtt-spb-wrapper) prefix names in births only, and send data by the bare name.
