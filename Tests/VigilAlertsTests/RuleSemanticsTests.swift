@@ -110,6 +110,28 @@ struct RuleSemanticsTests {
         #expect(labels["alertname"] == "Hot" && labels["severity"] == "warning" && labels["metric"] == "temp" && labels["site"] == "a")
     }
 
+    /// Rules that name their metric are found by it; rules selecting by a regex or by labels only
+    /// still see every series, whatever the other rules name.
+    @Test func rulesByNameRegexAndLabelsOnlyEachSeeTheirSeries() throws {
+        let rules = [
+            AlertRule(name: "Hot", selector: try SeriesSelector.parse("temp"), condition: .threshold(.greater, 50, clear: nil)),
+            AlertRule(name: "Press", selector: try SeriesSelector.parse(#"{__name__=~"press.*"}"#), condition: .threshold(.greater, 50, clear: nil)),
+            AlertRule(name: "SiteB", selector: try SeriesSelector.parse(#"{site="b"}"#), condition: .threshold(.greater, 50, clear: nil)),
+        ]
+        var evaluator = AlertEvaluator(rules: rules)
+        let transitions = evaluator.observe([
+            Reading(metric: "temp", labels: Labels(["site": "a"]), timestampMs: 0, value: 60),
+            Reading(metric: "pressure", labels: Labels(["site": "a"]), timestampMs: 0, value: 60),
+            Reading(metric: "humidity", labels: Labels(["site": "b"]), timestampMs: 0, value: 60),
+            Reading(metric: "humidity", labels: Labels(["site": "a"]), timestampMs: 0, value: 60),
+        ], now: 0)
+        #expect(transitions.map { "\($0.instance.key.rule) \($0.instance.labels["metric"] ?? "")" }.sorted()
+                == ["Hot temp", "Press pressure", "SiteB humidity"])
+        var named = AlertEvaluator(rules: [rules[0]])
+        #expect(named.observe([Reading(metric: "pressure", timestampMs: 0, value: 99)], now: 0).isEmpty)
+        #expect(named.observe([Reading(metric: "temp", timestampMs: 0, value: 99)], now: 0).count == 1)
+    }
+
     @Test func annotationsRenderLabelsValueAndUnit() throws {
         let rule = AlertRule(name: "Hot", selector: try SeriesSelector.parse("temp"), condition: .threshold(.greater, 50, clear: nil),
                              annotations: [("summary", try AnnotationTemplate("{{ $labels.device }} is at {{ $value }} {{ $unit }} ({{ $rule }})"))])

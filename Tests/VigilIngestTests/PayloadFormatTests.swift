@@ -118,6 +118,8 @@ struct NormalizerTests {
         // Case matters where it means something (mW is not MW), and only there.
         (2.5, "mW", 0.0025, "W"), (2.5, "MW", 2_500_000.0, "W"), (2.0, "KWH", 2.0, "kWh"), (20.0, "Celsius", 20.0, "°C"),
         (1.0, "Wh", 0.001, "kWh"), (7.0, "mA", 0.007, "A"),
+        // Folding is ASCII only, as the table's spellings are: `°c` is `°C`, `ÄBAR` is no unit.
+        (21.0, "°c", 21.0, "°C"), (1.0, "ÄBAR", 1.0, "ÄBAR"), (1.0, "", 1.0, ""), (1.0, "kWhh", 1.0, "kWhh"),
     ])
     func unitsConvertToTheirCanonicalUnit(value: Double, unit: String, expected: Double, canonical: String) {
         let out = Normalizer(config: NormalizeConfig()).normalize([candidate("m", value, unit: unit)], receivedMs: 1000)

@@ -333,6 +333,24 @@ struct SparkplugTests {
 
 @Suite("Sparkplug topics")
 struct SparkplugTopicTests {
+    @Test func aliasTablesTakeDenseSparseAndHugeAliases() {
+        typealias Definition = SparkplugSessions.Definition
+        func definition(_ name: String) -> Definition { Definition(series: SeriesKey(metric: name), datatype: 9, unit: nil) }
+        var table = SparkplugSessions.AliasTable()
+        for alias in UInt64(0)..<300 { table[alias] = definition("m\(alias)") }
+        table[UInt64.max] = definition("max")
+        table[1 << 40] = definition("far")
+        table[5000] = definition("beyond")  // past the dense part: kept aside, found all the same
+        #expect((0..<300).allSatisfy { table[UInt64($0)]?.series.metric == "m\($0)" })
+        #expect(table[UInt64.max]?.series.metric == "max" && table[1 << 40]?.series.metric == "far")
+        #expect(table[5000]?.series.metric == "beyond" && table[300] == nil && table[4999] == nil)
+        table[7] = nil
+        table[UInt64.max] = nil
+        #expect(table[7] == nil && table[UInt64.max] == nil && table[8]?.series.metric == "m8")
+        table[7] = definition("again")
+        #expect(table[7]?.series.metric == "again")
+    }
+
     @Test func shapes() {
         func parse(_ topic: String) -> SparkplugTopic? { SparkplugTopic.parse(topic.split(separator: "/", omittingEmptySubsequences: false)) }
         #expect(parse("spBv1.0/g/NBIRTH/n") == SparkplugTopic(type: .nbirth, group: "g", node: "n", device: nil))

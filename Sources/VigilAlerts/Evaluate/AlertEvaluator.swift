@@ -14,6 +14,13 @@ public struct AlertEvaluator: Sendable {
     private var windows: [AlertInstance.Key: ChangeWindow] = [:]
     /// Which rules match a series, worked out once per series (selectors can hold regexes).
     private var matching: [SeriesKey: [Int]] = [:]
+    /// Metric names some rule selects by equality (`temperature{…}`), and whether any rule
+    /// selects otherwise (by a regex or no name). Most readings belong to no rule: with every
+    /// rule naming its metric, their metric name tells it from a small table, where looking the
+    /// whole series up in `matching` (10 000 series) cost three cache misses per reading, an
+    /// eighth of ingest CPU.
+    private var namedMetrics: Set<String> = []
+    private var unnamedRules = false
     public var resolvedRetentionMs: Int64
 
     public init(rules: [AlertRule], resolvedRetention: Duration = .seconds(3600), restored: [AlertInstance] = []) {
@@ -30,6 +37,15 @@ public struct AlertEvaluator: Sendable {
         rules = newRules
         ruleIndex = Dictionary(newRules.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         matching.removeAll(keepingCapacity: true)
+        namedMetrics = []
+        unnamedRules = false
+        for rule in newRules {
+            if let name = rule.selector.matchers.first(where: { $0.name == "__name__" && $0.op == .equal }) {
+                namedMetrics.insert(name.value)
+            } else {
+                unnamedRules = true
+            }
+        }
         var removed: [AlertInstance] = []
         for (key, instance) in instances where ruleIndex[key.rule] == nil {
             removed.append(instance)
@@ -196,6 +212,7 @@ public struct AlertEvaluator: Sendable {
     }
 
     private mutating func rulesMatching(_ series: SeriesKey) -> [Int] {
+        if !unnamedRules, !namedMetrics.contains(series.metric) { return [] }
         if let cached = matching[series] { return cached }
         let indices = rules.indices.filter { rules[$0].selector.matches(series) }
         if matching.count > 200_000 { matching.removeAll(keepingCapacity: true) } // bound memory on label churn

@@ -40,13 +40,14 @@ extension MetricStore {
     private func logPending(_ state: inout FlushState) throws(StoreError) {
         // A snapshot: appends go on meanwhile, and only what was logged leaves `pending`.
         let (record, newSeriesTaken) = memory.withLock { memory in
-            let ids = memory.pending.keys.sorted()
+            // Taken in the table's order and sorted after: looking each sorted id up again was a
+            // cache miss per series per flush.
             var samples: [LogRecord.Samples] = []
-            samples.reserveCapacity(ids.count)
-            for id in ids {
-                guard let batch = memory.pending[id], !batch.timestamps.isEmpty else { continue }
+            samples.reserveCapacity(memory.pending.count)
+            for (id, batch) in memory.pending where !batch.timestamps.isEmpty {
                 samples.append(LogRecord.Samples(id: id, timestamps: batch.timestamps, values: batch.values))
             }
+            samples.sort { $0.id < $1.id }
             let newSeries = memory.newSeries.compactMap { id in memory.catalog.keys[id].map { LogRecord.NewSeries(id: id, key: $0) } }
             return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), memory.newSeries.count)
         }
@@ -63,11 +64,12 @@ extension MetricStore {
             for group in record.samples {
                 let count = group.timestamps.count  // what was taken; later appends stay pending
                 memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
-                if memory.pending[group.id]!.timestamps.count == count {
-                    memory.pending[group.id] = nil
+                guard let slot = memory.pending.index(forKey: group.id) else { continue }
+                if memory.pending.values[slot].timestamps.count == count {
+                    memory.pending.remove(at: slot)
                 } else {
-                    memory.pending[group.id]!.timestamps.removeFirst(count)
-                    memory.pending[group.id]!.values.removeFirst(count)
+                    memory.pending.values[slot].timestamps.removeFirst(count)
+                    memory.pending.values[slot].values.removeFirst(count)
                 }
             }
             memory.unsavedSeries += memory.newSeries.prefix(newSeriesTaken)

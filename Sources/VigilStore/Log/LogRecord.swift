@@ -54,7 +54,10 @@ struct LogRecord: Equatable {
             Self.writeBlock(Array(series.key.metric.utf8), into: &header)
             Self.writeBlock(StoreSchema.encodeLabels(series.key.labels), into: &header)
         }
-        let base = samples.lazy.compactMap(\.timestamps.first).min() ?? 0
+        // A plain loop: a key path here was projected generically, per series per flush.
+        var base = Int64.max
+        for group in samples { if let first = group.timestamps.first, first < base { base = first } }
+        if base == .max { base = 0 }
         header.varint(base)
         header.uvarint(UInt64(samples.count))
 
