@@ -83,3 +83,59 @@ extension ConsoleEndToEndTests {
         #expect(browser.stdout.contains("ok   no sequence gap across the restart"))
     }
 }
+
+extension ConsoleEndToEndTests {
+    /// The fleet overview in headless Chromium: `vigil simulate` playing 600 devices on 6 sites
+    /// (about 1 300 series) through mosquitto into the gateway; scripts/console_fleet_check.py
+    /// navigates the tree, searches, filters, reloads and scrolls, and checks that the DOM holds
+    /// only the cards in view. bench/console measures the targets at 10 000 series.
+    @Test func theFleetOverviewFindsADeviceAmongHundreds() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            throw TestFailure("no /usr/bin/chromedriver: run `scripts/install-deps.sh test` (make test does)")
+        }
+        let broker = try await MosquittoBroker()
+        defer { broker.stop() }
+        let configDirectory = try TemporaryDirectory("fleet-config")
+        let config = try configDirectory.write("vigil.yaml", """
+            data_dir: ${VIGIL_DATA_DIR}
+            http: {listen: "127.0.0.1:0"}
+            auth:
+              users:
+                - {name: operator, password_hash: "\(TestCredentials.passwordHash(LiveGateway.password))", role: operator}
+            logging: {ingest_summary: 0}
+            mqtt:
+              brokers:
+                - url: \(broker.url)
+                  subscriptions:
+                    - {topic: "sensors/+/+/+", pattern: "sensors/{site}/{device}/{metric}"}
+            """)
+        let gateway = try await RunningGateway(mqttURL: broker.url, config: config)
+        defer { gateway.process.stop() }
+        try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
+        let scratch = try TemporaryDirectory("fleet-simulator")
+        let simulator = try ManagedProcess(try TestEnvironment.vigilBinary(),
+                                           ["simulate", "--mqtt", broker.url, "--devices", "600", "--sites", "6", "--rate", "1"],
+                                           directory: scratch, name: "simulator")
+        defer { simulator.stop() }
+        // Every device has published once (it takes a tick): the series are all known.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var series = 0.0
+        while ContinuousClock.now < deadline {
+            series = try await gateway.metric("vigil_store_series ") ?? 0
+            if series >= 1200 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(series >= 1200, "the simulator's series did not arrive: \(series)")
+        let shots = TestEnvironment.packageRoot.appendingPathComponent(".build/console-screenshots").path
+        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/console_fleet_check.py").path
+        let directory = try TemporaryDirectory("fleet-browser")
+        let browser = try ManagedProcess("/usr/bin/python3", [script, gateway.baseURL + "/", "operator", LiveGateway.password, shots,
+                                                              "6", "1200"], directory: directory, name: "fleet-browser")
+        defer { browser.stop() }
+        let status = try await browser.finish(timeout: .seconds(180))
+        print(browser.stdout)
+        #expect(status == 0, "\(browser.stdout)\n\(browser.stderr.suffix(3000))")
+        #expect(browser.stdout.contains("ok   a device shows its own"))
+        #expect(browser.stdout.contains("ok   only the cards in view are in the DOM"))
+    }
+}

@@ -1,7 +1,8 @@
 "use strict";
 const $ = (selector) => document.querySelector(selector);
 const STALE_MS = 60_000, DEAD_MS = 300_000, STABLE_MS = 10_000;
-const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor } = VigilLogic;
+const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor,
+        buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath } = VigilLogic;
 
 const live = {
   socket: null, stream: null, newStream: null, sequence: createSequence(), attempt: 0, retry: null, stable: null,
@@ -141,7 +142,10 @@ setInterval(() => {
   $("#link-rate").textContent = live.socket ? `${live.readings} msg/s` : "";
   live.readings = 0;
   const now = Date.now();
-  for (const entry of live.series.values()) paintAge(entry, now);
+  for (const entry of fleet.rendered.values()) paintAge(entry, now);
+  // Staleness moves with the clock: the stale filter's list is worked out again every second.
+  if (fleet.view.filter === "stale") fleet.listDirty = true;
+  if (fleet.listDirty || fleet.treeDirty) refreshFleet();
 }, 1000);
 
 // ---- sources ------------------------------------------------------------------------
@@ -154,6 +158,11 @@ function setSource(source) {
 }
 function paintSources() {
   const list = $("#sources");
+  const all = [...live.sources.values()];
+  const down = all.filter((source) => source.state !== "connected").length;
+  $("#sources-summary").textContent = `${all.length} (${all.length - down} connected, ${down} not)`;
+  // A few sources are shown at once; thousands (a Sparkplug fleet) only when asked for.
+  if (!fleet.sourcesToggled) $("#sources-box").open = all.length <= 12;
   list.replaceChildren(...[...live.sources.values()].map((source) => {
     const item = document.createElement("li");
     item.className = source.state;
@@ -196,15 +205,24 @@ setTimeout(loadLedgers, 1000);
 function apply(reading) {
   let entry = live.series.get(reading.series);
   if (!entry) {
-    entry = { reading, previous: null, card: makeCard(reading) };
+    entry = { reading, previous: null, card: null, text: searchText(reading), key: sortKey(reading, fleet.levels),
+              spark: new Float64Array(SPARK_POINTS), sparkCount: 0 };
     live.series.set(reading.series, entry);
-    insertSorted(entry);
+    fleet.listDirty = true; fleet.treeDirty = true;
+    if (!fleet.refresh) fleet.refresh = setTimeout(refreshFleet, fleet.entries.length ? 250 : 0);
   } else if (reading.t >= entry.reading.t) {
     entry.previous = entry.reading.v;
     entry.reading = reading;
   }
-  live.dirty.add(entry);
-  if (!live.frame) live.frame = requestAnimationFrame(paintCards);
+  if (reading.v !== null && reading.t >= entry.reading.t) {
+    entry.spark[entry.sparkCount % SPARK_POINTS] = reading.v;
+    entry.sparkCount += 1;
+  }
+  // Only cards on screen are painted; the others just keep their newest reading.
+  if (entry.card) {
+    live.dirty.add(entry);
+    if (!live.frame) live.frame = requestAnimationFrame(paintCards);
+  }
   if (chart.series === reading.series && reading.v !== null && chart.loaded) {
     chart.points.push([reading.t, reading.v]);
     const oldest = Date.now() - chart.rangeMs;
@@ -223,7 +241,9 @@ function route() {
   const hash = location.hash;
   const series = hash.startsWith("#series/") ? decodeURIComponent(hash.slice(8)) : null;
   const rejects = hash === "#rejects", alerts = hash === "#alerts";
-  $("#overview").hidden = series !== null || rejects || alerts;
+  const overview = series === null && !rejects && !alerts;
+  $("#overview").hidden = !overview;
+  if (overview) openOverview(parseView(hash));
   $("#series").hidden = series === null;
   $("#rejects").hidden = !rejects;
   $("#alerts").hidden = !alerts;
@@ -261,6 +281,8 @@ function alertChanged(alert) {
 }
 
 function paintAlerts() {
+  paintAlerting();
+  if (fleet.view.filter === "alerting") { fleet.listDirty = true; refreshFleet(); }
   const firing = alertsView.list.filter((a) => a.state === "firing").length;
   $("#alerts-badge").hidden = firing === 0;
   $("#alerts-badge").textContent = String(firing);
@@ -459,40 +481,202 @@ function draw() {
 }
 window.addEventListener("resize", drawSoon);
 
+// ---- the fleet overview: tree, search, filters, and a virtualized grid of cards ------------
+// Only the rows of cards in view are in the DOM (plus a couple either side), so 10 000 series
+// cost about what 100 do; cards are made when they scroll into view and dropped when they leave.
+const SPARK_POINTS = 60, CARD_MIN_WIDTH = 176, ROW_GAP = 10, TREE_DEVICES_SHOWN = 300;
+const fleet = {
+  levels: ["site", "device"], view: parseView(""), entries: [], tree: null, match: () => true,
+  listDirty: true, treeDirty: true, refresh: 0, columns: 1, rowHeight: 110, window: { first: 0, last: -1 },
+  rendered: new Map(), sourcesToggled: false,
+};
+
+function openOverview(view) {
+  const changed = view.q !== fleet.view.q || view.filter !== fleet.view.filter || view.path.join("\u0000") !== fleet.view.path.join("\u0000");
+  fleet.view = view;
+  if ($("#search").value !== view.q) $("#search").value = view.q;
+  fleet.match = compileQuery(view.q);
+  document.querySelectorAll("#filters button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.filter === view.filter)));
+  if (changed) {
+    fleet.listDirty = true; fleet.treeDirty = true; $("#grid-viewport").scrollTop = 0;
+    // Cards leave out the labels of the place in the tree: they are made again for the new one.
+    for (const entry of fleet.rendered.values()) { entry.card = null; live.dirty.delete(entry); }
+    fleet.rendered.clear();
+  }
+  refreshFleet();
+}
+
+// The view is the URL: every change replaces the fragment (search as you type does not pile up
+// history entries), and reloading or sharing the link opens the same view.
+function setView(change, { push = false } = {}) {
+  const view = { ...fleet.view, ...change };
+  const hash = formatView(view);
+  if (hash === location.hash) return;
+  if (push) location.hash = hash; else { history.replaceState(null, "", hash); openOverview(view); }
+}
+
+$("#search").addEventListener("input", () => setView({ q: $("#search").value }));
+document.querySelectorAll("#filters button").forEach((button) => {
+  button.addEventListener("click", () => setView({ filter: button.dataset.filter }, { push: true }));
+});
+$("#sources-box").addEventListener("toggle", (event) => { if (event.isTrusted !== false) fleet.sourcesToggled = true; });
+
+function alertingSeries() {
+  const set = new Set();
+  for (const alert of alertsView.list) if (alert.state === "firing" || alert.state === "pending") set.add(alert.series);
+  return set;
+}
+
+// Works out the matching series (search and filter), the tree over them, and the cards of the
+// selected branch, sorted by tree labels and metric. At most a few times a second.
+function refreshFleet() {
+  clearTimeout(fleet.refresh); fleet.refresh = 0;
+  if ($("#overview").hidden) return;
+  const now = Date.now(), view = fleet.view, levels = fleet.levels;
+  const alerting = view.filter === "alerting" ? alertingSeries() : null;
+  const matching = [];
+  for (const entry of live.series.values()) {
+    if (!fleet.match(entry.text)) continue;
+    if (view.filter === "stale" && now - entry.reading.t <= STALE_MS) continue;
+    if (alerting && !alerting.has(entry.reading.series)) continue;
+    matching.push(entry);
+  }
+  if (fleet.treeDirty || fleet.listDirty) { fleet.tree = buildTree(matching.map((e) => e.reading), levels); paintTree(); }
+  const branch = matching.filter((entry) => underPath(entry.reading, levels, view.path));
+  branch.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  fleet.entries = branch;
+  fleet.listDirty = false; fleet.treeDirty = false;
+  $("#fleet-count").textContent = `${branch.length} of ${live.series.size} series`;
+  paintCrumbs();
+  layoutGrid(true);
+}
+
+function paintTree() {
+  const tree = $("#tree"), view = fleet.view, items = [];
+  const link = (text, count, path, level) => {
+    const a = document.createElement("a");
+    a.href = formatView({ ...view, path });
+    a.className = `level-${level}`;
+    a.dataset.path = JSON.stringify(path);
+    const name = document.createElement("span"); name.textContent = text;
+    const number = document.createElement("span"); number.className = "count"; number.textContent = String(count);
+    a.append(name, number);
+    if (JSON.stringify(path) === JSON.stringify(view.path)) a.setAttribute("aria-current", "true");
+    return a;
+  };
+  items.push(link("All", fleet.tree.count, [], 0));
+  for (const [site, siteNode] of fleet.tree.children) {
+    items.push(link(site, siteNode.count, [site], 1));
+    // The devices of the selected site only: a fleet of thousands stays one screen of sites.
+    if (view.path[0] !== site || fleet.levels.length < 2) continue;
+    let shown = 0;
+    for (const [device, deviceNode] of siteNode.children) {
+      if (shown++ >= TREE_DEVICES_SHOWN) {
+        const more = document.createElement("div");
+        more.className = "more"; more.textContent = `… ${siteNode.children.size - TREE_DEVICES_SHOWN} more: search to narrow`;
+        items.push(more);
+        break;
+      }
+      items.push(link(device, deviceNode.count, [site, device], 2));
+    }
+  }
+  tree.replaceChildren(...items);
+}
+
+function paintCrumbs() {
+  const crumbs = $("#crumbs"), view = fleet.view, parts = [];
+  const add = (text, path) => {
+    const a = document.createElement("a");
+    a.href = formatView({ ...view, path }); a.textContent = text;
+    parts.push(a);
+  };
+  add("All", []);
+  view.path.forEach((value, i) => { parts.push(document.createTextNode(" › ")); add(`${fleet.levels[i]} ${value}`, view.path.slice(0, i + 1)); });
+  crumbs.replaceChildren(...parts);
+}
+
+// Columns from the viewport's width, the spacer as tall as every row, and the cards of the rows
+// in view. `force`: the list changed, so every card on screen is checked again.
+function layoutGrid(force = false) {
+  const viewport = $("#grid-viewport"), grid = $("#grid");
+  const width = viewport.clientWidth || 800;
+  const columns = Math.max(1, Math.floor((width + ROW_GAP) / (CARD_MIN_WIDTH + ROW_GAP)));
+  const first = grid.firstElementChild;
+  const rowHeight = (first ? first.offsetHeight : 100) + ROW_GAP;
+  const rows = Math.ceil(fleet.entries.length / columns);
+  const window = visibleRows({ scrollTop: viewport.scrollTop, viewport: viewport.clientHeight || 600, rowHeight, count: rows, overscan: 2 });
+  if (!force && columns === fleet.columns && rowHeight === fleet.rowHeight &&
+      window.first === fleet.window.first && window.last === fleet.window.last) return;
+  fleet.columns = columns; fleet.rowHeight = rowHeight; fleet.window = window;
+  $("#grid-spacer").style.height = `${rows * rowHeight}px`;
+  grid.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
+  grid.style.transform = `translateY(${window.first * rowHeight}px)`;
+  const shown = fleet.entries.slice(window.first * columns, (window.last + 1) * columns);
+  const keep = new Set(shown);
+  for (const [series, entry] of fleet.rendered) {
+    if (!keep.has(entry)) { entry.card = null; fleet.rendered.delete(series); live.dirty.delete(entry); }
+  }
+  const now = Date.now();
+  const cards = shown.map((entry) => {
+    if (!entry.card) {
+      entry.card = makeCard(entry.reading);
+      fleet.rendered.set(entry.reading.series, entry);
+      paintCard(entry, now);
+    }
+    return entry.card;
+  });
+  grid.replaceChildren(...cards);
+  paintAlerting();
+}
+$("#grid-viewport").addEventListener("scroll", () => { if (!fleet.scrollFrame) fleet.scrollFrame = requestAnimationFrame(() => { fleet.scrollFrame = 0; layoutGrid(); }); }, { passive: true });
+window.addEventListener("resize", () => layoutGrid(true));
+
 function makeCard(reading) {
   const card = document.createElement("div");
   card.className = "card";
   card.setAttribute("role", "group");
   card.dataset.series = reading.series;
-  const labels = Object.entries(reading.labels || {}).filter(([name]) => name !== "source")
+  // The labels the tree already shows are left off the card.
+  const shown = new Set(fleet.levels.slice(0, fleet.view.path.length));
+  const labels = Object.entries(reading.labels || {}).filter(([name]) => name !== "source" && !shown.has(name))
     .map(([name, value]) => `${name}=${value}`).join(" ");
   card.tabIndex = 0;
   const open = () => { location.hash = "#series/" + encodeURIComponent(reading.series); };
   card.addEventListener("click", open);
   card.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); } });
-  card.innerHTML = '<div class="name"></div><div><span class="value"></span><span class="unit"></span><span class="trend"></span></div>';
+  card.innerHTML = '<div class="name"></div><div><span class="value"></span><span class="unit"></span><span class="trend"></span></div>' +
+    '<svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none" aria-hidden="true"><polyline/></svg>';
   card.querySelector(".name").textContent = `${reading.metric} ${labels}`;
+  card.querySelector(".name").title = reading.series;
   card.setAttribute("aria-label", `${reading.metric} ${labels}`);
   return card;
-}
-
-function insertSorted(entry) {
-  const grid = $("#grid");
-  const after = [...grid.children].find((card) => card.dataset.series > entry.reading.series);
-  grid.insertBefore(entry.card, after || null);
 }
 
 function paintCards() {
   live.frame = 0;
   const now = Date.now();
-  for (const entry of live.dirty) {
-    const { reading, previous, card } = entry;
-    card.querySelector(".value").textContent = reading.v === null ? "—" : formatValue(reading.v);
-    card.querySelector(".unit").textContent = reading.unit || "";
-    card.querySelector(".trend").textContent = previous === null || previous === reading.v ? "" : reading.v > previous ? "▲" : "▼";
-    paintAge(entry, now);
-  }
+  for (const entry of live.dirty) if (entry.card) paintCard(entry, now);
   live.dirty.clear();
+}
+
+function paintCard(entry, now) {
+  const { reading, previous, card } = entry;
+  card.querySelector(".value").textContent = reading.v === null ? "—" : formatValue(reading.v);
+  card.querySelector(".unit").textContent = reading.unit || "";
+  card.querySelector(".trend").textContent = previous === null || previous === reading.v ? "" : reading.v > previous ? "▲" : "▼";
+  card.querySelector(".spark polyline").setAttribute("points", sparkPoints(entry));
+  paintAge(entry, now);
+}
+
+// The last readings (up to SPARK_POINTS) as a polyline in a 100 × 20 box.
+function sparkPoints(entry) {
+  const count = Math.min(entry.sparkCount, SPARK_POINTS);
+  if (count < 2) return "";
+  const values = [];
+  for (let i = entry.sparkCount - count; i < entry.sparkCount; i++) values.push(entry.spark[i % SPARK_POINTS]);
+  let low = Math.min(...values), high = Math.max(...values);
+  if (low === high) { low -= 1; high += 1; }
+  return values.map((v, i) => `${(i / (count - 1) * 100).toFixed(1)},${(18 - (v - low) / (high - low) * 16).toFixed(1)}`).join(" ");
 }
 
 function paintAge(entry, now) {
@@ -502,6 +686,11 @@ function paintAge(entry, now) {
   entry.card.title = `last reading ${new Date(entry.reading.t).toLocaleTimeString()}`;
 }
 
+// Cards of series with a firing or pending alert are marked.
+function paintAlerting() {
+  const alerting = alertingSeries();
+  for (const entry of fleet.rendered.values()) entry.card.classList.toggle("alerting", alerting.has(entry.reading.series));
+}
 
 window.addEventListener("online", () => { if (live.wanted && !live.socket) connect(); });
 boot();

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""The console's fleet overview in a real browser (Debian chromium + chromium-driver + python3-selenium).
+
+    console_fleet_check.py URL USER PASSWORD SCREENSHOT_DIR SITES SERIES
+
+The gateway is fed by `vigil simulate` (sites `site-1` … `site-SITES`, SERIES series or more in
+all, labels `site` and `device`). Checks: the overview lists every series while only the cards in
+view are in the DOM (at most 3 000 nodes in the page); the tree shows the sites, a site shows its
+devices, a device shows only its own cards; the view is in the URL and a reload opens it again;
+search narrows the cards as you type; the stale filter empties the grid of a live fleet; scrolling
+to the end brings the last cards without growing the DOM; a phone-sized window still works.
+Prints the time from login to a usable overview and from a keystroke to its results (measured,
+not judged: bench/console measures the targets at 10 000 series). Writes a screenshot of each view.
+Exit status 0 when every check passed; one line per check on stdout.
+"""
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+url, user, password, shots, sites, series = sys.argv[1:7]
+sites, series = int(sites), int(series)
+os.makedirs(shots, exist_ok=True)
+options = webdriver.ChromeOptions()
+for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
+                 "--window-size=1200,800", "--disable-gpu"]:
+    options.add_argument(argument)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 20, poll_frequency=0.02, ignored_exceptions=[StaleElementReferenceException])
+failures = 0
+
+
+def check(name, condition):
+    global failures
+    print(("ok   " if condition else "FAIL ") + name, flush=True)
+    failures += 0 if condition else 1
+
+
+def js(script, *args):
+    return driver.execute_script(script, *args)
+
+
+def count():
+    """Series shown / series known, from the status line `N of M series`."""
+    text = driver.find_element(By.ID, "fleet-count").text.split()
+    return (int(text[0]), int(text[2])) if len(text) >= 3 else (0, 0)
+
+
+def cards():
+    return js("return [...document.querySelectorAll('#grid .card')].map(c => c.dataset.series)")
+
+
+dom_nodes = lambda: js("return document.getElementsByTagName('*').length")
+
+try:
+    driver.get(url)
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    started = time.time()
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: count()[1] >= series and len(cards()) > 0)
+    print("     login to a usable overview of %d series: %.2f s" % (count()[1], time.time() - started), flush=True)
+    shown, known = count()
+    check("the overview counts every series (%d of %d)" % (shown, known), shown == known >= series)
+    nodes = dom_nodes()
+    check("only the cards in view are in the DOM (%d cards, %d nodes)" % (len(cards()), nodes), len(cards()) < 200 and nodes <= 3000)
+    tree_sites = js("return [...document.querySelectorAll('#tree a.level-1')].map(a => a.firstChild.textContent)")
+    check("the tree lists the %d sites: %s" % (sites, " ".join(tree_sites[:4]) + " …"),
+          sorted(tree_sites) == sorted("site-%d" % (i + 1) for i in range(sites)) and tree_sites[1] == "site-2")
+    driver.save_screenshot(os.path.join(shots, "fleet-overview.png"))
+
+    # A site, then a device, from the tree: the grid and the URL follow.
+    driver.find_element(By.CSS_SELECTOR, '#tree a.level-1[data-path=\'["site-2"]\']').click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tree a.level-2"))
+    devices = js("return [...document.querySelectorAll('#tree a.level-2')].map(a => a.firstChild.textContent)")
+    site_cards = cards()
+    check("a site opens its %d devices, and the grid shows only its series" % len(devices),
+          len(devices) > 1 and all('site="site-2"' in s for s in site_cards))
+    device = devices[1]
+    driver.find_element(By.CSS_SELECTOR, '#tree a.level-2[data-path=\'["site-2","%s"]\']' % device).click()
+    wait.until(lambda d: cards() and all('device="%s"' % device in s for s in cards()))
+    device_cards = cards()
+    check("a device shows its own %d cards, and the crumbs its place: %s" % (len(device_cards), driver.find_element(By.ID, "crumbs").text),
+          0 < len(device_cards) <= 10 and device in driver.find_element(By.ID, "crumbs").text)
+    check("the view is in the URL: " + driver.current_url.split("#", 1)[1], "at=site-2" in driver.current_url and device in driver.current_url)
+    driver.save_screenshot(os.path.join(shots, "fleet-device.png"))
+    driver.refresh()
+    wait.until(lambda d: d.find_element(By.ID, "link-state").text == "live" and cards())
+    wait.until(lambda d: sorted(cards()) == sorted(device_cards))
+    check("a reload opens the same view", driver.find_element(By.CSS_SELECTOR, "#tree a[aria-current='true']").text.startswith(device))
+    driver.back()
+    wait.until(lambda d: "at=" + device not in d.current_url)
+    wait.until(lambda d: len(cards()) > len(device_cards))
+    check("back goes to the site", all('site="site-2"' in s for s in cards()))
+
+    # Search as you type, from the whole fleet.
+    driver.find_element(By.CSS_SELECTOR, '#crumbs a').click()
+    wait.until(lambda d: count()[0] == count()[1])
+    box = driver.find_element(By.ID, "search")
+    box.send_keys("site-3 ")
+    typed = time.time()
+    box.send_keys(device)
+    wait.until(lambda d: cards() and all('site="site-3"' in s and device in s for s in cards()))
+    print("     keystroke to search results: %.0f ms (selenium's round trips included)" % ((time.time() - typed) * 1000), flush=True)
+    check("search narrows to %d series of %s at site-3 (%s)" % (count()[0], device, driver.current_url.split("#", 1)[1]),
+          count()[0] >= 1 and "q=site-3" in driver.current_url)
+    driver.save_screenshot(os.path.join(shots, "fleet-search.png"))
+    box.clear()
+    box.send_keys(" ")
+    wait.until(lambda d: count()[0] == count()[1])
+
+    # Filters: a live fleet has nothing stale.
+    driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter="stale"]').click()
+    wait.until(lambda d: count()[0] == 0)
+    check("the stale filter shows no card of a live fleet", cards() == [])
+    driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter=""]').click()
+    wait.until(lambda d: count()[0] == count()[1] and cards())
+
+    # Scrolling to the end brings the last cards; the DOM stays the same size.
+    js("const v = document.getElementById('grid-viewport'); v.scrollTop = v.scrollHeight")
+    last = js("return document.querySelector('#grid-spacer').offsetHeight")
+    wait.until(lambda d: js("const g = document.getElementById('grid'); return g.getBoundingClientRect().bottom") > 0)
+    time.sleep(0.3)
+    check("scrolled to the end of %d px, the DOM holds %d nodes" % (last, dom_nodes()), dom_nodes() <= 3000 and len(cards()) > 0)
+    driver.save_screenshot(os.path.join(shots, "fleet-end.png"))
+
+    driver.set_window_size(390, 844)
+    time.sleep(0.5)
+    js("document.getElementById('grid-viewport').scrollTop = 0")
+    time.sleep(0.3)
+    check("a phone-sized window shows cards one or two to a row (%d cards)" % len(cards()),
+          0 < len(cards()) < 60 and js("return getComputedStyle(document.getElementById('grid')).gridTemplateColumns.split(' ').length") <= 2)
+    driver.save_screenshot(os.path.join(shots, "fleet-phone.png"))
+except Exception as error:  # a timeout or a missing element: report it as a failed check
+    check("unexpected: %s: %s" % (type(error).__name__, str(error).splitlines()[0] if str(error) else ""), False)
+    driver.save_screenshot(os.path.join(shots, "fleet-failure.png"))
+finally:
+    driver.quit()
+sys.exit(1 if failures else 0)
