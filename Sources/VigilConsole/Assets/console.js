@@ -636,18 +636,22 @@ function makeCard(reading) {
   card.className = "card";
   card.setAttribute("role", "group");
   card.dataset.series = reading.series;
-  // The labels the tree already shows are left off the card.
-  const shown = new Set(fleet.levels.slice(0, fleet.view.path.length));
-  const labels = Object.entries(reading.labels || {}).filter(([name]) => name !== "source" && !shown.has(name))
-    .map(([name, value]) => `${name}=${value}`).join(" ");
+  // Under the metric, where it is: the tree's labels as values (device first, the place in
+  // the tree left off), then the other labels as name=value.
+  const all = reading.labels || {}, levels = fleet.levels;
+  const place = levels.slice(fleet.view.path.length).reverse().map((level) => all[level]).filter(Boolean);
+  const others = Object.entries(all).filter(([name]) => name !== "source" && !levels.includes(name)).map(([name, value]) => `${name}=${value}`);
+  const labels = [...place, ...others].join(" · ");
   card.tabIndex = 0;
   const open = () => { location.hash = "#series/" + encodeURIComponent(reading.series); };
   card.addEventListener("click", open);
   card.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); } });
-  card.innerHTML = '<div class="name"></div><div><span class="value"></span><span class="unit"></span><span class="trend"></span></div>' +
+  card.innerHTML = '<div class="name"></div><div class="where"></div>' +
+    '<div><span class="value"></span><span class="unit"></span><span class="trend"></span></div>' +
     '<svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none" aria-hidden="true"><polyline/></svg>';
-  card.querySelector(".name").textContent = `${reading.metric} ${labels}`;
-  card.querySelector(".name").title = reading.series;
+  card.querySelector(".name").textContent = reading.metric;
+  card.querySelector(".where").textContent = labels;
+  card.querySelector(".where").title = reading.series;
   card.setAttribute("aria-label", `${reading.metric} ${labels}`);
   return card;
 }
