@@ -156,3 +156,10 @@ test("sort keys: by tree labels, then metric, numbers by value, case aside, unla
     key("temp", { site: "north", device: "boiler-10" }), key("temp", {}),
   ]);
 });
+
+test("tree: series given in sort-key order make the same tree without sorting", () => {
+  const levels = ["site", "device"];
+  const ordered = fleet.slice().sort((a, b) => (logic.sortKey(a, levels) < logic.sortKey(b, levels) ? -1 : 1));
+  const flatten = (node) => [node.name, node.count, [...node.children.values()].map(flatten)];
+  assert.deepEqual(flatten(logic.buildTree(ordered, levels, true)), flatten(logic.buildTree(fleet, levels)));
+});

@@ -489,6 +489,9 @@ const fleet = {
   levels: ["site", "device"], view: parseView(""), entries: [], tree: null, match: () => true,
   listDirty: true, treeDirty: true, refresh: 0, columns: 1, rowHeight: 110, window: { first: 0, last: -1 },
   rendered: new Map(), sourcesToggled: false,
+  // Every series in tree order, sorted again only when new series arrived: a keystroke filters
+  // it and keeps the order.
+  sorted: [], sortedCount: -1,
 };
 
 function openOverview(view) {
@@ -534,16 +537,19 @@ function refreshFleet() {
   if ($("#overview").hidden) return;
   const now = Date.now(), view = fleet.view, levels = fleet.levels;
   const alerting = view.filter === "alerting" ? alertingSeries() : null;
+  if (fleet.sortedCount !== live.series.size) {
+    fleet.sorted = [...live.series.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    fleet.sortedCount = live.series.size;
+  }
   const matching = [];
-  for (const entry of live.series.values()) {
+  for (const entry of fleet.sorted) {
     if (!fleet.match(entry.text)) continue;
     if (view.filter === "stale" && now - entry.reading.t <= STALE_MS) continue;
     if (alerting && !alerting.has(entry.reading.series)) continue;
     matching.push(entry);
   }
-  if (fleet.treeDirty || fleet.listDirty) { fleet.tree = buildTree(matching.map((e) => e.reading), levels); paintTree(); }
-  const branch = matching.filter((entry) => underPath(entry.reading, levels, view.path));
-  branch.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  if (fleet.treeDirty || fleet.listDirty) { fleet.tree = buildTree(matching.map((e) => e.reading), levels, true); paintTree(); }
+  const branch = view.path.length ? matching.filter((entry) => underPath(entry.reading, levels, view.path)) : matching;
   fleet.entries = branch;
   fleet.listDirty = false; fleet.treeDirty = false;
   $("#fleet-count").textContent = `${branch.length} of ${live.series.size} series`;

@@ -86,7 +86,9 @@ const VigilLogic = (() => {
   // The navigation tree from the series' labels: one level per name in `levels` (site, then
   // device, by default), each node with the number of series under it. A series without one of
   // the labels sits under "(none)" at that level. Children sorted by name.
-  function buildTree(seriesList, levels) {
+  // `presorted`: the series come in tree order already (by `sortKey`), so each level's children
+  // are inserted in order and need no sorting (a collator over thousands of devices per keystroke).
+  function buildTree(seriesList, levels, presorted = false) {
     const root = { name: "", count: 0, children: new Map() };
     for (const series of seriesList) {
       root.count += 1;
@@ -103,7 +105,7 @@ const VigilLogic = (() => {
       node.children = new Map([...node.children.entries()].sort(([a], [b]) => compareNames(a, b)));
       node.children.forEach(sort);
     };
-    sort(root);
+    if (!presorted) sort(root);
     return root;
   }
 
