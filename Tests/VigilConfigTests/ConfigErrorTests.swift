@@ -102,6 +102,15 @@ struct ConfigErrorTests {
         #expect(config.http.port == 9443)
     }
 
+    @Test func consoleTreeLabels() throws {
+        #expect(try load("gateway:\n  name: x\n").http.consoleTree == ["site", "device"])
+        #expect(try load("http:\n  console_tree: [line, cell, machine]\n").http.consoleTree == ["line", "cell", "machine"])
+        for bad in ["[]", "[site, site]", "[a, b, c, d, e]", "[\"bad label\"]", "[__name__]"] {
+            #expect(loadError("http:\n  console_tree: \(bad)\n")
+                    == "DIR/config.yaml:2:3: http.console_tree: one to four distinct label names (such as [site, device])", "\(bad)")
+        }
+    }
+
     @Test func dollarDollarIsALiteralDollar() throws {
         let config = try load("gateway:\n  name: cost$$5\n")
         #expect(config.gatewayName == "cost$5")

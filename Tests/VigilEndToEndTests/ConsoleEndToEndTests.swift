@@ -98,7 +98,7 @@ extension ConsoleEndToEndTests {
         let configDirectory = try TemporaryDirectory("fleet-config")
         let config = try configDirectory.write("vigil.yaml", """
             data_dir: ${VIGIL_DATA_DIR}
-            http: {listen: "127.0.0.1:0"}
+            http: {listen: "127.0.0.1:0", console_tree: [site, device]}
             auth:
               users:
                 - {name: operator, password_hash: "\(TestCredentials.passwordHash(LiveGateway.password))", role: operator}
@@ -112,6 +112,10 @@ extension ConsoleEndToEndTests {
         let gateway = try await RunningGateway(mqttURL: broker.url, config: config)
         defer { gateway.process.stop() }
         try await gateway.process.waitForOutput(containing: "connected to MQTT broker")
+        // The console learns the tree's labels with the session.
+        let login = try await Curl.get(gateway.baseURL + "/api/v1/login", caCertificate: gateway.caCertificate, arguments: [
+            "-H", "Content-Type: application/json", "--data", #"{"username":"operator","password":"\#(LiveGateway.password)"}"#])
+        #expect(login.status == 200 && login.body.contains(#""tree":["site","device"]"#), "\(login.body)")
         let scratch = try TemporaryDirectory("fleet-simulator")
         let simulator = try ManagedProcess(try TestEnvironment.vigilBinary(),
                                            ["simulate", "--mqtt", broker.url, "--devices", "600", "--sites", "6", "--rate", "1"],

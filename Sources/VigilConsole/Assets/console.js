@@ -28,6 +28,8 @@ function showLogin() {
 
 function showConsole(session) {
   $("#login").hidden = true; $("#nav").hidden = false; $("#logout").hidden = false;
+  // The labels of the tree (http.console_tree), known before the first reading arrives.
+  if (Array.isArray(session.tree) && session.tree.length) fleet.levels = session.tree;
   route();
   $("#logout").title = `${session.user} (${session.role})`;
   live.role = session.role;
@@ -484,7 +486,7 @@ window.addEventListener("resize", drawSoon);
 // ---- the fleet overview: tree, search, filters, and a virtualized grid of cards ------------
 // Only the rows of cards in view are in the DOM (plus a couple either side), so 10 000 series
 // cost about what 100 do; cards are made when they scroll into view and dropped when they leave.
-const SPARK_POINTS = 60, CARD_MIN_WIDTH = 176, ROW_GAP = 10, TREE_DEVICES_SHOWN = 300;
+const SPARK_POINTS = 60, CARD_MIN_WIDTH = 176, ROW_GAP = 10, TREE_ENTRIES_SHOWN = 300;
 const fleet = {
   levels: ["site", "device"], view: parseView(""), entries: [], tree: null, match: () => true,
   listDirty: true, treeDirty: true, refresh: 0, columns: 1, rowHeight: 110, window: { first: 0, last: -1 },
@@ -571,21 +573,23 @@ function paintTree() {
     return a;
   };
   items.push(link("All", fleet.tree.count, [], 0));
-  for (const [site, siteNode] of fleet.tree.children) {
-    items.push(link(site, siteNode.count, [site], 1));
-    // The devices of the selected site only: a fleet of thousands stays one screen of sites.
-    if (view.path[0] !== site || fleet.levels.length < 2) continue;
+  // Each level lists the children of the node chosen at the level above: a fleet of thousands
+  // stays a screen of sites, then of one site's devices. Long levels are cut (search narrows).
+  const walk = (node, depth, prefix) => {
     let shown = 0;
-    for (const [device, deviceNode] of siteNode.children) {
-      if (shown++ >= TREE_DEVICES_SHOWN) {
+    for (const [name, child] of node.children) {
+      if (shown++ >= TREE_ENTRIES_SHOWN) {
         const more = document.createElement("div");
-        more.className = "more"; more.textContent = `… ${siteNode.children.size - TREE_DEVICES_SHOWN} more: search to narrow`;
+        more.className = "more"; more.textContent = `… ${node.children.size - TREE_ENTRIES_SHOWN} more: search to narrow`;
         items.push(more);
         break;
       }
-      items.push(link(device, deviceNode.count, [site, device], 2));
+      const path = [...prefix, name];
+      items.push(link(name, child.count, path, depth + 1));
+      if (depth + 1 < fleet.levels.length && view.path[depth] === name) walk(child, depth + 1, path);
     }
-  }
+  };
+  walk(fleet.tree, 0, []);
   tree.replaceChildren(...items);
 }
 

@@ -7,7 +7,11 @@ import VigilCore
 /// `GET /api/v1/session` (who am I). The session id travels only in an HttpOnly, Secure,
 /// SameSite=Strict cookie.
 enum LoginRoutes {
-    static func add(to router: Router<VigilRequestContext>, authenticator: Authenticator, secureCookies: Bool) {
+    /// `consoleTree`: the labels of the console's navigation tree (`http.console_tree`), told to the
+    /// console with the session.
+    static func add(to router: Router<VigilRequestContext>, authenticator: Authenticator, secureCookies: Bool,
+                    consoleTree: [String] = ["site", "device"]) {
+        let tree = "[" + consoleTree.map { "\"\(JSONText.escape($0))\"" }.joined(separator: ",") + "]"
         router.post("/api/v1/login") { request, context in
             let body = try await request.body.collect(upTo: 16 * 1024)
             var username = "", password = ""
@@ -32,7 +36,7 @@ enum LoginRoutes {
                 let maxAge = max(0, (expires - Int64(Date().timeIntervalSince1970 * 1000)) / 1000)
                 var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
                 headers[.setCookie] = cookie(id, maxAge: maxAge, secure: secureCookies)
-                let json = "{\"user\":\"\(JSONText.escape(username))\",\"role\":\"\(role.rawValue)\",\"expires\":\(QueryJSON.seconds(expires))}"
+                let json = "{\"user\":\"\(JSONText.escape(username))\",\"role\":\"\(role.rawValue)\",\"expires\":\(QueryJSON.seconds(expires)),\"tree\":\(tree)}"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
             }
         }
@@ -45,7 +49,7 @@ enum LoginRoutes {
         router.get("/api/v1/session") { request, context in
             switch try await authenticator.authenticate(request, clientAddress: context.clientAddress) {
             case .success(let principal):
-                return QueryRoutes.json("{\"user\":\"\(JSONText.escape(principal.name))\",\"role\":\"\(principal.role.rawValue)\",\"via\":\"\(principal.kind.rawValue)\"}")
+                return QueryRoutes.json("{\"user\":\"\(JSONText.escape(principal.name))\",\"role\":\"\(principal.role.rawValue)\",\"via\":\"\(principal.kind.rawValue)\",\"tree\":\(tree)}")
             case .failure(let failure):
                 return APIErrors.response(for: failure, request: request)
             }

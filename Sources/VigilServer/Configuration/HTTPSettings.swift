@@ -1,5 +1,6 @@
 import Foundation
 import VigilConfig
+import VigilCore
 import VigilLive
 
 /// The `http:` section: the HTTPS listener that serves the console, the APIs and /metrics.
@@ -32,6 +33,8 @@ public struct HTTPSettings: Sendable {
     public var maxURLBytes = 8 * 1024
     public var maxHeaderBytes = 32 * 1024
     public var maxBodyBytes = 1 << 20
+    /// The labels that make the console's navigation tree, outermost first.
+    public var consoleTree = ["site", "device"]
 
     public var listenDescription: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -78,6 +81,13 @@ public struct HTTPSettings: Sendable {
                                   at: object.location(of: key))
             }
             settings[keyPath: keyPath] = Int(bytes)
+        }
+        settings.consoleTree = try object.stringList("console_tree", default: settings.consoleTree)
+        let tree = settings.consoleTree
+        guard (1...4).contains(tree.count), Set(tree).count == tree.count,
+              tree.allSatisfy({ NameRules.isValidLabelName($0) && $0 != "__name__" }) else {
+            throw ConfigError("http.console_tree: one to four distinct label names (such as [site, device])",
+                              at: object.location(of: "console_tree"))
         }
         try object.finish()
         return settings

@@ -11,7 +11,8 @@ enum GatewayRouter {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: SecurityHeaders(https: parts.tls != nil))
         OperationalRoutes.add(to: router, metrics: parts.metrics, board: parts.board, storeHealth: parts.storeHealth)
-        LoginRoutes.add(to: router, authenticator: parts.authenticator, secureCookies: parts.tls != nil)
+        LoginRoutes.add(to: router, authenticator: parts.authenticator, secureCookies: parts.tls != nil,
+                        consoleTree: parts.config.http.consoleTree)
         LiveRoutes.addRefusals(to: router, gate: gate(parts))
         let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: parts.authenticator, minimum: .viewer))
         QueryRoutes.add(to: api, store: parts.store, limits: parts.config.query)
