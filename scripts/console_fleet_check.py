@@ -6,7 +6,8 @@
 The gateway is fed by `vigil simulate` (sites `site-1` … `site-SITES`, SERIES series or more in
 all, labels `site` and `device`). Checks: the overview lists every series while only the cards in
 view are in the DOM (at most 3 000 nodes in the page); the tree shows the sites, a site shows its
-devices, a device shows only its own cards; the view is in the URL and a reload opens it again;
+devices, a device opens its page (a chart of the last hour per metric, the value and time under
+the pointer); the view is in the URL and a reload opens it again;
 search narrows the cards as you type; the stale filter empties the grid of a live fleet; scrolling
 to the end brings the last cards without growing the DOM; a phone-sized window still works.
 Prints the time from login to a usable overview and from a keystroke to its results (measured,
@@ -55,6 +56,10 @@ def cards():
     return js("return [...document.querySelectorAll('#grid .card')].map(c => c.dataset.series)")
 
 
+def panels():
+    return js("return [...document.querySelectorAll('#device:not([hidden]) .panel')].map(p => p.dataset.series)")
+
+
 dom_nodes = lambda: js("return document.getElementsByTagName('*').length")
 
 try:
@@ -84,19 +89,36 @@ try:
           len(devices) > 1 and all('site="site-2"' in s for s in site_cards))
     device = devices[1]
     driver.find_element(By.CSS_SELECTOR, '#tree a.level-2[data-path=\'["site-2","%s"]\']' % device).click()
-    wait.until(lambda d: cards() and all('device="%s"' % device in s for s in cards()))
-    device_cards = cards()
-    check("a device shows its own %d cards, and the crumbs its place: %s" % (len(device_cards), driver.find_element(By.ID, "crumbs").text),
-          0 < len(device_cards) <= 10 and device in driver.find_element(By.ID, "crumbs").text)
+    wait.until(lambda d: panels() and all('device="%s"' % device in s for s in panels()))
+    device_panels = panels()
+    check("a device opens its page: %d metrics, and the crumbs its place: %s" % (len(device_panels), driver.find_element(By.ID, "crumbs").text),
+          0 < len(device_panels) <= 10 and device in driver.find_element(By.ID, "crumbs").text and cards() == [])
+    charted = lambda d: js("return [...document.querySelectorAll('#device-panels canvas')].every(c => Number(c.dataset.points || 0) >= 1)")
+    wait.until(charted)
+    meta = js("return document.querySelector('#device-panels .panel .when').textContent")
+    check("every metric of the device has its chart of the last hour, and its last reading: " + meta, meta.startswith("last reading"))
+    canvas = driver.find_element(By.CSS_SELECTOR, "#device-panels canvas")
+    webdriver.ActionChains(driver).move_to_element_with_offset(canvas, canvas.size["width"] // 2 - 5, 0).perform()
+    wait.until(lambda d: js("return document.querySelector('#device-panels canvas').dataset.crosshair || ''"))
+    check("the pointer shows the value and time under it: " + js("return document.querySelector('#device-panels canvas').dataset.crosshair"), True)
     check("the view is in the URL: " + driver.current_url.split("#", 1)[1], "at=site-2" in driver.current_url and device in driver.current_url)
+    # The gateway's rule fires on every boiler: its alert is on the device page, with Ack.
+    row = '#device-alerts tr[data-state="firing"]'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
+    check("the device page lists its firing alert: " + driver.find_element(By.CSS_SELECTOR, row).text.replace("\n", " | ")[:80],
+          "BoilerWarm" in driver.find_element(By.CSS_SELECTOR, row).text)
+    WebDriverWait(driver, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, row).find_element(By.XPATH, ".//button[text()='Ack']").click() or True)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row + " .note.ack"))
+    check("an operator acknowledges it there", True)
     driver.save_screenshot(os.path.join(shots, "fleet-device.png"))
     driver.refresh()
-    wait.until(lambda d: d.find_element(By.ID, "link-state").text == "live" and cards())
-    wait.until(lambda d: sorted(cards()) == sorted(device_cards))
+    wait.until(lambda d: d.find_element(By.ID, "link-state").text == "live" and panels())
+    wait.until(lambda d: sorted(panels()) == sorted(device_panels))
     check("a reload opens the same view", driver.find_element(By.CSS_SELECTOR, "#tree a[aria-current='true']").text.startswith(device))
     driver.back()
     wait.until(lambda d: "at=" + device not in d.current_url)
-    wait.until(lambda d: len(cards()) > len(device_cards))
+    wait.until(lambda d: len(cards()) > len(device_panels))
     check("back goes to the site", all('site="site-2"' in s for s in cards()))
 
     # Search as you type, from the whole fleet.
@@ -119,6 +141,10 @@ try:
     driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter="stale"]').click()
     wait.until(lambda d: count()[0] == 0)
     check("the stale filter shows no card of a live fleet", cards() == [])
+    driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter="alerting"]').click()
+    wait.until(lambda d: 0 < count()[0] < count()[1] and cards())
+    check("the alerting filter shows the %d boilers' temperatures" % count()[0],
+          all("temperature" in s and "boiler-" in s for s in cards()))
     driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter=""]').click()
     wait.until(lambda d: count()[0] == count()[1] and cards())
 

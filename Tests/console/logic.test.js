@@ -163,3 +163,31 @@ test("tree: series given in sort-key order make the same tree without sorting", 
   const flatten = (node) => [node.name, node.count, [...node.children.values()].map(flatten)];
   assert.deepEqual(flatten(logic.buildTree(ordered, levels, true)), flatten(logic.buildTree(fleet, levels)));
 });
+
+test("value ticks: round numbers 1, 2 or 5 × 10^k apart, inside the range", () => {
+  assert.deepEqual(logic.valueTicks(0.3, 9.7), [2, 4, 6, 8]);
+  assert.deepEqual(logic.valueTicks(2103, 3027), [2200, 2400, 2600, 2800, 3000]);
+  assert.deepEqual(logic.valueTicks(-1, 1, 4), [-1, -0.5, 0, 0.5, 1]);
+  assert.deepEqual(logic.valueTicks(0.001, 0.0049), [0.001, 0.002, 0.003, 0.004]);
+  assert.deepEqual(logic.valueTicks(5, 5), [5]);
+});
+
+test("time ticks: round local times, a step that gives about the count asked for", () => {
+  const now = Date.UTC(2026, 10, 30, 16, 43, 12);
+  const hour = logic.timeTicks(now - 3_600_000, now, 6, () => 0);
+  assert.equal(hour.step, 600_000);
+  assert.deepEqual(hour.ticks.map((t) => new Date(t).toISOString().slice(11, 16)), ["15:50", "16:00", "16:10", "16:20", "16:30", "16:40"]);
+  // India (+5:30): ticks on the local hour, which is half past in UTC.
+  const day = logic.timeTicks(now - 86_400_000, now, 6, () => 330);
+  assert.equal(day.step, 21_600_000);
+  assert.ok(day.ticks.every((t) => ((t + 330 * 60_000) % day.step) === 0), "local round times");
+  assert.deepEqual(logic.timeTicks(now, now), { step: 0, ticks: [] });
+  assert.ok(logic.timeTicks(now - 60_000, now, 6, () => 0).step <= 15_000);
+});
+
+test("tick labels: time of day, seconds for short steps, the date for daily steps", () => {
+  const t = new Date(2026, 10, 30, 16, 5, 7).getTime();
+  assert.match(logic.timeLabel(t, 600_000, "en-GB"), /^16:05$/);
+  assert.match(logic.timeLabel(t, 15_000, "en-GB"), /^16:05:07$/);
+  assert.match(logic.timeLabel(t, 86_400_000, "en-GB"), /^30\/11$/);
+});

@@ -1,7 +1,7 @@
 "use strict";
 const $ = (selector) => document.querySelector(selector);
 const STALE_MS = 60_000, DEAD_MS = 300_000, STABLE_MS = 10_000;
-const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor,
+const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, valueTicks, timeTicks, timeLabel,
         buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath } = VigilLogic;
 
 const live = {
@@ -225,6 +225,7 @@ function apply(reading) {
     live.dirty.add(entry);
     if (!live.frame) live.frame = requestAnimationFrame(paintCards);
   }
+  if (entry.panel && reading.v !== null) devicePoint(entry, reading);
   if (chart.series === reading.series && reading.v !== null && chart.loaded) {
     chart.points.push([reading.t, reading.v]);
     const oldest = Date.now() - chart.rangeMs;
@@ -284,6 +285,7 @@ function alertChanged(alert) {
 
 function paintAlerts() {
   paintAlerting();
+  paintDeviceAlerts();
   if (fleet.view.filter === "alerting") { fleet.listDirty = true; refreshFleet(); }
   const firing = alertsView.list.filter((a) => a.state === "firing").length;
   $("#alerts-badge").hidden = firing === 0;
@@ -292,6 +294,9 @@ function paintAlerts() {
     ? `${firing} firing, ${alertsView.list.filter((a) => a.state === "pending").length} pending, ` +
       `${alertsView.list.filter((a) => a.state === "resolved").length} resolved`
     : "No alerts.";
+  // The table is built only while its page is shown: a fleet with hundreds of alerts would
+  // otherwise keep thousands of hidden rows in the DOM (route() paints it on the way in).
+  if ($("#alerts").hidden) { $("#alerts-table tbody").replaceChildren(); return; }
   $("#alerts-table tbody").replaceChildren(...alertsView.list.map(alertRow));
   const active = alertsView.silences.filter((s) => s.active);
   $("#silences-table tbody").replaceChildren(...(active.length ? active.map(silenceRow) : [emptyRow("No active silences.", 5)]));
@@ -412,6 +417,8 @@ window.addEventListener("hashchange", () => { if (live.wanted) route(); });
 
 function openSeries(series) {
   chart.series = series;
+  const known = live.series.get(series);
+  chart.unit = (known && known.reading.unit) || "";
   $("#series-title").textContent = series;
   loadRange(chart.range);
 }
@@ -449,37 +456,91 @@ function draw() {
   chart.frame = 0;
   const canvas = $("#chart");
   if (canvas.offsetParent === null) return;
+  canvas.dataset.points = String(chart.points.length);
+  const end = Date.now();
+  // A gap of more than three steps (the gateway or the device was down) breaks the line.
+  plot(canvas, chart.points, { start: end - chart.rangeMs, end, unit: chart.unit,
+                               gapMs: Math.max(3 * STEPS[chart.range] * 1000, 10_000) });
+}
+
+// One series on a canvas: value ticks with the unit on the left, local-time ticks below, one
+// min–max stroke per pixel column, gaps as gaps, and a crosshair with the value and time under
+// the pointer. The canvas keeps what it drew, so the pointer redraws without the caller.
+function plot(canvas, points, options) {
+  canvas.plotted = { points, options };
+  if (!canvas.hasCrosshair) {
+    canvas.hasCrosshair = true;
+    canvas.addEventListener("pointermove", (event) => { canvas.pointerX = event.offsetX; replot(canvas); });
+    canvas.addEventListener("pointerleave", () => { canvas.pointerX = null; replot(canvas); });
+  }
+  const { start, end, unit, gapMs } = options;
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth, height = canvas.clientHeight;
   canvas.width = width * ratio; canvas.height = height * ratio;
-  canvas.dataset.points = String(chart.points.length);
   const g = canvas.getContext("2d");
   g.scale(ratio, ratio);
   const style = getComputedStyle(document.documentElement);
+  const muted = style.getPropertyValue("--muted"), line = style.getPropertyValue("--line");
   g.clearRect(0, 0, width, height);
-  g.font = "12px system-ui, sans-serif";
-  g.fillStyle = style.getPropertyValue("--muted");
-  if (!chart.points.length) { g.fillText("no data in this range", 12, 20); return; }
-  const end = Date.now(), start = end - chart.rangeMs;
-  const { low, high } = valueRange(chart.points);
-  const pad = { left: 56, right: 10, top: 10, bottom: 22 };
+  g.font = "11px system-ui, sans-serif";
+  g.fillStyle = muted;
+  if (!points.length) { g.fillText("no data in this range", 12, 20); return; }
+  const { low, high } = valueRange(points);
+  const pad = { left: 58, right: 10, top: 8, bottom: 20 };
   const { x, y } = scales({ start, end, low, high, width, height, pad });
-  g.fillText(formatValue(high), 4, pad.top + 10);
-  g.fillText(formatValue(low), 4, height - pad.bottom);
-  g.fillText(new Date(start).toLocaleString(), pad.left, height - 6);
-  g.textAlign = "right"; g.fillText("now", width - pad.right, height - 6); g.textAlign = "left";
+  g.strokeStyle = line; g.lineWidth = 1;
+  g.textAlign = "right"; g.textBaseline = "middle";
+  for (const v of valueTicks(low, high, Math.max(2, Math.floor(height / 40)))) {
+    const py = Math.round(y(v)) + 0.5;
+    g.beginPath(); g.moveTo(pad.left, py); g.lineTo(width - pad.right, py); g.stroke();
+    g.fillText(formatValue(v) + (unit ? " " + unit : ""), pad.left - 4, py);
+  }
+  g.textAlign = "center"; g.textBaseline = "alphabetic";
+  const { step, ticks } = timeTicks(start, end, Math.max(2, Math.floor(width / 90)));
+  for (const t of ticks) {
+    const px = Math.round(x(t)) + 0.5;
+    g.beginPath(); g.moveTo(px, pad.top); g.lineTo(px, height - pad.bottom); g.stroke();
+    g.fillText(timeLabel(t, step), px, height - 5);
+  }
   g.strokeStyle = style.getPropertyValue("--accent");
   g.lineWidth = 1.5;
   g.beginPath();
-  // A gap of more than three steps (the gateway or the device was down) breaks the line.
-  const gapMs = Math.max(3 * STEPS[chart.range] * 1000, 10_000);
-  for (const line of columns(chart.points, x, gapMs)) {
-    line.forEach((column, i) => {
+  for (const stroke of columns(points, x, gapMs)) {
+    stroke.forEach((column, i) => {
       if (i === 0) g.moveTo(column.x, y(column.high)); else g.lineTo(column.x, y(column.high));
       if (column.low !== column.high) g.lineTo(column.x, y(column.low));
     });
   }
   g.stroke();
+  // The crosshair: the reading nearest the pointer in time.
+  if (canvas.pointerX == null || canvas.pointerX < pad.left) return;
+  const t = start + (canvas.pointerX - pad.left) / (width - pad.left - pad.right) * (end - start);
+  let lo = 0, hi = points.length - 1;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (points[mid][0] < t) lo = mid + 1; else hi = mid; }
+  if (lo > 0 && t - points[lo - 1][0] < points[lo][0] - t) lo -= 1;
+  const [pt, pv] = points[lo];
+  const px = x(pt), py = y(pv);
+  g.strokeStyle = muted; g.lineWidth = 1;
+  g.beginPath(); g.moveTo(px, pad.top); g.lineTo(px, height - pad.bottom); g.stroke();
+  g.fillStyle = style.getPropertyValue("--accent");
+  g.beginPath(); g.arc(px, py, 3, 0, 2 * Math.PI); g.fill();
+  const label = `${formatValue(pv)}${unit ? " " + unit : ""} · ${new Date(pt).toLocaleTimeString()}`;
+  g.font = "12px system-ui, sans-serif";
+  const w = g.measureText(label).width + 10;
+  const lx = Math.min(Math.max(px - w / 2, pad.left), width - pad.right - w);
+  g.fillStyle = style.getPropertyValue("--card"); g.fillRect(lx, pad.top, w, 18);
+  g.strokeRect(lx + 0.5, pad.top + 0.5, w - 1, 17);
+  g.fillStyle = style.getPropertyValue("--fg"); g.textAlign = "left";
+  g.fillText(label, lx + 5, pad.top + 13);
+  canvas.dataset.crosshair = label;
+}
+
+function replot(canvas) {
+  if (canvas.replotFrame) return;
+  canvas.replotFrame = requestAnimationFrame(() => {
+    canvas.replotFrame = 0;
+    if (canvas.plotted) plot(canvas, canvas.plotted.points, canvas.plotted.options);
+  });
 }
 window.addEventListener("resize", drawSoon);
 
@@ -552,7 +613,12 @@ function refreshFleet() {
   }
   if (fleet.treeDirty || fleet.listDirty) { fleet.tree = buildTree(matching.map((e) => e.reading), levels, true); paintTree(); }
   const branch = view.path.length ? matching.filter((entry) => underPath(entry.reading, levels, view.path)) : matching;
-  fleet.entries = branch;
+  // A device (the tree's last level) gets its page: charts instead of cards.
+  const atDevice = view.path.length === levels.length && branch.length > 0;
+  $("#grid-viewport").hidden = atDevice;
+  $("#device").hidden = !atDevice;
+  if (atDevice) showDevice(branch); else closeDevice();
+  fleet.entries = atDevice ? [] : branch;
   fleet.listDirty = false; fleet.treeDirty = false;
   $("#fleet-count").textContent = `${branch.length} of ${live.series.size} series`;
   paintCrumbs();
@@ -705,6 +771,110 @@ function paintAlerting() {
   const alerting = alertingSeries();
   for (const entry of fleet.rendered.values()) entry.card.classList.toggle("alerting", alerting.has(entry.reading.series));
 }
+
+// ---- a device: its alerts and a chart per metric ---------------------------------------------
+// The tree's last level opens the device's page: its firing and pending alerts (ack and silence
+// for operators) and every metric with its live value, last reading time, source and the last
+// hour from the query API, live points appended.
+const DEVICE_RANGE_MS = 3_600_000, DEVICE_STEP_S = 15, DEVICE_PANELS = 60;
+const device = { key: "", entries: [] };
+
+function showDevice(entries) {
+  const key = fleet.view.path.join("\u0000") + "\u0001" + entries.length;
+  paintDeviceAlerts();
+  if (key === device.key) return;
+  closeDevice();
+  device.key = key;
+  device.entries = entries.slice(0, DEVICE_PANELS);
+  const end = Math.ceil(Date.now() / 1000 / DEVICE_STEP_S) * DEVICE_STEP_S;
+  $("#device-panels").replaceChildren(...device.entries.map((entry) => {
+    const panel = document.createElement("section");
+    panel.className = "panel";
+    panel.dataset.series = entry.reading.series;
+    panel.innerHTML = '<h3><a></a></h3><div class="meta where"></div><div><span class="value"></span><span class="unit"></span></div>' +
+      '<div class="meta when"></div><canvas role="img"></canvas>';
+    const link = panel.querySelector("h3 a");
+    link.textContent = entry.reading.metric;
+    link.href = "#series/" + encodeURIComponent(entry.reading.series);
+    const labels = entry.reading.labels || {};
+    panel.querySelector(".where").textContent = Object.entries(labels).filter(([name]) => !fleet.levels.includes(name))
+      .map(([name, value]) => `${name}=${value}`).join(" · ");
+    panel.querySelector("canvas").setAttribute("aria-label", `chart of ${entry.reading.series}`);
+    entry.panel = { element: panel, points: [], loaded: false };
+    paintPanel(entry);
+    loadPanel(entry, end);
+    return panel;
+  }));
+}
+
+function closeDevice() {
+  for (const entry of device.entries) entry.panel = null;
+  device.entries = []; device.key = "";
+}
+
+async function loadPanel(entry, end) {
+  const query = new URLSearchParams({ query: entry.reading.series, start: String(end - DEVICE_RANGE_MS / 1000), end: String(end),
+                                      step: `${DEVICE_STEP_S}s`, agg: "avg" });
+  const response = await fetch(`/api/v1/query_range?${query}`, { credentials: "same-origin" }).catch(() => null);
+  if (!entry.panel || !response || !response.ok) return;
+  const body = await response.json();
+  const result = (body.data && body.data.result && body.data.result[0]) || { values: [] };
+  // The last step ends at the next step boundary, which can be ahead of now: it is drawn at now,
+  // so the live points that follow it are not taken for older ones.
+  const loadedAt = Date.now();
+  const history = result.values.map(([t, v]) => [Math.min(Math.round(t * 1000), loadedAt), Number(v)]).filter(([, v]) => Number.isFinite(v));
+  // Live points that arrived while the history loaded stay, after it.
+  const last = history.length ? history[history.length - 1][0] : -Infinity;
+  entry.panel.points = history.concat(entry.panel.points.filter(([t]) => t > last));
+  entry.panel.loaded = true;
+  entry.panel.element.querySelector("canvas").dataset.points = String(entry.panel.points.length);
+  drawPanel(entry);
+}
+
+function devicePoint(entry, reading) {
+  const points = entry.panel.points;
+  if (!points.length || reading.t > points[points.length - 1][0]) points.push([reading.t, reading.v]);
+  const oldest = Date.now() - DEVICE_RANGE_MS;
+  while (points.length && points[0][0] < oldest) points.shift();
+  paintPanel(entry);
+  if (entry.panel.loaded) drawPanel(entry);
+}
+
+function paintPanel(entry) {
+  const { reading, panel } = entry;
+  const element = panel.element;
+  element.querySelector(".value").textContent = reading.v === null ? "—" : formatValue(reading.v);
+  element.querySelector(".unit").textContent = reading.unit || "";
+  const source = (reading.labels && reading.labels.source) ? ` · source ${reading.labels.source}` : "";
+  element.querySelector(".when").textContent = `last reading ${new Date(reading.t).toLocaleTimeString()}${source}`;
+  const age = Date.now() - reading.t;
+  element.classList.toggle("stale", age > STALE_MS && age <= DEAD_MS);
+  element.classList.toggle("dead", age > DEAD_MS);
+  element.classList.toggle("alerting", alertingSeries().has(reading.series));
+}
+
+function drawPanel(entry) {
+  if (entry.panel.frame) return;
+  entry.panel.frame = requestAnimationFrame(() => {
+    if (!entry.panel) return;
+    entry.panel.frame = 0;
+    const canvas = entry.panel.element.querySelector("canvas");
+    const end = Date.now();
+    plot(canvas, entry.panel.points, { start: end - DEVICE_RANGE_MS, end, unit: entry.reading.unit || "", gapMs: 3 * DEVICE_STEP_S * 1000 + 10_000 });
+  });
+}
+
+// The device's alerts: those whose labels put them at the device's place in the tree.
+function paintDeviceAlerts() {
+  if ($("#device").hidden) return;
+  const path = fleet.view.path, levels = fleet.levels;
+  const mine = alertsView.list.filter((alert) => alert.state !== "resolved" &&
+    path.every((value, i) => ((alert.labels || {})[levels[i]] || NO_LABEL_TEXT) === value));
+  $("#device-alerts").hidden = mine.length === 0;
+  $("#device-alerts tbody").replaceChildren(...mine.map(alertRow));
+}
+const NO_LABEL_TEXT = "(none)";
+window.addEventListener("resize", () => { for (const entry of device.entries) if (entry.panel && entry.panel.loaded) drawPanel(entry); });
 
 window.addEventListener("online", () => { if (live.wanted && !live.socket) connect(); });
 boot();

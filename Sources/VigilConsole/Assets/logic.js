@@ -79,6 +79,42 @@ const VigilLogic = (() => {
       .map(([name, value]) => `${name}=${quote(value)}`).join(",") + "}";
   }
 
+  // ---- axes -----------------------------------------------------------------------------------
+
+  // Value ticks at round numbers (1, 2 or 5 × 10^k apart), about `count` of them in [low, high].
+  function valueTicks(low, high, count = 5) {
+    if (!(high > low)) return [low];
+    const rough = (high - low) / Math.max(1, count);
+    const power = 10 ** Math.floor(Math.log10(rough));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough) || 10 * power;
+    const ticks = [];
+    for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+    return ticks;
+  }
+
+  // Time ticks at round local times (every 1 s … 1 d), about `count` of them in [start, end] ms.
+  // `offsetMinutes(t)` is the local zone's offset from UTC at t (Date's getTimezoneOffset, negated),
+  // so ticks fall on local minutes, hours and midnights.
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+    .map((s) => s * 1000);
+  function timeTicks(start, end, count = 6, offsetMinutes = (t) => -new Date(t).getTimezoneOffset()) {
+    if (!(end > start)) return { step: 0, ticks: [] };
+    const step = TIME_STEPS.find((s) => (end - start) / s <= count) || TIME_STEPS[TIME_STEPS.length - 1];
+    const ticks = [];
+    const offset = offsetMinutes(start) * 60_000;
+    for (let t = Math.ceil((start + offset) / step) * step - offset; t <= end; t += step) ticks.push(t);
+    return { step, ticks };
+  }
+
+  // A tick's label in the reader's locale: hours and minutes, with seconds when the step is under
+  // a minute; the date for steps of a day.
+  function timeLabel(t, step, locale = undefined) {
+    const d = new Date(t);
+    if (step >= 86_400_000) return d.toLocaleDateString(locale, { month: "numeric", day: "numeric" });
+    return d.toLocaleTimeString(locale, step < 60_000 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+                                                      : { hour: "2-digit", minute: "2-digit" });
+  }
+
   // ---- the fleet: tree, search, filters, the view in the URL --------------------------------
 
   const NO_LABEL = "(none)";
@@ -178,7 +214,7 @@ const VigilLogic = (() => {
   }
 
   return { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-           buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, NO_LABEL, FILTERS };
+           valueTicks, timeTicks, timeLabel, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, NO_LABEL, FILTERS };
 })();
 
 if (typeof module !== "undefined") module.exports = VigilLogic;
