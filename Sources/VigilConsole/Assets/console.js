@@ -500,7 +500,8 @@ function plot(canvas, points, options) {
   for (const t of ticks) {
     const px = Math.round(x(t)) + 0.5;
     g.beginPath(); g.moveTo(px, pad.top); g.lineTo(px, height - pad.bottom); g.stroke();
-    g.fillText(timeLabel(t, step), px, height - 5);
+    const text = timeLabel(t, step), half = g.measureText(text).width / 2;
+    if (px - half >= pad.left - 8 && px + half <= width - 1) g.fillText(text, px, height - 5);  // no label cut at the edge
   }
   g.strokeStyle = style.getPropertyValue("--accent");
   g.lineWidth = 1.5;
