@@ -13,17 +13,13 @@ cd "$(dirname "$0")/../.."
 SERIES=${SERIES:-1000}
 HOURS=${HOURS:-24}
 MESSAGES=${MESSAGES:-200000}
-WORK=$(mktemp -d /tmp/vigil-bench-fleet.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+source bench/lib.sh
+bench_setup fleet
 
 scripts/install-deps.sh test >/dev/null
 swift build -c release --product vigil 2>&1 | tail -1
 swift build -c release --product vigil-bench-store 2>&1 | tail -1
 BIN=$(swift build -c release --show-bin-path)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-now_ns() { date +%s%N; }
 ticks_per_second=$(getconf CLK_TCK)
 
 echo "==> dataset: $SERIES series × $HOURS h at 10 s"

@@ -15,19 +15,11 @@ cd "$(dirname "$0")/../.."
 MESSAGES=${MESSAGES:-500000}
 QOS=${QOS:-0}
 FORMAT=${FORMAT:-json}
-WORK=$(mktemp -d /tmp/vigil-bench-mqtt.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
+source bench/lib.sh
+bench_setup mqtt
 scripts/install-deps.sh test
 # BIN=/path/to/vigil measures another build (an older release, side by side); default: this tree's.
-if [[ -z "${BIN:-}" ]]; then
-  swift build -c release --product vigil 2>&1 | tail -1
-  BIN=$(swift build -c release --show-bin-path)/vigil
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-now_ns() { date +%s%N; }
+bench_binary
 
 MQTT_PORT=$(free_port)
 cat > "$WORK/mosquitto.conf" <<CONF

@@ -15,17 +15,10 @@ cd "$(dirname "$0")/../.."
 DEVICES=${DEVICES:-2500}
 METRICS=${METRICS:-4}
 MINUTES=${MINUTES:-3}
-WORK=$(mktemp -d /tmp/vigil-bench-sustained.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
+source bench/lib.sh
+bench_setup sustained
 scripts/install-deps.sh test
-if [[ -z "${BIN:-}" ]]; then
-  swift build -c release --product vigil 2>&1 | tail -1
-  BIN=$(swift build -c release --show-bin-path)/vigil
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+bench_binary
 MQTT_PORT=$(free_port)
 HTTPS_PORT=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT_PORT" > "$WORK/mosquitto.conf"

@@ -11,10 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-20}
 BAUD=${2:-115200}
-WORK=$(mktemp -d /tmp/vigil-bench-serial.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+source bench/lib.sh
+bench_setup serial
 
 scripts/install-deps.sh test >/dev/null
 swift build -c release --product vigil 2>&1 | tail -1
