@@ -100,6 +100,19 @@ try:
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '.ranges button[data-range="24h"]').get_attribute("aria-pressed") == "true"
                and points(d) >= 1)
     check("the 24 h range loads", True)
+    # Drag across the last fifth of the chart, to its right edge (now): the view zooms into that
+    # time, in the URL. (Offsets are from the element's centre.)
+    chart = driver.find_element(By.ID, "chart")
+    width = chart.size["width"]
+    webdriver.ActionChains(driver).move_to_element_with_offset(chart, int(width * 0.3), 0).click_and_hold() \
+        .move_by_offset(int(width * 0.2) - 3, 0).release().perform()
+    wait.until(lambda d: "from=" in d.current_url and d.find_element(By.ID, "chart-reset").is_displayed() and points(d) >= 1)
+    check("a drag across the chart zooms into that time (%d points, %s)" % (points(driver), driver.find_element(By.ID, "series-info").text[:60]),
+          "zoomed" in driver.find_element(By.ID, "series-info").text)
+    driver.save_screenshot(os.path.join(shots, "series-zoomed.png"))
+    driver.find_element(By.ID, "chart-reset").click()
+    wait.until(lambda d: "from=" not in d.current_url and not d.find_element(By.ID, "chart-reset").is_displayed() and points(d) >= 1)
+    check("Reset zoom returns to the range", True)
     driver.save_screenshot(os.path.join(shots, "series.png"))
 
     subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", mqtt_port, "-t", "s/boiler-9/temperature", "-m", "warm"], check=True)

@@ -1,20 +1,23 @@
 #!/usr/bin/python3
 """The console's fleet overview in a real browser (Debian chromium + chromium-driver + python3-selenium).
 
-    console_fleet_check.py URL USER PASSWORD SCREENSHOT_DIR SITES SERIES
+    console_fleet_check.py URL USER PASSWORD SCREENSHOT_DIR SITES SERIES MOSQUITTO_PUB MQTT_PORT
 
 The gateway is fed by `vigil simulate` (sites `site-1` … `site-SITES`, SERIES series or more in
 all, labels `site` and `device`). Checks: the overview lists every series while only the cards in
 view are in the DOM (at most 3 000 nodes in the page); the tree shows the sites, a site shows its
 devices, a device opens its page (a chart of the last hour per metric, the value and time under
 the pointer); the view is in the URL and a reload opens it again;
-search narrows the cards as you type; the stale filter empties the grid of a live fleet; scrolling
+search narrows the cards as you type; the stale filter empties the grid of a live fleet, the
+alerting filter keeps the series with alerts, and the refused filter finds the device whose payload
+(published here with MOSQUITTO_PUB) the gateway just refused; scrolling
 to the end brings the last cards without growing the DOM; a phone-sized window still works.
 Prints the time from login to a usable overview and from a keystroke to its results (measured,
 not judged: bench/console measures the targets at 10 000 series). Writes a screenshot of each view.
 Exit status 0 when every check passed; one line per check on stdout.
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -24,7 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-url, user, password, shots, sites, series = sys.argv[1:7]
+url, user, password, shots, sites, series, mosquitto_pub, mqtt_port = sys.argv[1:9]
 sites, series = int(sites), int(series)
 os.makedirs(shots, exist_ok=True)
 options = webdriver.ChromeOptions()
@@ -145,6 +148,13 @@ try:
     wait.until(lambda d: 0 < count()[0] < count()[1] and cards())
     check("the alerting filter shows the %d boilers' temperatures" % count()[0],
           all("temperature" in s and "boiler-" in s for s in cards()))
+    # A device whose payload is refused: the refused filter finds it by the reject's topic.
+    subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", mqtt_port, "-t", "sensors/site-4/meter-03/temperature", "-m", "hot"], check=True)
+    time.sleep(0.5)
+    driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter="refused"]').click()
+    wait.until(lambda d: cards() and count()[0] < count()[1])
+    check("the refused filter shows the device whose payload was refused (%d series: %s)" % (count()[0], " ".join(cards())[:90]),
+          all('device="meter-03"' in s and 'site="site-4"' in s for s in cards()))
     driver.find_element(By.CSS_SELECTOR, '#filters button[data-filter=""]').click()
     wait.until(lambda d: count()[0] == count()[1] and cards())
 

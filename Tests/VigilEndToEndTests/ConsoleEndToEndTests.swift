@@ -141,7 +141,8 @@ extension ConsoleEndToEndTests {
         let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/console_fleet_check.py").path
         let directory = try TemporaryDirectory("fleet-browser")
         let browser = try ManagedProcess("/usr/bin/python3", [script, gateway.baseURL + "/", "operator", LiveGateway.password, shots,
-                                                              "6", "1200"], directory: directory, name: "fleet-browser")
+                                                              "6", "1200", try TestEnvironment.tool("mosquitto_pub", package: "mosquitto-clients"),
+                                                              "\(broker.port)"], directory: directory, name: "fleet-browser")
         defer { browser.stop() }
         let status = try await browser.finish(timeout: .seconds(180))
         print(browser.stdout)

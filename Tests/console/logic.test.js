@@ -191,3 +191,35 @@ test("tick labels: time of day, seconds for short steps, the date for daily step
   assert.match(logic.timeLabel(t, 15_000, "en-GB"), /^16:05:07$/);
   assert.match(logic.timeLabel(t, 86_400_000, "en-GB"), /^30\/11$/);
 });
+
+test("zoom: a drag selects the time under it; a click selects nothing; steps give about 300 points", () => {
+  const plot = { start: 0, end: 1_000_000, width: 1100, pad: { left: 50, right: 50 } };
+  assert.deepEqual(logic.zoomWindow(300, 550, plot), { start: 250_000, end: 500_000 });
+  assert.deepEqual(logic.zoomWindow(550, 300, plot), { start: 250_000, end: 500_000 }, "dragged leftwards");
+  assert.deepEqual(logic.zoomWindow(0, 2000, plot), { start: 0, end: 1_000_000 }, "clamped to the plot");
+  assert.equal(logic.zoomWindow(300, 303, plot), null);
+  assert.equal(logic.stepFor(3_600_000), 15);
+  assert.equal(logic.stepFor(60_000), 1);
+  assert.equal(logic.stepFor(7 * 86_400_000), 3600);
+});
+
+test("series views: series, range and zoom round-trip through the URL fragment", () => {
+  const series = 'temperature{device="boiler-2",site="a?b&c"}';
+  const view = { series, range: "24h", zoom: { start: 1_796_000_000_000, end: 1_796_000_600_000 } };
+  const hash = logic.formatSeriesView(view);
+  assert.ok(!hash.slice(8).split("?")[0].includes("?"), "the series is encoded");
+  assert.deepEqual(logic.parseSeriesView(hash), view);
+  assert.deepEqual(logic.parseSeriesView("#series/" + encodeURIComponent(series)), { series, range: "", zoom: null });
+  assert.deepEqual(logic.parseSeriesView(logic.formatSeriesView({ series, range: "1h", zoom: null })), { series, range: "1h", zoom: null });
+  assert.equal(logic.parseSeriesView("#overview"), null);
+});
+
+test("refused recently: a reject's topic names the series' place by its levels", () => {
+  const levels = ["site", "device"];
+  assert.ok(logic.refusedAt(fleet[1], levels, "sensors/north/boiler-2/temperature"));
+  assert.ok(!logic.refusedAt(fleet[0], levels, "sensors/north/boiler-2/temperature"), "boiler-10 is not boiler-2");
+  assert.ok(!logic.refusedAt(fleet[1], levels, "sensors/south/boiler-2/temperature"));
+  assert.ok(!logic.refusedAt(fleet[4], levels, "sensors/north/boiler-2/temperature"), "a series without the labels is nowhere");
+  assert.ok(logic.refusedAt({ labels: { device: "pump-1" } }, levels, "plant/pump-1"), "the labels it has");
+  assert.ok(!logic.refusedAt(fleet[1], levels, undefined));
+});

@@ -2,7 +2,8 @@
 const $ = (selector) => document.querySelector(selector);
 const STALE_MS = 60_000, DEAD_MS = 300_000, STABLE_MS = 10_000;
 const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, valueTicks, timeTicks, timeLabel,
-        buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath } = VigilLogic;
+        zoomWindow, stepFor, parseSeriesView, formatSeriesView,
+        buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt } = VigilLogic;
 
 const live = {
   socket: null, stream: null, newStream: null, sequence: createSequence(), attempt: 0, retry: null, stable: null,
@@ -147,6 +148,7 @@ setInterval(() => {
   for (const entry of fleet.rendered.values()) paintAge(entry, now);
   // Staleness moves with the clock: the stale filter's list is worked out again every second.
   if (fleet.view.filter === "stale") fleet.listDirty = true;
+  if (fleet.view.filter === "refused" && now - fleet.refusedAt > 10_000) loadRefused();
   if (fleet.listDirty || fleet.treeDirty) refreshFleet();
 }, 1000);
 
@@ -226,7 +228,7 @@ function apply(reading) {
     if (!live.frame) live.frame = requestAnimationFrame(paintCards);
   }
   if (entry.panel && reading.v !== null) devicePoint(entry, reading);
-  if (chart.series === reading.series && reading.v !== null && chart.loaded) {
+  if (chart.series === reading.series && reading.v !== null && chart.loaded && !chart.zoom) {
     chart.points.push([reading.t, reading.v]);
     const oldest = Date.now() - chart.rangeMs;
     while (chart.points.length && chart.points[0][0] < oldest) chart.points.shift();
@@ -238,11 +240,12 @@ function apply(reading) {
 const RANGES = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
 // About 200-300 points per range; from a 1 m step on, the query API reads the rollups.
 const STEPS = { "15m": 5, "1h": 15, "24h": 300, "7d": 1800 };
-const chart = { series: null, range: "1h", rangeMs: 3_600_000, points: [], loaded: false, frame: 0, request: 0 };
+const chart = { series: null, range: "1h", rangeMs: 3_600_000, points: [], band: [], zoom: null, loaded: false, frame: 0, request: 0 };
 
 function route() {
   const hash = location.hash;
-  const series = hash.startsWith("#series/") ? decodeURIComponent(hash.slice(8)) : null;
+  const seriesView = parseSeriesView(hash);
+  const series = seriesView ? seriesView.series : null;
   const rejects = hash === "#rejects", alerts = hash === "#alerts";
   const overview = series === null && !rejects && !alerts;
   $("#overview").hidden = !overview;
@@ -250,7 +253,7 @@ function route() {
   $("#series").hidden = series === null;
   $("#rejects").hidden = !rejects;
   $("#alerts").hidden = !alerts;
-  if (series !== null) openSeries(series);
+  if (series !== null) openSeries(seriesView);
   else chart.series = null;
   if (rejects) loadRejects();
   if (alerts) loadAlerts();
@@ -415,38 +418,83 @@ async function loadRejects() {
 $("#rejects-refresh").addEventListener("click", loadRejects);
 window.addEventListener("hashchange", () => { if (live.wanted) route(); });
 
-function openSeries(series) {
+function openSeries({ series, range, zoom }) {
   chart.series = series;
+  chart.zoom = zoom;
+  if (RANGES[range]) chart.range = range;
   const known = live.series.get(series);
   chart.unit = (known && known.reading.unit) || "";
   $("#series-title").textContent = series;
   loadRange(chart.range);
 }
 
-document.querySelectorAll(".ranges button").forEach((button) => {
-  button.addEventListener("click", () => loadRange(button.dataset.range));
+// The series view's state is its URL: a range button or a zoom replaces it (Back undoes a zoom).
+function setSeriesView(change, { push = false } = {}) {
+  const hash = formatSeriesView({ series: chart.series, range: chart.range, zoom: chart.zoom, ...change });
+  if (push) location.hash = hash; else { history.replaceState(null, "", hash); route(); }
+}
+$("#chart-reset").addEventListener("click", () => setSeriesView({ zoom: null }, { push: true }));
+
+// Drag across the chart to zoom into that time; the selection shows while dragging.
+(() => {
+  const canvas = $("#chart");
+  canvas.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || !chart.loaded) return;
+    canvas.setPointerCapture(event.pointerId);
+    canvas.selection = { x1: event.offsetX, x2: event.offsetX };
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!canvas.selection) return;
+    canvas.selection.x2 = event.offsetX;
+    replot(canvas);
+  });
+  canvas.addEventListener("pointerup", () => {
+    const selection = canvas.selection;
+    canvas.selection = null;
+    if (!selection || !canvas.plotted) return;
+    const { start, end } = canvas.plotted.options;
+    const picked = zoomWindow(selection.x1, selection.x2, { start, end, width: canvas.clientWidth, pad: PLOT_PAD });
+    if (picked) setSeriesView({ zoom: picked }, { push: true }); else replot(canvas);
+  });
+})();
+
+document.querySelectorAll(".ranges button[data-range]").forEach((button) => {
+  button.addEventListener("click", () => { chart.range = button.dataset.range; setSeriesView({ range: button.dataset.range, zoom: null }); });
 });
 
 async function loadRange(range) {
-  chart.range = range; chart.rangeMs = RANGES[range]; chart.loaded = false; chart.points = [];
-  document.querySelectorAll(".ranges button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.range === range)));
+  chart.range = range; chart.rangeMs = RANGES[range]; chart.loaded = false; chart.points = []; chart.band = [];
+  document.querySelectorAll(".ranges button[data-range]").forEach((b) => b.setAttribute("aria-pressed", String(!chart.zoom && b.dataset.range === range)));
+  $("#chart-reset").hidden = !chart.zoom;
   const request = ++chart.request;
-  // The grid ends at the next step boundary, so the last window holds the newest readings.
-  const step = STEPS[range];
-  const end = Math.ceil(Date.now() / 1000 / step) * step;
+  // Zoomed: the window chosen, with a step for about 300 points (from one minute on, the query
+  // API reads the rollups). Otherwise the range up to now, the grid ending at the next step
+  // boundary so that the last window holds the newest readings.
+  const step = chart.zoom ? stepFor(chart.zoom.end - chart.zoom.start) : STEPS[range];
+  const end = chart.zoom ? Math.ceil(chart.zoom.end / 1000 / step) * step : Math.ceil(Date.now() / 1000 / step) * step;
+  const start = chart.zoom ? Math.floor(chart.zoom.start / 1000 / step) * step : end - chart.rangeMs / 1000;
   // agg=avg: Vigil's step aggregation (one average per step, from the rollups on long ranges)
-  // rather than PromQL's newest-sample-per-step.
-  const query = new URLSearchParams({ query: chart.series, start: String(end - chart.rangeMs / 1000), end: String(end), step: `${step}s`, agg: "avg" });
-  const response = await fetch(`/api/v1/query_range?${query}`, { credentials: "same-origin" });
+  // rather than PromQL's newest-sample-per-step. From a one-minute step the min and max of each
+  // step come too, drawn as a band around the average: a spike averaged away still shows.
+  const fetchAgg = (agg) => fetch(`/api/v1/query_range?${new URLSearchParams({ query: chart.series, start: String(start), end: String(end), step: `${step}s`, agg })}`,
+                                  { credentials: "same-origin" });
+  const responses = await Promise.all(step >= 60 ? ["avg", "min", "max"].map(fetchAgg) : [fetchAgg("avg")]);
   if (request !== chart.request) return;  // a newer range was picked meanwhile
-  if (response.status === 401) { showLogin(); return; }
-  const body = await response.json();
-  const result = (body.data && body.data.result && body.data.result[0]) || { values: [] };
-  chart.points = result.values.map(([t, v]) => [Math.round(t * 1000), Number(v)]).filter(([, v]) => Number.isFinite(v));
+  if (responses.some((r) => r.status === 401)) { showLogin(); return; }
+  const bodies = await Promise.all(responses.map((r) => r.json()));
+  const values = (body) => ((body.data && body.data.result && body.data.result[0]) || { values: [] }).values
+    .map(([t, v]) => [Math.round(t * 1000), Number(v)]).filter(([, v]) => Number.isFinite(v));
+  chart.points = values(bodies[0]);
+  if (bodies.length === 3) {
+    const max = new Map(values(bodies[2]));
+    chart.band = values(bodies[1]).filter(([t]) => max.has(t)).map(([t, low]) => [t, low, max.get(t)]);
+  }
   chart.loaded = true;
-  $("#series-info").textContent = body.status === "success"
-    ? `${chart.points.length} points loaded over ${range} (1 m rollups from a 1 m step, 1 h from 1 h), live points appended`
-    : `query failed: ${body.error}`;
+  const span = chart.zoom ? `${new Date(chart.zoom.start).toLocaleString()} – ${new Date(chart.zoom.end).toLocaleString()}` : range;
+  $("#series-info").textContent = bodies[0].status === "success"
+    ? `${chart.points.length} points over ${span} at ${step} s steps${chart.band.length ? ", with each step's min and max" : ""}` +
+      (chart.zoom ? " (zoomed: live points paused)" : ", live points appended")
+    : `query failed: ${bodies[0].error}`;
   drawSoon();
 }
 
@@ -457,10 +505,10 @@ function draw() {
   const canvas = $("#chart");
   if (canvas.offsetParent === null) return;
   canvas.dataset.points = String(chart.points.length);
-  const end = Date.now();
+  const end = chart.zoom ? chart.zoom.end : Date.now(), start = chart.zoom ? chart.zoom.start : end - chart.rangeMs;
+  const step = chart.zoom ? stepFor(chart.zoom.end - chart.zoom.start) : STEPS[chart.range];
   // A gap of more than three steps (the gateway or the device was down) breaks the line.
-  plot(canvas, chart.points, { start: end - chart.rangeMs, end, unit: chart.unit,
-                               gapMs: Math.max(3 * STEPS[chart.range] * 1000, 10_000) });
+  plot(canvas, chart.points, { start, end, unit: chart.unit, band: chart.band, gapMs: Math.max(3 * step * 1000, 10_000) });
 }
 
 // One series on a canvas: value ticks with the unit on the left, local-time ticks below, one
@@ -485,8 +533,10 @@ function plot(canvas, points, options) {
   g.font = "11px system-ui, sans-serif";
   g.fillStyle = muted;
   if (!points.length) { g.fillText("no data in this range", 12, 20); return; }
-  const { low, high } = valueRange(points);
-  const pad = { left: 58, right: 10, top: 8, bottom: 20 };
+  const pad = PLOT_PAD;
+  const band = options.band || [];
+  let [low, high] = [valueRange(points).low, valueRange(points).high];
+  for (const [, bl, bh] of band) { if (bl < low) low = bl; if (bh > high) high = bh; }
   const { x, y } = scales({ start, end, low, high, width, height, pad });
   g.strokeStyle = line; g.lineWidth = 1;
   g.textAlign = "right"; g.textBaseline = "middle";
@@ -502,6 +552,18 @@ function plot(canvas, points, options) {
     g.beginPath(); g.moveTo(px, pad.top); g.lineTo(px, height - pad.bottom); g.stroke();
     const text = timeLabel(t, step), half = g.measureText(text).width / 2;
     if (px - half >= pad.left - 8 && px + half <= width - 1) g.fillText(text, px, height - 5);  // no label cut at the edge
+  }
+  if (band.length) {
+    // Each step's min–max as a band behind the line.
+    g.fillStyle = style.getPropertyValue("--accent"); g.globalAlpha = 0.18;
+    for (const [t, bl, bh] of band) g.fillRect(Math.round(x(t)) - 1, y(bh), 2, Math.max(1, y(bl) - y(bh)));
+    g.globalAlpha = 1;
+  }
+  if (canvas.selection) {
+    const a = Math.min(canvas.selection.x1, canvas.selection.x2), b = Math.max(canvas.selection.x1, canvas.selection.x2);
+    g.fillStyle = style.getPropertyValue("--accent"); g.globalAlpha = 0.15;
+    g.fillRect(a, pad.top, b - a, height - pad.top - pad.bottom);
+    g.globalAlpha = 1;
   }
   g.strokeStyle = style.getPropertyValue("--accent");
   g.lineWidth = 1.5;
@@ -536,6 +598,8 @@ function plot(canvas, points, options) {
   canvas.dataset.crosshair = label;
 }
 
+const PLOT_PAD = { left: 58, right: 10, top: 8, bottom: 20 };
+
 function replot(canvas) {
   if (canvas.replotFrame) return;
   canvas.replotFrame = requestAnimationFrame(() => {
@@ -552,7 +616,7 @@ const SPARK_POINTS = 60, CARD_MIN_WIDTH = 176, ROW_GAP = 10, TREE_ENTRIES_SHOWN 
 const fleet = {
   levels: ["site", "device"], view: parseView(""), entries: [], tree: null, match: () => true,
   listDirty: true, treeDirty: true, refresh: 0, columns: 1, rowHeight: 110, window: { first: 0, last: -1 },
-  rendered: new Map(), sourcesToggled: false,
+  rendered: new Map(), sourcesToggled: false, refusedTopics: [], refusedAt: 0,
   // Every series in tree order, sorted again only when new series arrived: a keystroke filters
   // it and keeps the order.
   sorted: [], sortedCount: -1,
@@ -564,6 +628,7 @@ function openOverview(view) {
   if ($("#search").value !== view.q) $("#search").value = view.q;
   fleet.match = compileQuery(view.q);
   document.querySelectorAll("#filters button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.filter === view.filter)));
+  if (view.filter === "refused" && Date.now() - fleet.refusedAt > 2000) loadRefused();
   if (changed) {
     fleet.listDirty = true; fleet.treeDirty = true; $("#grid-viewport").scrollTop = 0;
     // Cards leave out the labels of the place in the tree: they are made again for the new one.
@@ -588,6 +653,19 @@ document.querySelectorAll("#filters button").forEach((button) => {
 });
 $("#sources-box").addEventListener("toggle", (event) => { if (event.isTrusted !== false) fleet.sourcesToggled = true; });
 
+// "Refused recently": the topics of the payloads refused in the last 10 minutes (the last 100
+// rejects the gateway keeps), read when the filter is chosen and every 10 s while it is.
+const REFUSED_RECENTLY_MS = 600_000;
+async function loadRefused() {
+  fleet.refusedAt = Date.now();
+  const response = await fetch("/api/v1/ingest/rejects", { credentials: "same-origin" }).catch(() => null);
+  if (!response || !response.ok) return;
+  const body = await response.json();
+  const since = Date.now() - REFUSED_RECENTLY_MS;
+  fleet.refusedTopics = [...new Set((body.data || []).filter((r) => r.time * 1000 >= since && r.topic).map((r) => r.topic))];
+  if (fleet.view.filter === "refused") { fleet.listDirty = true; refreshFleet(); }
+}
+
 function alertingSeries() {
   const set = new Set();
   for (const alert of alertsView.list) if (alert.state === "firing" || alert.state === "pending") set.add(alert.series);
@@ -601,6 +679,7 @@ function refreshFleet() {
   if ($("#overview").hidden) return;
   const now = Date.now(), view = fleet.view, levels = fleet.levels;
   const alerting = view.filter === "alerting" ? alertingSeries() : null;
+  const refused = view.filter === "refused" ? fleet.refusedTopics : null;
   if (fleet.sortedCount !== live.series.size) {
     fleet.sorted = [...live.series.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     fleet.sortedCount = live.series.size;
@@ -610,6 +689,7 @@ function refreshFleet() {
     if (!fleet.match(entry.text)) continue;
     if (view.filter === "stale" && now - entry.reading.t <= STALE_MS) continue;
     if (alerting && !alerting.has(entry.reading.series)) continue;
+    if (refused && !refused.some((topic) => refusedAt(entry.reading, levels, topic))) continue;
     matching.push(entry);
   }
   if (fleet.treeDirty || fleet.listDirty) { fleet.tree = buildTree(matching.map((e) => e.reading), levels, true); paintTree(); }

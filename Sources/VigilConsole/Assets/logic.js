@@ -115,6 +115,41 @@ const VigilLogic = (() => {
                                                       : { hour: "2-digit", minute: "2-digit" });
   }
 
+  // ---- zoom -----------------------------------------------------------------------------------
+
+  // The time window a drag from pixel x1 to x2 selects on a plot of [start, end] ms; null for a
+  // drag under 5 px (a click).
+  function zoomWindow(x1, x2, { start, end, width, pad }) {
+    const left = Math.max(pad.left, Math.min(x1, x2)), right = Math.min(width - pad.right, Math.max(x1, x2));
+    if (right - left < 5) return null;
+    const t = (px) => Math.round(start + (px - pad.left) / (width - pad.left - pad.right) * (end - start));
+    return { start: t(left), end: t(right) };
+  }
+
+  // A query step for a span: about 300 points, at a round number of seconds.
+  const STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400];
+  function stepFor(spanMs, points = 300) {
+    return STEPS_S.find((s) => spanMs / 1000 / s <= points) || STEPS_S[STEPS_S.length - 1];
+  }
+
+  // The series view's URL: `#series/<series>?range=1h` or, zoomed, `…&from=<ms>&to=<ms>`.
+  function parseSeriesView(hash) {
+    const text = String(hash || "");
+    if (!text.startsWith("#series/")) return null;
+    const [encoded, query = ""] = text.slice(8).split("?", 2);
+    const params = new URLSearchParams(query);
+    const from = Number(params.get("from")), to = Number(params.get("to"));
+    return { series: decodeURIComponent(encoded), range: params.get("range") || "",
+             zoom: Number.isFinite(from) && Number.isFinite(to) && to > from && params.has("from") ? { start: from, end: to } : null };
+  }
+  function formatSeriesView({ series, range, zoom }) {
+    const params = new URLSearchParams();
+    if (range) params.set("range", range);
+    if (zoom) { params.set("from", String(Math.round(zoom.start))); params.set("to", String(Math.round(zoom.end))); }
+    const query = params.toString();
+    return "#series/" + encodeURIComponent(series) + (query ? "?" + query : "");
+  }
+
   // ---- the fleet: tree, search, filters, the view in the URL --------------------------------
 
   const NO_LABEL = "(none)";
@@ -186,7 +221,7 @@ const VigilLogic = (() => {
 
   // The overview's state as a URL fragment and back: `#overview?site=a&device=b&q=temp&filter=stale`.
   // Unknown keys and filters are dropped; the order of keys is fixed so a view has one URL.
-  const FILTERS = ["stale", "alerting"];
+  const FILTERS = ["stale", "alerting", "refused"];
   function parseView(hash) {
     const text = String(hash || "").replace(/^#/, "");
     const [page, query = ""] = text.split("?", 2);
@@ -205,6 +240,16 @@ const VigilLogic = (() => {
     return "#" + (view.page || "overview") + (query ? "?" + query : "");
   }
 
+  // Whether a refused message (its topic, from /api/v1/ingest/rejects) was about this series'
+  // place: every tree label the series has is a level of the topic (`sensors/site-2/boiler-02/…`
+  // for site-2, boiler-02). Rejects carry no labels (the message made no reading), so this is how
+  // the "refused recently" filter finds devices whose payloads are being refused.
+  function refusedAt(series, levels, topic) {
+    const parts = new Set(String(topic || "").split("/"));
+    const values = levels.map((level) => series.labels && series.labels[level]).filter(Boolean);
+    return values.length > 0 && values.every((value) => parts.has(value));
+  }
+
   // Whether a series is under the tree node at `path` (values of `levels`, outermost first).
   function underPath(series, levels, path) {
     for (let i = 0; i < path.length && i < levels.length; i++) {
@@ -214,7 +259,7 @@ const VigilLogic = (() => {
   }
 
   return { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-           valueTicks, timeTicks, timeLabel, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, NO_LABEL, FILTERS };
+           valueTicks, timeTicks, timeLabel, zoomWindow, stepFor, parseSeriesView, formatSeriesView, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt, NO_LABEL, FILTERS };
 })();
 
 if (typeof module !== "undefined") module.exports = VigilLogic;
