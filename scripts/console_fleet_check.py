@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -165,6 +166,26 @@ try:
     time.sleep(0.3)
     check("scrolled to the end of %d px, the DOM holds %d nodes" % (last, dom_nodes()), dom_nodes() <= 3000 and len(cards()) > 0)
     driver.save_screenshot(os.path.join(shots, "fleet-end.png"))
+
+    # A series' link opened directly, then another compared on its chart, found by search.
+    first = 'temperature{device="boiler-02",site="site-2"}'
+    driver.get(url + "#series/" + quote(first, safe=""))
+    drawn = lambda d: int(d.find_element(By.ID, "chart").get_attribute("data-series") or "0")
+    wait.until(lambda d: d.find_element(By.ID, "series").is_displayed() and drawn(d) >= 1)
+    box = driver.find_element(By.ID, "compare-input")
+    box.send_keys("temperature boiler-03 site=site-2")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#compare-suggest li"))
+    box.send_keys("\n")
+    wait.until(lambda d: "with=" in d.current_url and drawn(d) == 2)
+    legend = js("return [...document.querySelectorAll('#compare-legend li')].map(li => li.textContent)")
+    check("a second series is compared on the chart: " + " | ".join(legend)[:110],
+          len(legend) == 2 and 'device="boiler-03"' in legend[1])
+    driver.save_screenshot(os.path.join(shots, "fleet-compare.png"))
+    driver.find_element(By.CSS_SELECTOR, "#compare-legend li button").click()
+    wait.until(lambda d: "with=" not in d.current_url and drawn(d) == 1)
+    check("and taken off again", js("return document.querySelectorAll('#compare-legend li').length") == 0)
+    driver.get(url + "#overview")
+    wait.until(lambda d: cards())
 
     driver.set_window_size(390, 844)
     time.sleep(0.5)

@@ -205,12 +205,16 @@ test("zoom: a drag selects the time under it; a click selects nothing; steps giv
 
 test("series views: series, range and zoom round-trip through the URL fragment", () => {
   const series = 'temperature{device="boiler-2",site="a?b&c"}';
-  const view = { series, range: "24h", zoom: { start: 1_796_000_000_000, end: 1_796_000_600_000 } };
+  const view = { series, range: "24h", zoom: { start: 1_796_000_000_000, end: 1_796_000_600_000 }, compare: ['temperature{device="boiler-3"}'] };
   const hash = logic.formatSeriesView(view);
   assert.ok(!hash.slice(8).split("?")[0].includes("?"), "the series is encoded");
   assert.deepEqual(logic.parseSeriesView(hash), view);
-  assert.deepEqual(logic.parseSeriesView("#series/" + encodeURIComponent(series)), { series, range: "", zoom: null });
-  assert.deepEqual(logic.parseSeriesView(logic.formatSeriesView({ series, range: "1h", zoom: null })), { series, range: "1h", zoom: null });
+  assert.deepEqual(logic.parseSeriesView("#series/" + encodeURIComponent(series)), { series, range: "", zoom: null, compare: [] });
+  assert.deepEqual(logic.parseSeriesView(logic.formatSeriesView({ series, range: "1h", zoom: null })), { series, range: "1h", zoom: null, compare: [] });
+  // Compared series: no repeats, not the series itself, at most MAX_COMPARED.
+  const many = ["a", "a", series, "b", "c", "d", "e", "f", "g"];
+  assert.deepEqual(logic.parseSeriesView(logic.formatSeriesView({ series, range: "", zoom: null, compare: many })).compare,
+                   ["a", "b", "c", "d", "e"]);
   assert.equal(logic.parseSeriesView("#overview"), null);
 });
 

@@ -2,7 +2,7 @@
 const $ = (selector) => document.querySelector(selector);
 const STALE_MS = 60_000, DEAD_MS = 300_000, STABLE_MS = 10_000;
 const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, valueTicks, timeTicks, timeLabel,
-        zoomWindow, stepFor, parseSeriesView, formatSeriesView,
+        zoomWindow, stepFor, parseSeriesView, formatSeriesView, MAX_COMPARED,
         buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt } = VigilLogic;
 
 const live = {
@@ -228,6 +228,13 @@ function apply(reading) {
     if (!live.frame) live.frame = requestAnimationFrame(paintCards);
   }
   if (entry.panel && reading.v !== null) devicePoint(entry, reading);
+  const other = chart.loaded && !chart.zoom && reading.v !== null ? chart.others.find((o) => o.series === reading.series) : null;
+  if (other) {
+    other.points.push([reading.t, reading.v]);
+    const oldest = Date.now() - chart.rangeMs;
+    while (other.points.length && other.points[0][0] < oldest) other.points.shift();
+    drawSoon();
+  }
   if (chart.series === reading.series && reading.v !== null && chart.loaded && !chart.zoom) {
     chart.points.push([reading.t, reading.v]);
     const oldest = Date.now() - chart.rangeMs;
@@ -240,7 +247,10 @@ function apply(reading) {
 const RANGES = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
 // About 200-300 points per range; from a 1 m step on, the query API reads the rollups.
 const STEPS = { "15m": 5, "1h": 15, "24h": 300, "7d": 1800 };
-const chart = { series: null, range: "1h", rangeMs: 3_600_000, points: [], band: [], zoom: null, loaded: false, frame: 0, request: 0 };
+const chart = { series: null, range: "1h", rangeMs: 3_600_000, points: [], band: [], zoom: null, loaded: false, frame: 0, request: 0,
+                compare: [], others: [] };
+// Colours of compared series, after the accent of the first (distinct in light and dark).
+const COMPARE_COLOURS = ["#e65100", "#2e7d32", "#8e24aa", "#00838f", "#c2185b"];
 
 function route() {
   const hash = location.hash;
@@ -418,9 +428,11 @@ async function loadRejects() {
 $("#rejects-refresh").addEventListener("click", loadRejects);
 window.addEventListener("hashchange", () => { if (live.wanted) route(); });
 
-function openSeries({ series, range, zoom }) {
+function openSeries({ series, range, zoom, compare }) {
   chart.series = series;
   chart.zoom = zoom;
+  chart.compare = compare || [];
+  paintLegend();
   if (RANGES[range]) chart.range = range;
   const known = live.series.get(series);
   chart.unit = (known && known.reading.unit) || "";
@@ -430,10 +442,60 @@ function openSeries({ series, range, zoom }) {
 
 // The series view's state is its URL: a range button or a zoom replaces it (Back undoes a zoom).
 function setSeriesView(change, { push = false } = {}) {
-  const hash = formatSeriesView({ series: chart.series, range: chart.range, zoom: chart.zoom, ...change });
+  const hash = formatSeriesView({ series: chart.series, range: chart.range, zoom: chart.zoom, compare: chart.compare, ...change });
   if (push) location.hash = hash; else { history.replaceState(null, "", hash); route(); }
 }
 $("#chart-reset").addEventListener("click", () => setSeriesView({ zoom: null }, { push: true }));
+
+// ---- compare: other series on the same chart ------------------------------------------------
+// The legend lists the series on the chart (the first in the accent colour); the search box
+// suggests other series as you type (the same matching as the overview's search).
+function paintLegend() {
+  const chip = (series, colour, removable) => {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span"); swatch.className = "swatch"; swatch.style.background = colour;
+    const name = document.createElement("span"); name.textContent = series;
+    item.append(swatch, name);
+    if (removable) {
+      const remove = button("✕", () => setSeriesView({ compare: chart.compare.filter((s) => s !== series) }, { push: true }));
+      remove.setAttribute("aria-label", `stop comparing ${series}`);
+      item.append(remove);
+    }
+    return item;
+  };
+  const accent = getComputedStyle(document.documentElement).getPropertyValue("--accent");
+  $("#compare-legend").replaceChildren(...(chart.compare.length ? [chip(chart.series, accent, false)] : []),
+                                       ...chart.compare.map((s, i) => chip(s, COMPARE_COLOURS[i % COMPARE_COLOURS.length], true)));
+  $("#compare-input").hidden = chart.compare.length >= MAX_COMPARED;
+}
+
+$("#compare-input").addEventListener("input", () => {
+  const match = compileQuery($("#compare-input").value);
+  const list = $("#compare-suggest");
+  const taken = new Set([chart.series, ...chart.compare]);
+  const hits = [];
+  if ($("#compare-input").value.trim()) {
+    for (const entry of fleet.sorted.length ? fleet.sorted : live.series.values()) {
+      if (!taken.has(entry.reading.series) && match(entry.text)) hits.push(entry.reading.series);
+      if (hits.length >= 12) break;
+    }
+  }
+  list.replaceChildren(...hits.map((series) => {
+    const item = document.createElement("li");
+    item.setAttribute("role", "option");
+    item.textContent = series;
+    item.addEventListener("click", () => {
+      $("#compare-input").value = ""; list.hidden = true;
+      setSeriesView({ compare: [...chart.compare, series] }, { push: true });
+    });
+    return item;
+  }));
+  list.hidden = hits.length === 0;
+});
+$("#compare-input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") { const first = $("#compare-suggest li"); if (first) first.click(); }
+  if (event.key === "Escape") $("#compare-suggest").hidden = true;
+});
 
 // Drag across the chart to zoom into that time; the selection shows while dragging.
 (() => {
@@ -479,12 +541,17 @@ async function loadRange(range) {
   const fetchAgg = (agg) => fetch(`/api/v1/query_range?${new URLSearchParams({ query: chart.series, start: String(start), end: String(end), step: `${step}s`, agg })}`,
                                   { credentials: "same-origin" });
   const responses = await Promise.all(step >= 60 ? ["avg", "min", "max"].map(fetchAgg) : [fetchAgg("avg")]);
+  // Compared series: their averages only.
+  const compared = await Promise.all(chart.compare.map((other) =>
+    fetch(`/api/v1/query_range?${new URLSearchParams({ query: other, start: String(start), end: String(end), step: `${step}s`, agg: "avg" })}`,
+          { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : { data: null })).catch(() => ({ data: null }))));
   if (request !== chart.request) return;  // a newer range was picked meanwhile
   if (responses.some((r) => r.status === 401)) { showLogin(); return; }
   const bodies = await Promise.all(responses.map((r) => r.json()));
   const values = (body) => ((body.data && body.data.result && body.data.result[0]) || { values: [] }).values
     .map(([t, v]) => [Math.round(t * 1000), Number(v)]).filter(([, v]) => Number.isFinite(v));
   chart.points = values(bodies[0]);
+  chart.others = chart.compare.map((other, i) => ({ series: other, points: values(compared[i]), colour: COMPARE_COLOURS[i % COMPARE_COLOURS.length] }));
   if (bodies.length === 3) {
     const max = new Map(values(bodies[2]));
     chart.band = values(bodies[1]).filter(([t]) => max.has(t)).map(([t, low]) => [t, low, max.get(t)]);
@@ -508,7 +575,8 @@ function draw() {
   const end = chart.zoom ? chart.zoom.end : Date.now(), start = chart.zoom ? chart.zoom.start : end - chart.rangeMs;
   const step = chart.zoom ? stepFor(chart.zoom.end - chart.zoom.start) : STEPS[chart.range];
   // A gap of more than three steps (the gateway or the device was down) breaks the line.
-  plot(canvas, chart.points, { start, end, unit: chart.unit, band: chart.band, gapMs: Math.max(3 * step * 1000, 10_000) });
+  plot(canvas, chart.points, { start, end, unit: chart.unit, band: chart.band, others: chart.others, gapMs: Math.max(3 * step * 1000, 10_000) });
+  canvas.dataset.series = String(1 + chart.others.filter((o) => o.points.length).length);
 }
 
 // One series on a canvas: value ticks with the unit on the left, local-time ticks below, one
@@ -537,6 +605,11 @@ function plot(canvas, points, options) {
   const band = options.band || [];
   let [low, high] = [valueRange(points).low, valueRange(points).high];
   for (const [, bl, bh] of band) { if (bl < low) low = bl; if (bh > high) high = bh; }
+  const others = options.others || [];
+  for (const other of others) {
+    const range = valueRange(other.points);
+    if (range) { low = Math.min(low, range.low); high = Math.max(high, range.high); }
+  }
   const { x, y } = scales({ start, end, low, high, width, height, pad });
   g.strokeStyle = line; g.lineWidth = 1;
   g.textAlign = "right"; g.textBaseline = "middle";
@@ -575,6 +648,18 @@ function plot(canvas, points, options) {
     });
   }
   g.stroke();
+  // Compared series, each in its colour, after the first.
+  for (const other of others) {
+    g.strokeStyle = other.colour; g.lineWidth = 1.5;
+    g.beginPath();
+    for (const stroke of columns(other.points, x, gapMs)) {
+      stroke.forEach((column, i) => {
+        if (i === 0) g.moveTo(column.x, y(column.high)); else g.lineTo(column.x, y(column.high));
+        if (column.low !== column.high) g.lineTo(column.x, y(column.low));
+      });
+    }
+    g.stroke();
+  }
   // The crosshair: the reading nearest the pointer in time.
   if (canvas.pointerX == null || canvas.pointerX < pad.left) return;
   const t = start + (canvas.pointerX - pad.left) / (width - pad.left - pad.right) * (end - start);

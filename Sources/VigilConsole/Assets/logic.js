@@ -126,26 +126,33 @@ const VigilLogic = (() => {
     return { start: t(left), end: t(right) };
   }
 
+  // Series compared on one chart at most (beyond a handful, lines are no longer told apart).
+  const MAX_COMPARED = 5;
+
   // A query step for a span: about 300 points, at a round number of seconds.
   const STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400];
   function stepFor(spanMs, points = 300) {
     return STEPS_S.find((s) => spanMs / 1000 / s <= points) || STEPS_S[STEPS_S.length - 1];
   }
 
-  // The series view's URL: `#series/<series>?range=1h` or, zoomed, `…&from=<ms>&to=<ms>`.
+  // The series view's URL: `#series/<series>?range=1h`, zoomed `…&from=<ms>&to=<ms>`, and each
+  // series compared on the same chart as `&with=<series>`.
   function parseSeriesView(hash) {
     const text = String(hash || "");
     if (!text.startsWith("#series/")) return null;
     const [encoded, query = ""] = text.slice(8).split("?", 2);
     const params = new URLSearchParams(query);
     const from = Number(params.get("from")), to = Number(params.get("to"));
-    return { series: decodeURIComponent(encoded), range: params.get("range") || "",
-             zoom: Number.isFinite(from) && Number.isFinite(to) && to > from && params.has("from") ? { start: from, end: to } : null };
+    const series = decodeURIComponent(encoded);
+    return { series, range: params.get("range") || "",
+             zoom: Number.isFinite(from) && Number.isFinite(to) && to > from && params.has("from") ? { start: from, end: to } : null,
+             compare: [...new Set(params.getAll("with"))].filter((other) => other && other !== series).slice(0, MAX_COMPARED) };
   }
-  function formatSeriesView({ series, range, zoom }) {
+  function formatSeriesView({ series, range, zoom, compare = [] }) {
     const params = new URLSearchParams();
     if (range) params.set("range", range);
     if (zoom) { params.set("from", String(Math.round(zoom.start))); params.set("to", String(Math.round(zoom.end))); }
+    for (const other of compare) params.append("with", other);
     const query = params.toString();
     return "#series/" + encodeURIComponent(series) + (query ? "?" + query : "");
   }
@@ -259,7 +266,7 @@ const VigilLogic = (() => {
   }
 
   return { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-           valueTicks, timeTicks, timeLabel, zoomWindow, stepFor, parseSeriesView, formatSeriesView, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt, NO_LABEL, FILTERS };
+           valueTicks, timeTicks, timeLabel, zoomWindow, stepFor, parseSeriesView, formatSeriesView, MAX_COMPARED, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt, NO_LABEL, FILTERS };
 })();
 
 if (typeof module !== "undefined") module.exports = VigilLogic;
