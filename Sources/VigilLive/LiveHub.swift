@@ -18,6 +18,8 @@ package final class LiveHub: Service, Sendable {
     package let board: SourceStatusBoard
     package let subscription: ReadingSubscription
     package let logger: Logger
+    /// Units by series, for snapshots (the store keeps no units).
+    package let units = UnitMemory()
     private let shards = Mutex([ObjectIdentifier: LiveShard]())
     /// Every stream, and those waiting without a connection, under one lock: a resume and the
     /// expiry of the same stream must not interleave (with two locks, a stream expired between
@@ -67,6 +69,7 @@ package final class LiveHub: Service, Sendable {
                 var number: UInt64 = 0
                 for await batch in subscription {
                     number += 1
+                    units.note(batch)
                     broadcast(batch, number: number)
                 }
             }
@@ -110,10 +113,10 @@ package final class LiveHub: Service, Sendable {
         let readings: [Reading]
         let fragments: [LiveStream.Fragment]
 
-        /// The fragments of the readings that any of `selectors` matches, in batch order.
-        func select(_ selectors: [SeriesSelector]) -> [LiveStream.Fragment] {
+        /// The fragments of the readings that any of `subscriptions` matches, in batch order.
+        func select(_ subscriptions: [LiveSubscription]) -> [LiveStream.Fragment] {
             var chosen: [LiveStream.Fragment] = []
-            for (index, reading) in readings.enumerated() where selectors.contains(where: { $0.matches(reading.series) }) {
+            for (index, reading) in readings.enumerated() where subscriptions.contains(where: { $0.matches(reading.series) }) {
                 chosen.append(fragments[index])
             }
             return chosen
@@ -237,7 +240,7 @@ package final class LiveShard: Sendable {
     package func deliver(_ batch: LiveHub.Batch) {
         loop.execute { [sessions] in
             guard !sessions.value.isEmpty else { return }
-            var bodies: [String: LiveSession.SharedBody] = [:]
+            var bodies: [LiveSession.Signature: LiveSession.SharedBody] = [:]
             for session in sessions.value.values { session.deliver(batch, bodies: &bodies) }
         }
     }

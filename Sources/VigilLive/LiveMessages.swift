@@ -18,6 +18,19 @@ package enum LiveMessages {
         return allocator.buffer(string: out)
     }
 
+    /// Newest values from the store as readings, with the units the hub saw, sorted by series
+    /// (snapshots and `GET /api/v1/latest`).
+    package static func readings(_ values: [(series: SeriesKey, timestampMs: Int64, value: Double)], units: UnitMemory?,
+                                 allocator: ByteBufferAllocator) -> [String] {
+        let unitList = units?.units(of: values.map(\.series))
+        var parts = values.enumerated().map { index, value in
+            String(buffer: reading(Reading(series: value.series, timestampMs: value.timestampMs, value: value.value,
+                                           unit: unitList?[index]), allocator: allocator))
+        }
+        parts.sort()
+        return parts
+    }
+
     package static let maxReadingsPerUpdate = 500
     package static let maxUpdateBytes = 32 * 1024
 

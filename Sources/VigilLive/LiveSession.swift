@@ -43,8 +43,8 @@ package final class LiveSession: WebSocketEndpoint {
     private var shard: LiveShard?
     /// The newest batch this connection's loop handed to an open socket.
     private var lastSeenBatch: UInt64 = 0
-    private var selectors: [SeriesSelector] = []
-    private var signature = ""
+    private var selectors: [LiveSubscription] = []
+    private var signature = Signature(text: "")
     /// Since when updates have waited for a connection that takes no writes (nil: it takes them).
     private var stalledSince: NIODeadline?
     private var nextPing = 0
@@ -111,7 +111,23 @@ package final class LiveSession: WebSocketEndpoint {
 
     // MARK: Updates
 
-    package func deliver(_ batch: LiveHub.Batch, bodies: inout [String: SharedBody]) {
+    /// The text of a connection's subscriptions, hashed once: connections with equal signatures
+    /// share an update body. A `series` subscription's text is the whole list (kilobytes), which
+    /// was hashed for every connection and batch before.
+    package struct Signature: Hashable {
+        let text: String
+        private let hash: Int
+
+        init(text: String) {
+            self.text = text
+            hash = text.hashValue
+        }
+
+        package func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+        package static func == (a: Signature, b: Signature) -> Bool { a.hash == b.hash && a.text == b.text }
+    }
+
+    package func deliver(_ batch: LiveHub.Batch, bodies: inout [Signature: SharedBody]) {
         guard let socket, socket.isOpen else { return }
         // Seen while the connection was open: parking later replays only batches after this one
         // (those a closing connection dropped or that were still on their way to this loop).
@@ -229,6 +245,7 @@ package final class LiveSession: WebSocketEndpoint {
         case "unsubscribe":
             guard let id = object["id"] as? Int else { return sendError("unsubscribe needs \"id\"") }
             if let stream { use(stream.unsubscribe(id)) }
+        case "change": change(object)
         case "resume": resume(object)
         case "pong":
             // Clients written for the earlier application-level ping still send these; the
@@ -240,28 +257,74 @@ package final class LiveSession: WebSocketEndpoint {
     }
 
     private func subscribe(_ object: [String: Any]) {
-        guard let id = object["id"] as? Int, let text = object["selector"] as? String else {
-            return sendError("subscribe needs \"id\" (a number) and \"selector\"")
-        }
-        let selector: SeriesSelector
-        do { selector = try SeriesSelector.parse(text) } catch {
+        guard let id = object["id"] as? Int else { return sendError("subscribe needs \"id\" (a number) and \"selector\" or \"series\"") }
+        let subscription: LiveSubscription
+        do {
+            if let text = object["selector"] as? String {
+                subscription = .selector(try SeriesSelector.parse(text))
+            } else if let list = object["series"] as? [Any] {
+                subscription = .series(Set(try LiveSubscription.seriesKeys(list)))
+            } else {
+                return sendError("subscribe needs \"id\" (a number) and \"selector\" or \"series\"", id: id)
+            }
+        } catch {
             return sendError("subscribe \(id): \(error)", id: id)
         }
+        switch subscription {
+        case .selector:
+            snapshot(id, of: subscription, history: Self.historyMinutes(object)) { stream in stream.subscribe(id, subscription) }
+        case .series:
+            // Taken at once, so a `change` right behind it finds it and changes apply in the
+            // order sent; the snapshot follows (an update may come first: readings carry times).
+            guard let stream else { return }
+            use(stream.subscribe(id, subscription))
+            snapshot(id, of: subscription, history: Self.historyMinutes(object), apply: nil)
+        }
+    }
+
+    /// `change`: series added to and removed from a `series` subscription; a snapshot of the
+    /// added ones follows (readings and, when asked, history), numbered like any snapshot.
+    private func change(_ object: [String: Any]) {
+        guard let id = object["id"] as? Int else { return sendError("change needs \"id\" (a series subscription's)") }
+        guard case .series(let current)? = stream?.subscriptions[id] else {
+            return sendError("change \(id): no series subscription with this id (subscribe with \"series\" first)", id: id)
+        }
+        let adding: [SeriesKey], removing: [SeriesKey]
+        do {
+            removing = try LiveSubscription.seriesKeys(object["remove"] as? [Any] ?? [])
+            let removed = Set(removing)
+            adding = try LiveSubscription.seriesKeys(object["add"] as? [Any] ?? [],
+                                                     already: current.subtracting(removed).count)
+        } catch {
+            return sendError("change \(id): \(error)", id: id)
+        }
+        guard let stream, let changed = stream.change(id, adding: adding, removing: removing) else { return }
+        use(changed)
+        if !adding.isEmpty { snapshot(id, of: .series(Set(adding)), history: Self.historyMinutes(object), apply: nil) }
+    }
+
+    private static func historyMinutes(_ object: [String: Any]) -> Int {
+        (object["history_minutes"] as? Int).map { min(max($0, 0), 24 * 60) } ?? 0
+    }
+
+    /// Reads a snapshot of `subscription` on the thread pool, then on the loop applies `apply` (if
+    /// any) to the stream and numbers the snapshot in one step: the updates after it follow it.
+    private func snapshot(_ id: Int, of subscription: LiveSubscription, history: Int,
+                          apply: ((LiveStream) -> [Int: LiveSubscription])?) {
         guard let channel = socket?.channel else { return }
-        let history = (object["history_minutes"] as? Int).map { min(max($0, 0), 24 * 60) } ?? 0
         let store = hub.store
+        let units = hub.units
         // The snapshot is a query like any other: bounded, and dropped when the console leaves.
         let budget = QueryBudget(.init(), abandoned: { !channel.isActive })
         NIOThreadPool.singleton.runIfActive(eventLoop: channel.eventLoop) { () throws -> String in
-            try Self.snapshotFields(store: store, selector: selector, historyMinutes: history, budget: budget)
+            try Self.snapshotFields(store: store, subscription: subscription, historyMinutes: history, units: units, budget: budget)
         }.assumeIsolated().whenComplete { [self] result in
             guard let socket, socket.isOpen, let stream else { return }
             switch result {
             case .failure(let error):
                 sendError("subscribe \(id): \(error)", id: id)
             case .success(let fields):
-                // Subscribe and number the snapshot in one step on the loop: updates after it follow it.
-                use(stream.subscribe(id, selector))
+                if let apply { use(apply(stream)) }
                 if let message = stream.numbered(owner: owner, { seq in
                     socket.allocator.buffer(string: "{\"type\":\"snapshot\",\"sub\":\(id),\"seq\":\(seq),\(fields)}")
                 }) {
@@ -272,17 +335,25 @@ package final class LiveSession: WebSocketEndpoint {
     }
 
     /// `"readings":[…],"history":[…]` for a snapshot (on the thread pool: it reads the store).
-    package static func snapshotFields(store: MetricStore, selector: SeriesSelector, historyMinutes: Int,
-                               budget: QueryBudget? = nil) throws -> String {
+    package static func snapshotFields(store: MetricStore, subscription: LiveSubscription, historyMinutes: Int,
+                                       units: UnitMemory?, budget: QueryBudget? = nil) throws -> String {
         let allocator = ByteBufferAllocator()
-        var parts = try store.lastValues(selector, budget: budget).map {
-            String(buffer: LiveMessages.reading(Reading(series: $0.series, timestampMs: $0.timestampMs, value: $0.value), allocator: allocator))
+        let values: [(series: SeriesKey, timestampMs: Int64, value: Double)]
+        switch subscription {
+        case .selector(let selector): values = try store.lastValues(selector, budget: budget)
+        case .series(let keys): values = try store.lastValues(keys: Array(keys), budget: budget)
         }
-        parts.sort()
+        let parts = LiveMessages.readings(values, units: units, allocator: allocator)
         var history: [String] = []
         if historyMinutes > 0 {
             let now = WallClock.nowMs()
-            for samples in try store.read(selector, from: now - Int64(historyMinutes) * 60_000, to: now, budget: budget) {
+            let from = now - Int64(historyMinutes) * 60_000
+            let read: [SeriesSamples]
+            switch subscription {
+            case .selector(let selector): read = try store.read(selector, from: from, to: now, budget: budget)
+            case .series(let keys): read = try store.read(keys: Array(keys), from: from, to: now, budget: budget)
+            }
+            for samples in read {
                 let points = zip(samples.timestamps, samples.values).map { "[\($0),\(JSONText.number($1))]" }
                 history.append("{\"series\":\"\(JSONText.escape(samples.series.description))\",\"points\":[" + points.joined(separator: ",") + "]}")
             }
@@ -312,9 +383,9 @@ package final class LiveSession: WebSocketEndpoint {
     }
 
     /// Takes a stream's subscriptions as the ones updates are matched against.
-    private func use(_ subscriptions: [Int: SeriesSelector]) {
+    private func use(_ subscriptions: [Int: LiveSubscription]) {
         selectors = Array(subscriptions.values)
-        signature = selectors.map(\.description).sorted().joined(separator: "\n")
+        signature = Signature(text: selectors.map(\.description).sorted().joined(separator: "\n"))
     }
 
     private func send(_ text: String) {

@@ -35,7 +35,7 @@ package final class LiveStream: Sendable {
     }
 
     package struct State {
-        var subscriptions: [Int: SeriesSelector] = [:]
+        var subscriptions: [Int: LiveSubscription] = [:]
         var pending: [Fragment] = []
         /// Conflation mode: latest fragment per series, in first-arrival order.
         var conflated: [String: ByteBuffer]?
@@ -66,13 +66,27 @@ package final class LiveStream: Sendable {
         self.settings = settings
     }
 
-    package var subscriptions: [Int: SeriesSelector] { state.withLock { $0.subscriptions } }
+    package var subscriptions: [Int: LiveSubscription] { state.withLock { $0.subscriptions } }
 
-    package func subscribe(_ id: Int, _ selector: SeriesSelector) -> [Int: SeriesSelector] {
-        state.withLock { $0.subscriptions[id] = selector; return $0.subscriptions }
+    package func subscribe(_ id: Int, _ subscription: LiveSubscription) -> [Int: LiveSubscription] {
+        state.withLock { $0.subscriptions[id] = subscription; return $0.subscriptions }
     }
 
-    package func unsubscribe(_ id: Int) -> [Int: SeriesSelector] {
+    package func subscribe(_ id: Int, _ selector: SeriesSelector) -> [Int: LiveSubscription] { subscribe(id, .selector(selector)) }
+
+    /// Adds and removes series of a `series` subscription (the console scrolled). Nil when `id`
+    /// is not a series subscription of this stream.
+    package func change(_ id: Int, adding: [SeriesKey], removing: [SeriesKey]) -> [Int: LiveSubscription]? {
+        state.withLock { state -> [Int: LiveSubscription]? in
+            guard case .series(var keys) = state.subscriptions[id] else { return nil }
+            for key in removing { keys.remove(key) }
+            keys.formUnion(adding)
+            state.subscriptions[id] = .series(keys)
+            return state.subscriptions
+        }
+    }
+
+    package func unsubscribe(_ id: Int) -> [Int: LiveSubscription] {
         state.withLock { _ = $0.subscriptions.removeValue(forKey: id); return $0.subscriptions }
     }
 
@@ -99,7 +113,7 @@ package final class LiveStream: Sendable {
     }
 
     /// Queues a batch's matching readings for a stream that has no connection.
-    package func enqueueDetached(batch: UInt64, select: ([SeriesSelector]) -> [Fragment]) {
+    package func enqueueDetached(batch: UInt64, select: ([LiveSubscription]) -> [Fragment]) {
         state.withLock { state in
             guard state.owner == 0, batch > state.lastBatch, !state.subscriptions.isEmpty else { return }
             state.lastBatch = batch

@@ -195,8 +195,19 @@ public final class MetricStore: Sendable {
     /// Samples of every series matching `selector` in [start, end], merged from disk and memory.
     public func read(_ selector: SeriesSelector, from start: Int64, to end: Int64,
                      budget: QueryBudget? = nil) throws(StoreError) -> [SeriesSamples] {
+        try read({ $0.catalog.select(selector) }, from: start, to: end, budget: budget)
+    }
+
+    /// Samples of each of these series (those the store knows) in [start, end].
+    public func read(keys: [SeriesKey], from start: Int64, to end: Int64,
+                     budget: QueryBudget? = nil) throws(StoreError) -> [SeriesSamples] {
+        try read({ memory in keys.compactMap { memory.catalog.id(of: $0) } }, from: start, to: end, budget: budget)
+    }
+
+    private func read(_ choose: (Memory) -> [Int64], from start: Int64, to end: Int64,
+                      budget: QueryBudget?) throws(StoreError) -> [SeriesSamples] {
         let targets = memory.withLock { memory in
-            memory.catalog.select(selector).compactMap { id in memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) } }
+            choose(memory).compactMap { id in memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) } }
         }
         return try read(targets, budget: budget)
     }
@@ -211,9 +222,20 @@ public final class MetricStore: Sendable {
     /// since the store was opened, whose newest chunk is read once and then remembered.
     public func lastValues(_ selector: SeriesSelector,
                            budget: QueryBudget? = nil) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
+        try lastValues({ $0.catalog.select(selector) }, budget: budget)
+    }
+
+    /// The newest sample of each of these series (those the store knows).
+    public func lastValues(keys: [SeriesKey],
+                           budget: QueryBudget? = nil) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
+        try lastValues({ memory in keys.compactMap { memory.catalog.id(of: $0) } }, budget: budget)
+    }
+
+    private func lastValues(_ choose: (Memory) -> [Int64],
+                            budget: QueryBudget?) throws(StoreError) -> [(series: SeriesKey, timestampMs: Int64, value: Double)] {
         var known: [(series: SeriesKey, timestampMs: Int64, value: Double)] = []
         let unknown = memory.withLock { memory in
-            memory.catalog.select(selector).compactMap { id -> ReadTarget? in
+            choose(memory).compactMap { id -> ReadTarget? in
                 guard let key = memory.catalog.keys[id], let newest = memory.newest[id] else { return nil }
                 if let value = newest.value {
                     known.append((key, newest.timestamp, value))

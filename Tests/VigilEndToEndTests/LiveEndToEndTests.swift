@@ -47,6 +47,7 @@ final class LiveGateway: Sendable {
                   subscriptions:
                     - {topic: "s/+/+", pattern: "s/{device}/{metric}"}
                     - {topic: "bulk", format: influx, qos: 0}
+                    - {topic: "u/+/+", pattern: "u/{device}/{metric}", unit: "°C"}
             """)
         gateway = try await RunningGateway(mqttURL: broker.url, config: config)
         try await gateway.process.waitForOutput(containing: "connected to MQTT broker")

@@ -227,3 +227,17 @@ test("refused recently: a reject's topic names the series' place by its levels",
   assert.ok(logic.refusedAt({ labels: { device: "pump-1" } }, levels, "plant/pump-1"), "the labels it has");
   assert.ok(!logic.refusedAt(fleet[1], levels, undefined));
 });
+
+test("watch: only what changed is sent, in messages of at most a few hundred series", () => {
+  const set = (...names) => new Set(names);
+  assert.deepEqual(logic.watchChanges(set("a", "b"), set("a", "b")), []);
+  assert.deepEqual(logic.watchChanges(set(), set("a", "b")), [{ add: ["a", "b"], remove: [] }]);
+  assert.deepEqual(logic.watchChanges(set("a", "b", "c"), set("b", "d")), [{ add: ["d"], remove: ["a", "c"] }]);
+  const many = new Set(Array.from({ length: 700 }, (_, i) => `s${i}`));
+  const messages = logic.watchChanges(set("x"), many);
+  assert.equal(messages.length, 3);
+  assert.deepEqual(messages.map((m) => m.add.length), [300, 300, 100]);
+  assert.deepEqual(messages[0].remove, ["x"]);
+  assert.deepEqual(messages[1].remove, []);
+  assert.equal(new Set(messages.flatMap((m) => m.add)).size, 700);
+});

@@ -3,7 +3,8 @@ const $ = (selector) => document.querySelector(selector);
 const STALE_MS = 60_000, DEAD_MS = 300_000, STABLE_MS = 10_000;
 const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, valueTicks, timeTicks, timeLabel,
         zoomWindow, stepFor, parseSeriesView, formatSeriesView, MAX_COMPARED,
-        buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt } = VigilLogic;
+        buildTree, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt,
+        watchChanges } = VigilLogic;
 
 const live = {
   socket: null, stream: null, newStream: null, sequence: createSequence(), attempt: 0, retry: null, stable: null,
@@ -37,6 +38,7 @@ function showConsole(session) {
   document.querySelectorAll(".operator-only").forEach((element) => { element.hidden = !isOperator(); });
   live.wanted = true;
   if (!live.socket) connect();
+  loadCatalog();
 }
 
 $("#login-form").addEventListener("submit", async (event) => {
@@ -85,7 +87,83 @@ function connect() {
 
 function send(socket, message) { socket.send(JSON.stringify(message)); }
 
-function subscribe(socket) { send(socket, { op: "subscribe", id: 1, selector: '{__name__=~".+"}' }); }
+// ---- what the stream sends: the series on screen ------------------------------------------
+// The console subscribes to the series it shows (the cards in view, the device's panels, the
+// series on the chart) and changes the list as the operator scrolls and navigates, so a console
+// costs the gateway what it shows, not the whole fleet. The tree, search and filters work on the
+// catalog (below). Series that come into view arrive with two minutes of history (sparklines).
+const WATCH_ID = 1, WATCH_HISTORY_MINUTES = 2;
+const watch = { subscribed: new Set(), timer: 0, socket: null };
+
+function wantedSeries() {
+  const wanted = new Set();
+  if (!$("#overview").hidden) {
+    for (const series of fleet.rendered.keys()) wanted.add(series);
+    for (const entry of device.entries) wanted.add(entry.reading.series);
+  }
+  if (chart.series !== null) { wanted.add(chart.series); chart.compare.forEach((series) => wanted.add(series)); }
+  return wanted;
+}
+
+// A fresh stream: an empty series subscription (taken at once by the gateway), then the screen's.
+function subscribe(socket) {
+  watch.socket = socket; watch.subscribed = new Set();
+  send(socket, { op: "subscribe", id: WATCH_ID, series: [] });
+  syncWatch();
+}
+
+// The screen changed: soon (a scroll moves many rows a second), tell the gateway what to add and drop.
+function watchSoon() { if (!watch.timer) watch.timer = setTimeout(syncWatch, 120); }
+
+function syncWatch() {
+  clearTimeout(watch.timer); watch.timer = 0;
+  const socket = watch.socket;
+  if (!socket || socket !== live.socket || socket.readyState !== WebSocket.OPEN) return;
+  const wanted = wantedSeries();
+  for (const change of watchChanges(watch.subscribed, wanted)) {
+    send(socket, { op: "change", id: WATCH_ID, add: change.add, remove: change.remove, history_minutes: WATCH_HISTORY_MINUTES });
+  }
+  watch.subscribed = wanted;
+  document.body.dataset.watching = String(wanted.size);
+}
+
+// ---- the catalog: every series' labels and newest reading --------------------------------
+// GET /api/v1/latest, read at login and every minute (every 10 s while "stale" is the filter,
+// which needs every series' last reading time); live readings of the series on screen keep
+// theirs current in between.
+const CATALOG_MS = 60_000, CATALOG_STALE_MS = 10_000;
+const catalog = { timer: 0, loadedAt: 0, loading: false };
+
+async function loadCatalog() {
+  clearTimeout(catalog.timer);
+  catalog.timer = setTimeout(loadCatalog, fleet.view.filter === "stale" ? CATALOG_STALE_MS : CATALOG_MS);
+  if (!live.wanted || catalog.loading || (document.hidden && catalog.loadedAt)) return;
+  catalog.loading = true;
+  try {
+    const response = await fetch("/api/v1/latest", { credentials: "same-origin" }).catch(() => null);
+    if (!response || !response.ok) return;
+    const body = await response.json();
+    for (const reading of body.data || []) note(reading);
+    catalog.loadedAt = Date.now();
+    document.body.dataset.catalog = String(live.series.size);
+    if (fleet.view.filter === "stale") fleet.listDirty = true;
+    if (!fleet.refresh) fleet.refresh = setTimeout(refreshFleet, 0);
+  } finally {
+    catalog.loading = false;
+  }
+}
+document.addEventListener("visibilitychange", () => { if (!document.hidden && Date.now() - catalog.loadedAt > CATALOG_MS) loadCatalog(); });
+
+// A catalog reading: a new series, or a newer value for one off screen (no sparkline point).
+function note(reading) {
+  const entry = live.series.get(reading.series);
+  if (!entry) { apply(reading); return; }
+  if (reading.t > entry.reading.t) {
+    entry.previous = entry.reading.v;
+    entry.reading = reading.unit || !entry.reading.unit ? reading : { ...reading, unit: entry.reading.unit };
+    if (entry.card) { live.dirty.add(entry); if (!live.frame) live.frame = requestAnimationFrame(paintCards); }
+  }
+}
 
 function handle(message, socket) {
   switch (message.type) {
@@ -102,6 +180,9 @@ function handle(message, socket) {
       live.stream = message.stream;
       setSources(message.sources || []);
       loadAlerts();
+      // The stream kept its subscription; the screen may have changed while the link was down.
+      watch.socket = socket;
+      syncWatch();
       break;
     case "resync":
       live.stream = live.newStream; live.sequence.reset();
@@ -110,6 +191,7 @@ function handle(message, socket) {
     case "snapshot":
       live.sequence.reset(message.seq);
       message.readings.forEach(apply);
+      (message.history || []).forEach(sparkHistory);
       break;
     case "update":
       const previous = live.sequence.seq;
@@ -269,6 +351,7 @@ function route() {
   if (alerts) loadAlerts();
   // Page links are fragments naming their section: keep the browser from scrolling the header away.
   window.scrollTo(0, 0);
+  watchSoon();
 }
 
 // ---- alerts: firing, pending and resolved; ack and silence for operators -------------
@@ -714,6 +797,7 @@ function openOverview(view) {
   fleet.match = compileQuery(view.q);
   document.querySelectorAll("#filters button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.filter === view.filter)));
   if (view.filter === "refused" && Date.now() - fleet.refusedAt > 2000) loadRefused();
+  if (view.filter === "stale" && Date.now() - catalog.loadedAt > CATALOG_STALE_MS) loadCatalog();
   if (changed) {
     fleet.listDirty = true; fleet.treeDirty = true; $("#grid-viewport").scrollTop = 0;
     // Cards leave out the labels of the place in the tree: they are made again for the new one.
@@ -869,6 +953,7 @@ function layoutGrid(force = false) {
   });
   grid.replaceChildren(...cards);
   paintAlerting();
+  watchSoon();
 }
 $("#grid-viewport").addEventListener("scroll", () => { if (!fleet.scrollFrame) fleet.scrollFrame = requestAnimationFrame(() => { fleet.scrollFrame = 0; layoutGrid(); }); }, { passive: true });
 window.addEventListener("resize", () => layoutGrid(true));
@@ -914,6 +999,19 @@ function paintCard(entry, now) {
   paintAge(entry, now);
 }
 
+// A series came into view with its recent history: its sparkline starts from it.
+function sparkHistory({ series, points }) {
+  const entry = live.series.get(series);
+  if (!entry || !points) return;
+  const values = points.filter(([, v]) => Number.isFinite(v)).slice(-SPARK_POINTS);
+  const last = points.length ? points[points.length - 1][0] : -Infinity;
+  if (entry.reading.v !== null && entry.reading.t > last) values.push(entry.reading.v);
+  const kept = values.slice(-SPARK_POINTS);
+  kept.forEach((v, i) => { entry.spark[i] = v; });
+  entry.sparkCount = kept.length;
+  if (entry.card) { live.dirty.add(entry); if (!live.frame) live.frame = requestAnimationFrame(paintCards); }
+}
+
 // The last readings (up to SPARK_POINTS) as a polyline in a 100 × 20 box.
 function sparkPoints(entry) {
   const count = Math.min(entry.sparkCount, SPARK_POINTS);
@@ -952,6 +1050,7 @@ function showDevice(entries) {
   closeDevice();
   device.key = key;
   device.entries = entries.slice(0, DEVICE_PANELS);
+  watchSoon();
   const end = Math.ceil(Date.now() / 1000 / DEVICE_STEP_S) * DEVICE_STEP_S;
   $("#device-panels").replaceChildren(...device.entries.map((entry) => {
     const panel = document.createElement("section");
@@ -974,6 +1073,7 @@ function showDevice(entries) {
 }
 
 function closeDevice() {
+  if (device.entries.length) watchSoon();
   for (const entry of device.entries) entry.panel = null;
   device.entries = []; device.key = "";
 }

@@ -265,7 +265,22 @@ const VigilLogic = (() => {
     return true;
   }
 
-  return { backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+  // The console subscribes to the series on its screen only, and as the screen changes sends what
+  // to add and what to drop, a few hundred series per message at most (the gateway takes
+  // messages up to 64 KiB). `subscribed` and `wanted` are Sets of series names.
+  const WATCH_CHUNK = 300;
+  function watchChanges(subscribed, wanted, chunk = WATCH_CHUNK) {
+    const add = [], remove = [];
+    for (const series of wanted) if (!subscribed.has(series)) add.push(series);
+    for (const series of subscribed) if (!wanted.has(series)) remove.push(series);
+    const messages = [];
+    for (let i = 0; i < Math.max(add.length, remove.length); i += chunk) {
+      messages.push({ add: add.slice(i, i + chunk), remove: remove.slice(i, i + chunk) });
+    }
+    return messages;
+  }
+
+  return { watchChanges, WATCH_CHUNK, backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
            valueTicks, timeTicks, timeLabel, zoomWindow, stepFor, parseSeriesView, formatSeriesView, MAX_COMPARED, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt, NO_LABEL, FILTERS };
 })();
 

@@ -3,13 +3,14 @@ import Hummingbird
 import Metrics
 import NIOPosix
 import VigilCore
+import VigilLive
 import VigilStore
 
 /// The query API under `/api/v1/` (docs/query-api.md), shaped like Prometheus's HTTP API where it
 /// fits. Parameters come from the URL or, for POST, from a form body, as in Prometheus. Store
 /// reads run on the blocking thread pool.
 enum QueryRoutes {
-    static func add(to group: RouterGroup<VigilRequestContext>, store: MetricStore, limits: QueryBudget.Limits) {
+    static func add(to group: RouterGroup<VigilRequestContext>, store: MetricStore, limits: QueryBudget.Limits, units: UnitMemory) {
         // Each query gets a budget: a timeout, a sample limit, and a stop when its client is gone.
         @Sendable func budget(_ context: VigilRequestContext) -> QueryBudget {
             let client = ClientWatch.watching(context.channel)
@@ -29,6 +30,7 @@ enum QueryRoutes {
             return json(QueryJSON.success(QueryJSON.strings(store.labelValues(name))))
         }
         group.get("last") { request, context in try await last(request, store, budget(context)) }
+        group.get("latest") { request, context in try await latest(request, store, units, budget(context)) }
     }
 
     /// `GET|POST /api/v1/query`: a PromQL instant query at `time` (default now).
@@ -114,6 +116,22 @@ enum QueryRoutes {
         do {
             let values = try await NIOThreadPool.singleton.runIfActive { try store.lastValues(selector, budget: budget) }
             return json(QueryJSON.success(QueryJSON.vector(values)))
+        } catch let error as StoreError {
+            return aborted(error)
+        }
+    }
+
+    /// `GET /api/v1/latest`: the newest reading of every series `match[]` selects (all without
+    /// it), shaped as the live protocol's readings (series, metric, labels, t, v, unit): the
+    /// console's catalog of the fleet, from which it builds its tree, search and filters.
+    static func latest(_ request: Request, _ store: MetricStore, _ units: UnitMemory, _ budget: QueryBudget) async throws -> Response {
+        let form = try await parameters(request)
+        let selector: SeriesSelector
+        do { selector = try SeriesSelector.parse(form.first("match[]") ?? #"{__name__=~".+"}"#) } catch { return badData("match[]: \(error)") }
+        do {
+            let values = try await NIOThreadPool.singleton.runIfActive { try store.lastValues(selector, budget: budget) }
+            let readings = LiveMessages.readings(values, units: units, allocator: ByteBufferAllocator())
+            return json(QueryJSON.success("[" + readings.joined(separator: ",") + "]"))
         } catch let error as StoreError {
             return aborted(error)
         }

@@ -95,9 +95,9 @@ if let path = exportOpenMetrics ?? exportCSV ?? exportVictoriaMetrics {
     // The same samples for the reference systems. OpenMetrics wants each metric family once and
     // contiguous, so series are grouped by metric name.
     var all: [(SeriesKey, [Int64], [Double])] = []
-    try dataset.generate { key, timestamps, values in all.append((key, timestamps, values)) }
+    dataset.generate { key, timestamps, values in all.append((key, timestamps, values)) }
     all.sort { $0.0.metric < $1.0.metric }
-    FileManager.default.createFile(atPath: path, contents: nil)
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     var buffer = ""
     var family = ""
@@ -152,7 +152,7 @@ func fileSize(_ p: String) -> Int64 { ((try? FileManager.default.attributesOfIte
 // 1. Append throughput, in memory, one core: the dataset in time order, as a gateway receives it
 //    (every series' sample of a 10 s tick together), in batches of 1000 readings.
 var perSeries: [(SeriesKey, [Int64], [Double])] = []
-try dataset.generate { key, timestamps, values in perSeries.append((key, timestamps, values)) }
+dataset.generate { key, timestamps, values in perSeries.append((key, timestamps, values)) }
 let total = perSeries.reduce(0) { $0 + $1.1.count }
 var cursors = [Int](repeating: 0, count: perSeries.count)
 var batch: [Reading] = []
