@@ -11,7 +11,9 @@ the pointer); the view is in the URL and a reload opens it again;
 search narrows the cards as you type; the stale filter empties the grid of a live fleet, the
 alerting filter keeps the series with alerts, and the refused filter finds the device whose payload
 (published here with MOSQUITTO_PUB) the gateway just refused; scrolling
-to the end brings the last cards without growing the DOM; a phone-sized window still works.
+to the end brings the last cards without growing the DOM; the live stream carries only the series
+on screen (the cards in view, the device's panels) and follows scrolling; a phone-sized window
+still works.
 Prints the time from login to a usable overview and from a keystroke to its results (measured,
 not judged: bench/console measures the targets at 10 000 series). Writes a screenshot of each view.
 Exit status 0 when every check passed; one line per check on stdout.
@@ -64,6 +66,10 @@ def panels():
     return js("return [...document.querySelectorAll('#device:not([hidden]) .panel')].map(p => p.dataset.series)")
 
 
+def watching():
+    return js("return [...watch.subscribed]")
+
+
 dom_nodes = lambda: js("return document.getElementsByTagName('*').length")
 
 try:
@@ -84,6 +90,17 @@ try:
           sorted(tree_sites) == sorted("site-%d" % (i + 1) for i in range(sites)) and tree_sites[1] == "site-2")
     driver.save_screenshot(os.path.join(shots, "fleet-overview.png"))
 
+    # The live stream carries the series on screen, not the fleet (the catalog gives the rest).
+    wait.until(lambda d: sorted(watching()) == sorted(cards()))
+    before = js("return live.received")
+    time.sleep(3)
+    received = js("return live.received") - before
+    check("the live stream carries only the %d series on screen (%d readings in 3 s, of %d series)" % (len(watching()), received, known),
+          0 < received <= 3 * 2 * len(watching()) + 20 and received < known)
+    sparks = js("return [...document.querySelectorAll('#grid .card .spark polyline')].map(p => p.getAttribute('points') || '')")
+    check("their sparklines start from the history that came with them (%d of %d drawn)" % (sum(1 for p in sparks if p), len(sparks)),
+          sparks and all(p and "NaN" not in p for p in sparks))
+
     # A site, then a device, from the tree: the grid and the URL follow.
     driver.find_element(By.CSS_SELECTOR, '#tree a.level-1[data-path=\'["site-2"]\']').click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tree a.level-2"))
@@ -95,6 +112,8 @@ try:
     driver.find_element(By.CSS_SELECTOR, '#tree a.level-2[data-path=\'["site-2","%s"]\']' % device).click()
     wait.until(lambda d: panels() and all('device="%s"' % device in s for s in panels()))
     device_panels = panels()
+    wait.until(lambda d: sorted(watching()) == sorted(device_panels))
+    check("the device page subscribes to its %d metrics, and nothing else" % len(device_panels), True)
     check("a device opens its page: %d metrics, and the crumbs its place: %s" % (len(device_panels), driver.find_element(By.ID, "crumbs").text),
           0 < len(device_panels) <= 10 and device in driver.find_element(By.ID, "crumbs").text and cards() == [])
     charted = lambda d: js("return [...document.querySelectorAll('#device-panels canvas')].every(c => Number(c.dataset.points || 0) >= 1)")
@@ -165,6 +184,12 @@ try:
     wait.until(lambda d: js("const g = document.getElementById('grid'); return g.getBoundingClientRect().bottom") > 0)
     time.sleep(0.3)
     check("scrolled to the end of %d px, the DOM holds %d nodes" % (last, dom_nodes()), dom_nodes() <= 3000 and len(cards()) > 0)
+    scrolled = time.time() * 1000
+    wait.until(lambda d: sorted(watching()) == sorted(cards()))
+    before = js("return live.received")
+    wait.until(lambda d: js("return [...document.querySelectorAll('#grid .card')].every(c => live.series.get(c.dataset.series).reading.t > arguments[0])", scrolled))
+    check("the cards scrolled into view are subscribed and get live readings (%d cards, %d readings)" % (len(cards()), js("return live.received") - before),
+          js("return live.received") > before)
     driver.save_screenshot(os.path.join(shots, "fleet-end.png"))
 
     # A series' link opened directly, then another compared on its chart, found by search.

@@ -18,8 +18,9 @@ package final class LiveHub: Service, Sendable {
     package let board: SourceStatusBoard
     package let subscription: ReadingSubscription
     package let logger: Logger
-    /// Units by series, for snapshots (the store keeps no units).
-    package let units = UnitMemory()
+    /// The series seen and their units: units for snapshots (the store keeps none), and new
+    /// series announced to every console.
+    package let known = SeriesMemory()
     private let shards = Mutex([ObjectIdentifier: LiveShard]())
     /// Every stream, and those waiting without a connection, under one lock: a resume and the
     /// expiry of the same stream must not interleave (with two locks, a stream expired between
@@ -67,9 +68,11 @@ package final class LiveHub: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 var number: UInt64 = 0
+                known.seed(store.series(.all))
                 for await batch in subscription {
                     number += 1
-                    units.note(batch)
+                    let fresh = known.note(batch)
+                    if !fresh.isEmpty { announce(fresh.map { batch[$0] }) }
                     broadcast(batch, number: number)
                 }
             }
@@ -143,6 +146,17 @@ package final class LiveHub: Service, Sendable {
             return Array(registry.detached.values)
         }
         for stream in parked { stream.enqueueDetached(batch: number) { batch.select($0) } }
+    }
+
+    /// Series seen for the first time go to every connection (`series`, unnumbered), whatever it
+    /// subscribed to: consoles add them to their tree and search at once.
+    package func announce(_ readings: [Reading]) {
+        guard connections.load(ordering: .relaxed) > 0 else { return }
+        let allocator = ByteBufferAllocator()
+        for start in stride(from: 0, to: readings.count, by: LiveMessages.maxReadingsPerUpdate) {
+            let part = readings[start..<min(start + LiveMessages.maxReadingsPerUpdate, readings.count)]
+            sendEvent("{\"type\":\"series\",\"readings\":[" + part.map { String(buffer: LiveMessages.reading($0, allocator: allocator)) }.joined(separator: ",") + "]}")
+        }
     }
 
     /// An unnumbered event (`alert`, …) to every live connection.

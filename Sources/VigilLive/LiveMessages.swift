@@ -20,7 +20,7 @@ package enum LiveMessages {
 
     /// Newest values from the store as readings, with the units the hub saw, sorted by series
     /// (snapshots and `GET /api/v1/latest`).
-    package static func readings(_ values: [(series: SeriesKey, timestampMs: Int64, value: Double)], units: UnitMemory?,
+    package static func readings(_ values: [(series: SeriesKey, timestampMs: Int64, value: Double)], units: SeriesMemory?,
                                  allocator: ByteBufferAllocator) -> [String] {
         let unitList = units?.units(of: values.map(\.series))
         var parts = values.enumerated().map { index, value in

@@ -313,7 +313,7 @@ package final class LiveSession: WebSocketEndpoint {
                           apply: ((LiveStream) -> [Int: LiveSubscription])?) {
         guard let channel = socket?.channel else { return }
         let store = hub.store
-        let units = hub.units
+        let units = hub.known
         // The snapshot is a query like any other: bounded, and dropped when the console leaves.
         let budget = QueryBudget(.init(), abandoned: { !channel.isActive })
         NIOThreadPool.singleton.runIfActive(eventLoop: channel.eventLoop) { () throws -> String in
@@ -336,7 +336,7 @@ package final class LiveSession: WebSocketEndpoint {
 
     /// `"readings":[…],"history":[…]` for a snapshot (on the thread pool: it reads the store).
     package static func snapshotFields(store: MetricStore, subscription: LiveSubscription, historyMinutes: Int,
-                                       units: UnitMemory?, budget: QueryBudget? = nil) throws -> String {
+                                       units: SeriesMemory?, budget: QueryBudget? = nil) throws -> String {
         let allocator = ByteBufferAllocator()
         let values: [(series: SeriesKey, timestampMs: Int64, value: Double)]
         switch subscription {

@@ -8,7 +8,7 @@ const { backoffDelay, createSequence, formatValue, valueRange, scales, columns, 
 
 const live = {
   socket: null, stream: null, newStream: null, sequence: createSequence(), attempt: 0, retry: null, stable: null,
-  readings: 0, series: new Map(), sources: new Map(), dirty: new Set(), frame: 0, wanted: false,
+  readings: 0, received: 0, series: new Map(), sources: new Map(), dirty: new Set(), frame: 0, wanted: false,
   role: "viewer", gaps: 0,
 };
 
@@ -207,9 +207,11 @@ function handle(message, socket) {
         return;
       }
       live.readings += message.readings.length;
+      live.received += message.readings.length;
       message.readings.forEach(apply);
       break;
     case "rtt": $("#link-rtt").textContent = `RTT ${message.ms.toFixed(1)} ms`; break;
+    case "series": message.readings.forEach(note); break;  // new series, with their first reading
     case "source": setSource(message); break;
     case "alert": alertChanged(message.alert); break;
     case "error": console.warn("live:", message.message); break;
@@ -1003,7 +1005,7 @@ function paintCard(entry, now) {
 function sparkHistory({ series, points }) {
   const entry = live.series.get(series);
   if (!entry || !points) return;
-  const values = points.filter(([, v]) => Number.isFinite(v)).slice(-SPARK_POINTS);
+  const values = points.filter(([, v]) => Number.isFinite(v)).slice(-SPARK_POINTS).map(([, v]) => v);
   const last = points.length ? points[points.length - 1][0] : -Infinity;
   if (entry.reading.v !== null && entry.reading.t > last) values.push(entry.reading.v);
   const kept = values.slice(-SPARK_POINTS);

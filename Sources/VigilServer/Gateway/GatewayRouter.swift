@@ -15,7 +15,7 @@ enum GatewayRouter {
                         consoleTree: parts.config.http.consoleTree)
         LiveRoutes.addRefusals(to: router, gate: gate(parts))
         let api = router.group("/api/v1").add(middleware: RequireRole(authenticator: parts.authenticator, minimum: .viewer))
-        QueryRoutes.add(to: api, store: parts.store, limits: parts.config.query, units: parts.hub.units)
+        QueryRoutes.add(to: api, store: parts.store, limits: parts.config.query, units: parts.hub.known)
         IngestRoutes.add(to: api, board: parts.board, rejects: parts.rejects)
         AlertRoutes.add(to: api, center: parts.alerts)
         ConsoleRoutes.add(to: router)

@@ -10,7 +10,7 @@ import VigilStore
 /// fits. Parameters come from the URL or, for POST, from a form body, as in Prometheus. Store
 /// reads run on the blocking thread pool.
 enum QueryRoutes {
-    static func add(to group: RouterGroup<VigilRequestContext>, store: MetricStore, limits: QueryBudget.Limits, units: UnitMemory) {
+    static func add(to group: RouterGroup<VigilRequestContext>, store: MetricStore, limits: QueryBudget.Limits, units: SeriesMemory) {
         // Each query gets a budget: a timeout, a sample limit, and a stop when its client is gone.
         @Sendable func budget(_ context: VigilRequestContext) -> QueryBudget {
             let client = ClientWatch.watching(context.channel)
@@ -124,7 +124,7 @@ enum QueryRoutes {
     /// `GET /api/v1/latest`: the newest reading of every series `match[]` selects (all without
     /// it), shaped as the live protocol's readings (series, metric, labels, t, v, unit): the
     /// console's catalog of the fleet, from which it builds its tree, search and filters.
-    static func latest(_ request: Request, _ store: MetricStore, _ units: UnitMemory, _ budget: QueryBudget) async throws -> Response {
+    static func latest(_ request: Request, _ store: MetricStore, _ units: SeriesMemory, _ budget: QueryBudget) async throws -> Response {
         let form = try await parameters(request)
         let selector: SeriesSelector
         do { selector = try SeriesSelector.parse(form.first("match[]") ?? #"{__name__=~".+"}"#) } catch { return badData("match[]: \(error)") }

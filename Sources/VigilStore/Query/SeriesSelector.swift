@@ -46,6 +46,9 @@ public struct SeriesSelector: Sendable, CustomStringConvertible {
 
     public init(matchers: [Matcher]) { self.matchers = matchers }
 
+    /// Every series (no matchers).
+    public static let all = SeriesSelector(matchers: [])
+
     public func matches(_ key: SeriesKey) -> Bool {
         matchers.allSatisfy { $0.matches($0.name == "__name__" ? key.metric : key.labels[$0.name]) }
     }
