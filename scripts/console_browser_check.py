@@ -19,18 +19,15 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from headless_chromium import chromium
+
 url, user, password, shots, mosquitto_pub, mqtt_port, control = sys.argv[1:8]
 os.makedirs(shots, exist_ok=True)
-options = webdriver.ChromeOptions()
-for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
-                 "--window-size=1200,800", "--disable-gpu"]:
-    options.add_argument(argument)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chromium()
 failures = 0
 
 

@@ -26,18 +26,15 @@ from urllib.parse import quote
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from headless_chromium import chromium
 
 url, user, password, shots, sites, series, mosquitto_pub, mqtt_port = sys.argv[1:9]
 sites, series = int(sites), int(series)
 os.makedirs(shots, exist_ok=True)
-options = webdriver.ChromeOptions()
-for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
-                 "--window-size=1200,800", "--disable-gpu"]:
-    options.add_argument(argument)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chromium()
 wait = WebDriverWait(driver, 20, poll_frequency=0.02, ignored_exceptions=[StaleElementReferenceException])
 failures = 0
 

@@ -1,31 +1,41 @@
 #!/usr/bin/python3
 """bench/console: measures the console against a running fleet (run by bench/console/run.sh).
 
-    measure.py URL USER PASSWORD SITES SECONDS_LIVE
+    measure.py URL USER PASSWORD SITES SECONDS_LIVE [GATEWAY_PID]
 
 Prints one line per figure with its target (issue 20). Times to a painted page are measured in
 the page (performance.now() across the event and two animation frames), not through Selenium's
 round trips; the main thread's busy share is Chrome's TaskDuration over SECONDS_LIVE of live
-updates (DevTools protocol, Performance.getMetrics), the heap is JSHeapUsedSize.
+updates (DevTools protocol, Performance.getMetrics), the heap is JSHeapUsedSize. With the
+gateway's pid it also reports the gateway's CPU without a console (before the login) and with it
+(over the live window), and the readings the console received per second.
 """
+import os
 import sys
 import time
 
-from selenium import webdriver
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts"))
+from headless_chromium import chromium  # noqa: E402
+
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 url, user, password, sites, seconds_live = sys.argv[1:6]
+gateway_pid = sys.argv[6] if len(sys.argv) > 6 else None
 sites, seconds_live = int(sites), int(seconds_live)
-options = webdriver.ChromeOptions()
-for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
-                 "--window-size=1280,900", "--disable-gpu"]:
-    options.add_argument(argument)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chromium(1280, 900)
 wait = WebDriverWait(driver, 60, poll_frequency=0.01, ignored_exceptions=[StaleElementReferenceException])
 js = driver.execute_script
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process, from /proc (None without a pid)."""
+    if not pid:
+        return None
+    with open("/proc/%s/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def metrics():
@@ -45,6 +55,12 @@ requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() -
 """
 
 try:
+    # The gateway's CPU without a console first, over the same time as the live window below.
+    idle_cpu = None
+    if gateway_pid:
+        start_cpu, start = cpu_seconds(gateway_pid), time.time()
+        time.sleep(min(seconds_live, 30))
+        idle_cpu = (cpu_seconds(gateway_pid) - start_cpu) / (time.time() - start) * 100
     driver.execute_cdp_cmd("Performance.enable", {})
     driver.get(url)
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
@@ -91,11 +107,15 @@ try:
     # Live updates on the overview for SECONDS_LIVE: main thread busy share, heap, DOM.
     driver.execute_async_script(PAINTED, "document.querySelector('#tree a.level-0').click()")
     before, started = metrics(), time.time()
+    gateway_before = cpu_seconds(gateway_pid)
+    received_before = js("return typeof live.received === 'number' ? live.received : null")
     heap_peak = before["JSHeapUsedSize"]
     while time.time() - started < seconds_live:
         time.sleep(5)
         heap_peak = max(heap_peak, metrics()["JSHeapUsedSize"])
     after, elapsed = metrics(), time.time() - started
+    gateway_after = cpu_seconds(gateway_pid)
+    received_after = js("return typeof live.received === 'number' ? live.received : null")
     busy = (after["TaskDuration"] - before["TaskDuration"]) / elapsed * 100
     script = (after["ScriptDuration"] - before["ScriptDuration"]) / elapsed * 100
     report("main thread busy over %d s of live updates" % seconds_live, "%.1f" % busy, "%", "<= 25 %", busy <= 25)
@@ -106,5 +126,11 @@ try:
     report("  DOM nodes (with text)", "%d" % after["Nodes"], "", "", True)
     rate = js("return document.getElementById('link-rate').textContent")
     print("    live rate at the end: %s; sequence gaps: %s" % (rate, js("return document.body.dataset.seqGaps || '0'")))
+    if received_before is not None:
+        report("readings the console received per second", "%.0f" % ((received_after - received_before) / elapsed), "/s", "", True)
+    if gateway_before is not None:
+        with_console = (gateway_after - gateway_before) / elapsed * 100
+        report("gateway CPU with the console (without: %.1f %%)" % idle_cpu, "%.1f" % with_console, "%", "", True)
+        report("  the console's share", "%.1f" % (with_console - idle_cpu), "%", "", True)
 finally:
     driver.quit()

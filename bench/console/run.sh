@@ -10,6 +10,8 @@
 # to its results being painted (measured in the page), the main thread's busy share over
 # SECONDS_LIVE of live updates (Chrome's own TaskDuration, through the DevTools protocol), the JS
 # heap, and the DOM's size. Targets (issue 20): ≤ 2 s, ≤ 100 ms, ≤ 25 %, ≤ 100 MB, ≤ 3 000 nodes.
+# It also reports the gateway's CPU without and with the console and the readings the console
+# received per second (BIN=an older release measures that one, side by side).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICES=${DEVICES:-4500}
@@ -20,25 +22,19 @@ bench_setup console
 scripts/install-deps.sh test
 bench_binary
 MQTT_PORT=$(free_port); HTTPS_PORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT_PORT" > "$WORK/mosquitto.conf"
-mosquitto -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" & pids+=($!)
+bench_mosquitto
 PASSWORD=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 HASH=$(printf '%s\n' "$PASSWORD" | "$BIN" passwd --cost 10)
-cat > "$WORK/vigil.yaml" <<YAML
-data_dir: $WORK/data
-http: {listen: "127.0.0.1:$HTTPS_PORT", tls: self-signed}
+bench_gateway <<YAML
 auth:
   users:
     - {name: operator, password_hash: "$HASH", role: operator}
-logging: {ingest_summary: 0, level: warning}
 mqtt:
   brokers:
     - url: mqtt://127.0.0.1:$MQTT_PORT
       subscriptions:
         - {topic: "sensors/+/+/+", pattern: "sensors/{site}/{device}/{metric}"}
 YAML
-"$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & pids+=($!)
-for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$HTTPS_PORT/readyz" >/dev/null && break; sleep 0.1; done
 "$BIN" simulate --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --devices "$DEVICES" --sites "$SITES" --rate 1 2>"$WORK/simulate.log" & pids+=($!)
 series() { curl -sfk "https://127.0.0.1:$HTTPS_PORT/metrics" | awk '$1 == "vigil_store_series" {print $2}'; }
 previous=-1
@@ -48,4 +44,4 @@ for _ in $(seq 60); do  # until the count stops growing: every device has publis
   previous=${now:-0}; sleep 1
 done
 echo "==> $(series) series at 1 Hz from $DEVICES devices on $SITES sites; $SECONDS_LIVE s of live updates"
-/usr/bin/python3 bench/console/measure.py "https://127.0.0.1:$HTTPS_PORT/" operator "$PASSWORD" "$SITES" "$SECONDS_LIVE"
+/usr/bin/python3 bench/console/measure.py "https://127.0.0.1:$HTTPS_PORT/" operator "$PASSWORD" "$SITES" "$SECONDS_LIVE" "$vigil"

@@ -22,15 +22,7 @@ scripts/install-deps.sh test
 bench_binary
 
 MQTT_PORT=$(free_port)
-cat > "$WORK/mosquitto.conf" <<CONF
-listener $MQTT_PORT 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages 0
-user root
-CONF
-mosquitto -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" & pids+=($!)
-sleep 0.5
+bench_mosquitto "max_queued_messages 0"
 
 echo "==> $MESSAGES $FORMAT messages, QoS $QOS"
 base=$(( $(date +%s) * 1000 - 3600000 ))
@@ -74,10 +66,7 @@ ref_ns=$(( $(now_ns) - start ))
 
 echo "==> Vigil: into the store"
 HTTPS_PORT=$(free_port)
-cat > "$WORK/vigil.yaml" <<YAML
-data_dir: $WORK/data
-http: {listen: "127.0.0.1:$HTTPS_PORT", tls: self-signed}
-logging: {ingest_summary: 0, level: warning}
+bench_gateway <<YAML
 mqtt:
   brokers:
     - url: mqtt://127.0.0.1:$MQTT_PORT
@@ -94,8 +83,6 @@ mqtt:
             timestamp: {path: t, unit: ms}
             fields: [{path: temp, metric: temperature}, {path: state, metric: state}]
 YAML
-"$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & vigil=$!; pids+=($vigil)
-for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$HTTPS_PORT/readyz" >/dev/null && break; sleep 0.1; done
 metric() { curl -sfk "https://127.0.0.1:$HTTPS_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$vigil/stat"; }
 want=$(( MESSAGES * READINGS_PER_MESSAGE ))

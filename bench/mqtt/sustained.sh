@@ -21,13 +21,8 @@ scripts/install-deps.sh test
 bench_binary
 MQTT_PORT=$(free_port)
 HTTPS_PORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT_PORT" > "$WORK/mosquitto.conf"
-mosquitto -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" & pids+=($!)
-sleep 0.5
-cat > "$WORK/vigil.yaml" <<YAML
-data_dir: $WORK/data
-http: {listen: "127.0.0.1:$HTTPS_PORT", tls: self-signed}
-logging: {ingest_summary: 0, level: warning}
+bench_mosquitto
+bench_gateway <<YAML
 mqtt:
   brokers:
     - url: mqtt://127.0.0.1:$MQTT_PORT
@@ -35,8 +30,6 @@ mqtt:
       subscriptions:
         - {topic: "spBv1.0/#", format: sparkplug, qos: 0}
 YAML
-"$BIN" run --config "$WORK/vigil.yaml" 2>"$WORK/vigil.log" & vigil=$!; pids+=($vigil)
-for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$HTTPS_PORT/readyz" >/dev/null && break; sleep 0.1; done
 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t 'spBv1.0/#' -q 0 > /dev/null & sub=$!; pids+=($sub)
 sleep 0.5
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
