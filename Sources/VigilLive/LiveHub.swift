@@ -110,19 +110,40 @@ package final class LiveHub: Service, Sendable {
 
     // MARK: Broadcast
 
-    package struct Batch: Sendable {
+    /// One bus batch on its way to the connections. Its readings are encoded as JSON fragments
+    /// when a subscription first selects them, once for every connection that gets them: a console
+    /// that follows its screen wants a few dozen series of the 10 000 a second, and encoding all of
+    /// them for it was most of what it cost the gateway.
+    package final class Batch: Sendable {
         let number: UInt64
         let nowMs: Int64
         let readings: [Reading]
-        let fragments: [LiveStream.Fragment]
+        private let encoded: Mutex<[LiveStream.Fragment?]>
+
+        init(number: UInt64, nowMs: Int64, readings: [Reading]) {
+            self.number = number
+            self.nowMs = nowMs
+            self.readings = readings
+            self.encoded = Mutex(Array(repeating: nil, count: readings.count))
+        }
 
         /// The fragments of the readings that any of `subscriptions` matches, in batch order.
         func select(_ subscriptions: [LiveSubscription]) -> [LiveStream.Fragment] {
-            var chosen: [LiveStream.Fragment] = []
+            var chosen: [Int] = []
             for (index, reading) in readings.enumerated() where subscriptions.contains(where: { $0.matches(reading.series) }) {
-                chosen.append(fragments[index])
+                chosen.append(index)
             }
-            return chosen
+            guard !chosen.isEmpty else { return [] }
+            return encoded.withLock { encoded in
+                let allocator = ByteBufferAllocator()
+                return chosen.map { index in
+                    if let fragment = encoded[index] { return fragment }
+                    let reading = readings[index]
+                    let fragment = LiveStream.Fragment(key: reading.series.description, json: LiveMessages.reading(reading, allocator: allocator))
+                    encoded[index] = fragment
+                    return fragment
+                }
+            }
         }
     }
 
@@ -134,10 +155,7 @@ package final class LiveHub: Service, Sendable {
             if registry.detached.isEmpty, !registry.recent.isEmpty { registry.recent = [] }
             return !registry.detached.isEmpty
         }) else { return }
-        let allocator = ByteBufferAllocator()
-        // One encode per reading, shared by every stream it goes to.
-        let fragments = readings.map { LiveStream.Fragment(key: $0.series.description, json: LiveMessages.reading($0, allocator: allocator)) }
-        let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings, fragments: fragments)
+        let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings)
         for shard in shards.withLock({ Array($0.values) }) { shard.deliver(batch) }
         let parked = registry.withLock { registry -> [LiveStream] in
             registry.recent.append(batch)
