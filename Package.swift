@@ -37,7 +37,9 @@ let package = Package(
         // Outgoing HTTP(S) for alert notifiers (webhook, Alertmanager).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Sparkplug B payloads (protobuf). Only the runtime library: the generated code is committed.
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // Default traits off: BinaryDelimitedStreams imports all of Foundation (and ICU's 34 MB
+        // of data with it); Vigil needs neither it nor FieldMaskUtilities.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
     ],
     targets: [
         // libmosquitto (Debian libmosquitto-dev) as a Swift module; only VigilMQTT sees it.
@@ -62,8 +64,10 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // glibc's allocator controls and statistics (malloc.h): the gateway keeps its heap small.
         .systemLibrary(name: "CMalloc"),
+        // pthread_setname_np, which Swift's Glibc module does not declare.
+        .systemLibrary(name: "CThreadName"),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
-        .target(name: "VigilCore", swiftSettings: strict),
+        .target(name: "VigilCore", dependencies: ["CThreadName"], swiftSettings: strict),
         // YAML config with locations, includes, ${VAR} substitution and strict keys.
         .target(
             name: "VigilConfig",

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilAlerts
 import VigilConfig
 import VigilCore
@@ -76,12 +76,12 @@ struct AlertsTestCommand: ParsableCommand {
         let text: String
         do {
             if input == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                text = String(decoding: Terminal.readAll(), as: UTF8.self)
             } else {
                 text = try String(contentsOfFile: input, encoding: .utf8)
             }
         } catch {
-            throw CLIError("cannot read \(input): \(error.localizedDescription)")
+            throw CLIError("cannot read \(input): \(error)")
         }
         var reader = SampleCSV.Reader()
         var readings: [Reading] = []

@@ -1,8 +1,11 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilCore
 import VigilServer
 import VigilStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,13 +46,9 @@ struct ExportCommand: ParsableCommand {
         }
         let store: MetricStore
         do { store = try location.openReadOnly() } catch { Terminal.fail("vigil export: \(error)") }
-        let sink: FileHandle
-        if let output {
-            guard FileManager.default.createFile(atPath: output, contents: nil) else { Terminal.fail("vigil export: cannot create \(output)") }
-            sink = FileHandle(forWritingAtPath: output)!
-        } else {
-            sink = FileHandle.standardOutput
-        }
+        let sink = output.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? STDOUT_FILENO
+        guard sink >= 0 else { Terminal.fail("vigil export: cannot create \(output ?? ""): \(String(cString: strerror(errno)))") }
+        defer { if output != nil { close(sink) } }
         var buffer = SampleCSV.header + "\n"
         var samples = 0
         // One series at a time keeps memory bounded by the largest series, not the whole store.
@@ -64,14 +63,14 @@ struct ExportCommand: ParsableCommand {
                     buffer += SampleCSV.line(series.series, series.timestamps[i], series.values[i])
                     buffer += "\n"
                     if buffer.utf8.count > 1 << 20 {
-                        sink.write(Data(buffer.utf8))
+                        Terminal.write(buffer, to: sink)
                         buffer = ""
                     }
                 }
                 samples += series.timestamps.count
             }
         }
-        sink.write(Data(buffer.utf8))
+        Terminal.write(buffer, to: sink)
         if output != nil { Terminal.printError("exported \(samples) samples to \(output!)") }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilConfig
 import VigilCore
 import VigilIngest
@@ -62,13 +62,8 @@ struct ImportCommand: ParsableCommand {
         if let maxAge, ConfigValues.parseDuration(maxAge).map({ $0 > .zero }) != true {
             throw ValidationError("--max-age: expected a duration such as 400d (at most 100 years)")
         }
-        let input: FileHandle
-        if file == "-" {
-            input = .standardInput
-        } else {
-            guard let handle = FileHandle(forReadingAtPath: file) else { Terminal.fail("vigil import: cannot read \(file)") }
-            input = handle
-        }
+        let descriptor = file == "-" ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { Terminal.fail("vigil import: cannot read \(file): \(String(cString: strerror(errno)))") }
         let (store, settings, lock) = location.openForWriting("import") { options in
             // A backfill is older than what is stored by design: no out-of-order window.
             options.outOfOrderWindow = .seconds(Int64.max / 1_000_000_000_000)
@@ -131,7 +126,6 @@ struct ImportCommand: ParsableCommand {
         // read(2) returns what is there: a slow pipe is imported (and committed) as it arrives.
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
         var carry: [UInt8] = []
-        let descriptor = input.fileDescriptor
         while true {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
@@ -218,20 +212,21 @@ final class ImportProgress {
         let rate = Double(samples) / max(0.001, elapsedSeconds)
         let text = "\(phase) \(name): \(lines) lines, \(committed) samples committed, \(rejected) rejected, \(Int(rate)) samples/s"
         if isTerminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            Terminal.write("\r\u{1B}[K" + text, to: STDERR_FILENO)
         } else {
             Terminal.printError(text)
         }
     }
 
     func clearLine() {
-        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if isTerminal { Terminal.write("\r\u{1B}[K", to: STDERR_FILENO) }
     }
 
     func finish(series: Int) {
         clearLine()
         let seconds = elapsedSeconds
-        Terminal.printError(String(format: "imported %d samples into %d series from %d lines in %.1f s (%.0f samples/s); %d lines rejected; %d duplicate times (the last line wins)",
-                                   committed - duplicates, series, lines, seconds, Double(committed) / max(0.001, seconds), rejected, duplicates))
+        Terminal.printError("imported \(committed - duplicates) samples into \(series) series from \(lines) lines in \(seconds.fixed(1)) s "
+                            + "(\((Double(committed) / max(0.001, seconds)).fixed(0)) samples/s); \(rejected) lines rejected; "
+                            + "\(duplicates) duplicate times (the last line wins)")
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilCore
 import VigilIngest
 import VigilServer
@@ -66,10 +66,8 @@ struct MappingExplainCommand: ParsableCommand {
         } else {
             print("broker \(chosen.name): no subscription matches '\(topic)'")
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         for reading in outcome.readings {
-            let time = formatter.string(from: Date(timeIntervalSince1970: Double(reading.timestampMs) / 1000))
+            let time = RFC3339.format(reading.timestampMs)
             let source = reading.timestampMs == now ? "receive time" : "device time"
             print("  reading  \(reading.series) = \(reading.value)\(reading.unit.map { " \($0)" } ?? "")  at \(time) (\(source))")
         }
@@ -84,7 +82,7 @@ struct MappingExplainCommand: ParsableCommand {
 
     /// The payload as given: text, or for binary formats hex, `@FILE` or standard input.
     func payloadBytes(binary: Bool) throws -> [UInt8] {
-        if payload == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+        if payload == "-" { return Terminal.readAll() }
         guard binary else { return Array(payload.utf8) }
         if payload.hasPrefix("@") {
             let path = String(payload.dropFirst())

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilCore
 import VigilServer
 import VigilStore
@@ -107,12 +107,10 @@ enum QueryCLIOutput {
         var out = ""
         switch format {
         case .table:
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             for row in rows {
                 out += seriesKey(row.labels).description.ifEmpty("{}") + "\n"
                 for (t, v) in row.points {
-                    out += "  " + formatter.string(from: Date(timeIntervalSince1970: Double(t) / 1000)) + "  \(v)\n"
+                    out += "  " + RFC3339.format(t) + "  \(v)\n"
                 }
             }
             if rows.isEmpty { out = "no data\n" }

@@ -1,10 +1,13 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import VigilConfig
 import VigilIngest
 import VigilServer
 import VigilSimulator
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

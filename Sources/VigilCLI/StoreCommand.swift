@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilCore
 import VigilServer
 import VigilStore
@@ -39,7 +39,7 @@ struct StoreStatsCommand: ParsableCommand {
         if json {
             print("""
                 {"path":"\(JSONText.escape(path))","series":\(stats.series),"samples":\(stats.samples),\
-                "bytes_on_disk":\(stats.bytesOnDisk),"free_bytes":\(stats.freeBytes),"bytes_per_sample":\(String(format: "%.3f", stats.bytesPerSample)),\
+                "bytes_on_disk":\(stats.bytesOnDisk),"free_bytes":\(stats.freeBytes),"bytes_per_sample":\(stats.bytesPerSample.fixed(3)),\
                 "chunks":\(stats.chunks),"rollup_blobs":\(stats.rollupBlobs),\
                 "oldest_ms":\(stats.oldestMs.map(String.init) ?? "null"),"newest_ms":\(stats.newestMs.map(String.init) ?? "null")}
                 """)
@@ -50,8 +50,8 @@ struct StoreStatsCommand: ParsableCommand {
             store:          \(path)
             series:         \(stats.series)
             samples:        \(stats.samples)
-            bytes on disk:  \(stats.bytesOnDisk) (\(String(format: "%.1f MiB", Double(stats.bytesOnDisk) / 1_048_576)), \
-            \(String(format: "%.3f", stats.bytesPerSample)) bytes/sample)
+            bytes on disk:  \(stats.bytesOnDisk) (\((Double(stats.bytesOnDisk) / 1_048_576).fixed(1)) MiB, \
+            \(stats.bytesPerSample.fixed(3)) bytes/sample)
             free:           \(stats.freeBytes) bytes in free pages (reused by later writes)
             chunks:         \(stats.chunks) raw, \(stats.rollupBlobs) rollup blobs
             oldest sample:  \(time(stats.oldestMs))

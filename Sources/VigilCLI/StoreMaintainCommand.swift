@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilCore
 import VigilServer
 import VigilStore
@@ -44,9 +44,9 @@ struct StoreMaintainCommand: ParsableCommand {
             Terminal.printError("reclaiming free pages")
             let reclaimed = try store.reclaimFreePages(maxPages: nil, everything: true)
             let after = try store.stats()
-            Terminal.printError(String(format: "maintained in %.1f s: %d chunks and %d rollups deleted by retention, %lld bytes given back; %lld → %lld bytes on disk, %lld samples",
-                                       (ContinuousClock.now - started).inSeconds, chunks, rollups,
-                                       reclaimed, before.bytesOnDisk, after.bytesOnDisk, after.samples))
+            Terminal.printError("maintained in \((ContinuousClock.now - started).inSeconds.fixed(1)) s: \(chunks) chunks and \(rollups) rollups "
+                                + "deleted by retention, \(reclaimed) bytes given back; \(before.bytesOnDisk) → \(after.bytesOnDisk) bytes on disk, "
+                                + "\(after.samples) samples")
         } catch {
             Terminal.fail("vigil store maintain: \(error)")
         }

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -7,8 +7,32 @@ import Glibc
 
 /// Small helpers for a command-line tool's own terminal I/O.
 enum Terminal {
-    static func printError(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    static func printError(_ line: String) { write(line + "\n", to: STDERR_FILENO) }
+
+    /// All of `text` to a descriptor (standard error, an export file), through EINTR and short writes.
+    static func write(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
+    }
+
+    /// Everything until end of file from a descriptor (standard input).
+    static func readAll(_ descriptor: Int32 = STDIN_FILENO) -> [UInt8] {
+        var all: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return all }
+            all.append(contentsOf: chunk[..<count])
+        }
     }
 
     /// One line to stderr, exit status 1. For errors that the user fixes (no stack trace).
@@ -19,7 +43,7 @@ enum Terminal {
 
     /// Reads a line from the terminal with echo off.
     static func readSecret(prompt: String) -> String? {
-        FileHandle.standardError.write(Data(prompt.utf8))
+        write(prompt, to: STDERR_FILENO)
         var original = termios()
         tcgetattr(STDIN_FILENO, &original)
         var silent = original
@@ -27,7 +51,7 @@ enum Terminal {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
         defer {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
-            FileHandle.standardError.write(Data("\n".utf8))
+            write("\n", to: STDERR_FILENO)
         }
         return readLine(strippingNewline: true)
     }

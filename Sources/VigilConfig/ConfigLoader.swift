@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
+import VigilCore
 
 /// Loads a config file and the files it names under a top-level `include:` (a path or a list of
 /// paths and glob patterns, relative to the including file), into one merged tree.
@@ -53,9 +54,9 @@ public struct ConfigLoader: Sendable {
         guard let includeIndex = entries.firstIndex(where: { $0.key == "include" }) else { return document }
         let includeEntry = entries.remove(at: includeIndex)
         var merged = ConfigNode(.mapping(entries), at: document.location)
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FilePaths.parent(path)
         for pattern in try includePatterns(includeEntry.value) {
-            let resolved = pattern.value.hasPrefix("/") ? pattern.value : (directory as NSString).appendingPathComponent(pattern.value)
+            let resolved = pattern.value.hasPrefix("/") ? pattern.value : FilePaths.join(directory, pattern.value)
             let matches = Self.expand(resolved)
             if matches.isEmpty, !Self.isGlob(resolved) {
                 throw ConfigError("included file \(resolved) does not exist", at: pattern.location)
@@ -125,9 +126,9 @@ public struct ConfigLoader: Sendable {
     }
 
     static func describeReadFailure(path: String) -> String {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
-        if isDirectory.boolValue { return "it is a directory" }
+        if isDirectory { return "it is a directory" }
         if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
         return "not valid UTF-8 text"
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `${VAR}` and `${VAR:-default}` in config values. `$$` is a literal `$`.
 /// A variable that is unset (or, with `:-`, unset or empty) and has no default is an error, so a
@@ -45,7 +45,7 @@ public struct EnvironmentSubstitution: Sendable {
     private func resolve(_ body: String, at location: ConfigLocation) throws(ConfigError) -> String {
         let name: String
         let fallback: String?
-        if let range = body.range(of: ":-") {
+        if let range = body.firstRange(of: ":-") {
             name = String(body[..<range.lowerBound])
             fallback = String(body[range.upperBound...])
         } else {

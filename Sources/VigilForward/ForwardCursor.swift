@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where an endpoint stands: every sample with a timestamp at or before `cursor` (Unix ms) has been
 /// accepted by it. Kept in `data_dir/forward/<endpoint>.cursor`, replaced atomically (write, fsync,
@@ -9,12 +13,12 @@ struct ForwardCursor {
 
     init(directory: String, endpoint: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = (directory as NSString).appendingPathComponent("\(endpoint).cursor")
+        path = FilePaths.join(directory, "\(endpoint).cursor")
     }
 
     func load() -> Int64? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return Int64(text.trimmingWhitespace())
     }
 
     func save(_ cursor: Int64) throws {

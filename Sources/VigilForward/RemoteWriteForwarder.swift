@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import NIOCore
@@ -9,6 +9,9 @@ import NIOSSL
 import ServiceLifecycle
 import VigilCore
 import VigilStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Store-and-forward to one remote-write endpoint. It reads from the local store, never from
 /// memory: the endpoint's cursor says up to which timestamp it has everything, and each round sends
@@ -33,7 +36,7 @@ public struct RemoteWriteForwarder: Service {
         self.config = config
         self.store = store
         self.board = board
-        self.directory = (dataDir as NSString).appendingPathComponent("forward")
+        self.directory = FilePaths.join(dataDir, "forward")
         var logger = logger
         logger[metadataKey: "endpoint"] = "\(config.name)"
         self.logger = logger

@@ -1,5 +1,5 @@
 import CoreMetrics
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOPosix
@@ -236,14 +236,13 @@ package final class LiveSession: WebSocketEndpoint {
     // MARK: Client operations
 
     package func received(text: ByteBuffer, on socket: WebSocketConnection) {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.readableBytesView))) as? [String: Any],
-              let op = object["op"] as? String else {
+        guard let object = JSONValue.parse(text.readableBytesView), object.isObject, let op = object["op"]?.string else {
             return sendError("expected a JSON object with an \"op\"")
         }
         switch op {
         case "subscribe": subscribe(object)
         case "unsubscribe":
-            guard let id = object["id"] as? Int else { return sendError("unsubscribe needs \"id\"") }
+            guard let id = object["id"]?.int else { return sendError("unsubscribe needs \"id\"") }
             if let stream { use(stream.unsubscribe(id)) }
         case "change": change(object)
         case "resume": resume(object)
@@ -256,13 +255,13 @@ package final class LiveSession: WebSocketEndpoint {
         }
     }
 
-    private func subscribe(_ object: [String: Any]) {
-        guard let id = object["id"] as? Int else { return sendError("subscribe needs \"id\" (a number) and \"selector\" or \"series\"") }
+    private func subscribe(_ object: JSONValue) {
+        guard let id = object["id"]?.int else { return sendError("subscribe needs \"id\" (a number) and \"selector\" or \"series\"") }
         let subscription: LiveSubscription
         do {
-            if let text = object["selector"] as? String {
+            if let text = object["selector"]?.string {
                 subscription = .selector(try SeriesSelector.parse(text))
-            } else if let list = object["series"] as? [Any] {
+            } else if let list = object["series"]?.array {
                 subscription = .series(Set(try LiveSubscription.seriesKeys(list)))
             } else {
                 return sendError("subscribe needs \"id\" (a number) and \"selector\" or \"series\"", id: id)
@@ -284,16 +283,16 @@ package final class LiveSession: WebSocketEndpoint {
 
     /// `change`: series added to and removed from a `series` subscription; a snapshot of the
     /// added ones follows (readings and, when asked, history), numbered like any snapshot.
-    private func change(_ object: [String: Any]) {
-        guard let id = object["id"] as? Int else { return sendError("change needs \"id\" (a series subscription's)") }
+    private func change(_ object: JSONValue) {
+        guard let id = object["id"]?.int else { return sendError("change needs \"id\" (a series subscription's)") }
         guard case .series(let current)? = stream?.subscriptions[id] else {
             return sendError("change \(id): no series subscription with this id (subscribe with \"series\" first)", id: id)
         }
         let adding: [SeriesKey], removing: [SeriesKey]
         do {
-            removing = try LiveSubscription.seriesKeys(object["remove"] as? [Any] ?? [])
+            removing = try LiveSubscription.seriesKeys(object["remove"]?.array ?? [])
             let removed = Set(removing)
-            adding = try LiveSubscription.seriesKeys(object["add"] as? [Any] ?? [],
+            adding = try LiveSubscription.seriesKeys(object["add"]?.array ?? [],
                                                      already: current.subtracting(removed).count)
         } catch {
             return sendError("change \(id): \(error)", id: id)
@@ -303,8 +302,8 @@ package final class LiveSession: WebSocketEndpoint {
         if !adding.isEmpty { snapshot(id, of: .series(Set(adding)), history: Self.historyMinutes(object), apply: nil) }
     }
 
-    private static func historyMinutes(_ object: [String: Any]) -> Int {
-        (object["history_minutes"] as? Int).map { min(max($0, 0), 24 * 60) } ?? 0
+    private static func historyMinutes(_ object: JSONValue) -> Int {
+        (object["history_minutes"]?.int).map { min(max($0, 0), 24 * 60) } ?? 0
     }
 
     /// Reads a snapshot of `subscription` on the thread pool, then on the loop applies `apply` (if
@@ -361,8 +360,8 @@ package final class LiveSession: WebSocketEndpoint {
         return "\"readings\":[" + parts.joined(separator: ",") + "],\"history\":[" + history.joined(separator: ",") + "]"
     }
 
-    private func resume(_ object: [String: Any]) {
-        guard let streamID = object["stream"] as? String, let seq = (object["seq"] as? NSNumber)?.uint64Value else {
+    private func resume(_ object: JSONValue) {
+        guard let streamID = object["stream"]?.string, let seq = object["seq"]?.uint64 else {
             return sendError("resume needs \"stream\" and \"seq\"")
         }
         guard let socket, let (old, missed) = hub.resume(streamID, user: user.name, owner: owner, after: seq, instead: stream) else {

@@ -42,14 +42,14 @@ package enum LiveSubscription: Sendable, CustomStringConvertible {
     }
 
     /// The keys of a client's `series` list, refused whole when one is bad or there are too many.
-    package static func seriesKeys(_ list: [Any], already: Int = 0) throws(StoreError) -> [SeriesKey] {
+    package static func seriesKeys(_ list: [JSONValue], already: Int = 0) throws(StoreError) -> [SeriesKey] {
         guard already + list.count <= maxSeries else {
             throw .invalidSelector("at most \(maxSeries) series in one subscription (use a selector for more)")
         }
         var keys: [SeriesKey] = []
         keys.reserveCapacity(list.count)
         for item in list {
-            guard let text = item as? String else { throw .invalidSelector("series must be strings such as temperature{site=\"north\"}") }
+            guard let text = item.string else { throw .invalidSelector("series must be strings such as temperature{site=\"north\"}") }
             keys.append(try seriesKey(text))
         }
         return keys

@@ -1,7 +1,10 @@
 import CMosquitto
-import Foundation
+import FoundationEssentials
 import Synchronization
 import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The only place where libmosquitto's C API is used: one connection to one broker, driven by a
 /// thread of its own. Messages and connection events come out through Swift closures; no caller

@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
+import VigilCore
 
 /// `data_dir`: created on first start (mode 0750) and locked, so two gateways never share one
 /// store by accident.
@@ -18,11 +19,11 @@ public struct DataDirectory: Sendable {
         guard access(path, W_OK) == 0 else {
             throw StartupError("data_dir \(path): not writable by this user")
         }
-        let lockPath = (path as NSString).appendingPathComponent("vigil.lock")
+        let lockPath = FilePaths.join(path, "vigil.lock")
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw StartupError("data_dir \(path): cannot create \(lockPath): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingWhitespace()
             close(fd)
             throw StartupError("data_dir \(path) is in use by another vigil process\(holder.map { " (pid \($0))" } ?? "")")
         }

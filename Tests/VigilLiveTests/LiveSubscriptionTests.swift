@@ -19,9 +19,9 @@ struct LiveSubscriptionTests {
         for bad in [#"temperature{device=~"boiler-.*"}"#, #"{device="boiler-1"}"#, #"temperature{device!="x"}"#, "temperature{", ""] {
             #expect(throws: StoreError.self, "\(bad)") { try LiveSubscription.seriesKey(bad) }
         }
-        #expect(throws: StoreError.self) { try LiveSubscription.seriesKeys([42]) }
-        #expect(throws: StoreError.self) { try LiveSubscription.seriesKeys(Array(repeating: "m", count: LiveSubscription.maxSeries + 1)) }
-        #expect(throws: StoreError.self) { try LiveSubscription.seriesKeys(["m"], already: LiveSubscription.maxSeries) }
+        #expect(throws: StoreError.self) { try LiveSubscription.seriesKeys([.integer(42)]) }
+        #expect(throws: StoreError.self) { try LiveSubscription.seriesKeys(Array(repeating: .string("m"), count: LiveSubscription.maxSeries + 1)) }
+        #expect(throws: StoreError.self) { try LiveSubscription.seriesKeys([.string("m")], already: LiveSubscription.maxSeries) }
     }
 
     @Test func aSeriesSubscriptionMatchesExactlyItsSeriesAndChanges() throws {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilCore
 
 /// What every notifier sends, in Vigil's own JSON (the webhook body; the MQTT payload; the

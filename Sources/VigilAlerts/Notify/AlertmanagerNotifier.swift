@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilCore
 
 /// Alertmanager's `POST /api/v2/alerts`: one alert per request, labels and annotations as

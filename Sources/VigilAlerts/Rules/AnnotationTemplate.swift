@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilCore
 
 /// An annotation with placeholders, Prometheus-style: `{{ $labels.device }} is at {{ $value }} {{ $unit }}`.
@@ -24,12 +24,12 @@ public struct AnnotationTemplate: Sendable, Equatable {
         self.source = source
         var parts: [Part] = []
         var rest = Substring(source)
-        while let open = rest.range(of: "{{") {
+        while let open = rest.firstRange(of: "{{") {
             if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else {
                 throw ParseError(description: "unclosed '{{' in \"\(source)\"")
             }
-            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            let name = rest[open.upperBound..<close.lowerBound].trimmingSpaces()
             switch name {
             case "$value": parts.append(.value)
             case "$unit": parts.append(.unit)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import VigilCore
 
 /// A comparison written in a rule: `"> 80"`, `"<= 3.5"`, `"!= 0"`.
 public enum Comparison: String, Sendable, Codable, CaseIterable {
@@ -17,10 +18,10 @@ public enum Comparison: String, Sendable, Codable, CaseIterable {
 
     /// `"> 80"` → (.greater, 80). Longest operator first, so `>=` is not read as `>` and `=80`.
     public static func parse(_ text: String) -> (Comparison, Double)? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         for op in [Comparison.greaterOrEqual, .lessOrEqual, .equal, .notEqual, .greater, .less]
         where trimmed.hasPrefix(op.rawValue) {
-            let number = trimmed.dropFirst(op.rawValue.count).trimmingCharacters(in: .whitespaces)
+            let number = trimmed.dropFirst(op.rawValue.count).trimmingSpaces()
             guard let value = Double(number), value.isFinite else { return nil }
             return (op, value)
         }

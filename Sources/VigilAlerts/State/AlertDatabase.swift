@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilSQLite
 
 /// `alerts.db` in the data directory (SQLite, WAL): alert instances, silences and the outbox.
@@ -128,7 +128,7 @@ final class AlertDatabase {
 
     /// Drops queued notifications for notifiers no longer configured (after a reload), returning how many.
     func dropOutbox(except notifiers: [String]) throws(AlertStateError) -> Int {
-        let names = notifiers.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ",")
+        let names = notifiers.map { "'\($0.replacing("'", with: "''"))'" }.joined(separator: ",")
         try db.execute("DELETE FROM outbox WHERE notifier NOT IN (\(names.isEmpty ? "''" : names))")
         return db.changes
     }

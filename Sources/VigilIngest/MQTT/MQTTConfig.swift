@@ -73,7 +73,7 @@ public struct BrokerConfig: Sendable {
         let urlText = try object.string("url", default: "mqtt://127.0.0.1:1883")
         let endpoint = try BrokerURL.parse(urlText, at: object.location(of: "url"), key: object.qualified("url"))
         let name = try object.string("name", default: index == 0 ? "default" : "broker\(index + 1)")
-        guard NameRules.isValidLabelName(name.replacingOccurrences(of: "-", with: "_")) else {
+        guard NameRules.isValidLabelName(name.replacing("-", with: "_")) else {
             throw ConfigError("\(object.qualified("name")): use letters, digits, '-' and '_' (found '\(name)')",
                               at: object.location(of: "name"))
         }
@@ -317,7 +317,7 @@ public struct SubscriptionConfig: Sendable {
 /// `mqtt://host[:port]` (1883) or `mqtts://host[:port]` (TLS, 8883); IPv6 hosts in brackets.
 public enum BrokerURL {
     public static func parse(_ text: String, at location: ConfigLocation, key: String) throws(ConfigError) -> (host: String, port: Int, tls: Bool) {
-        guard let schemeEnd = text.range(of: "://") else {
+        guard let schemeEnd = text.firstRange(of: "://") else {
             throw ConfigError("\(key): expected a broker URL like mqtt://127.0.0.1:1883, found '\(text)'", at: location)
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
@@ -343,4 +343,4 @@ public enum BrokerURL {
     }
 }
 
-import Foundation
+import FoundationEssentials

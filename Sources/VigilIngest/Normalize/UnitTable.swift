@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Units Vigil converts to one canonical unit per quantity, so that a temperature is always °C and
 /// a power always W whatever the device sends. Conversions are exact affine maps; the result is
 /// rounded to two more decimal places than the input had, so 71.6 °F is stored as 22 °C, not as

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilCore
 
 /// Device timestamps in payloads: epoch numbers in s, ms, µs or ns, or RFC 3339 text.
@@ -36,11 +36,6 @@ public enum PayloadTimestamp {
     }
 
     public static func rfc3339(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return TimeBounds.checked(Checked.int64(date.timeIntervalSince1970, times: 1000)) }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return TimeBounds.checked(Checked.int64(date.timeIntervalSince1970, times: 1000)) }
-        return nil
+        TimeBounds.checked(RFC3339.parse(text))
     }
 }

@@ -7,7 +7,7 @@ public enum PlainValueParser {
         guard !payload.isEmpty else { return .failure(.empty) }
         guard payload.count <= maxLength else { return .failure(.tooLarge) }
         guard let text = String(validating: payload, as: UTF8.self) else { return .failure(.invalidUTF8) }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespace()
         if let value = Double(trimmed) {
             // Double("nan") and Double("inf") parse; readings must be finite.
             return value.isFinite ? .success(value) : .failure(.nonFinite)
@@ -96,4 +96,5 @@ public enum PayloadReject: String, Error, Sendable, CaseIterable {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import VigilCore

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilCore
 
 /// How one serial frame becomes samples. The payload formats MQTT uses (a plain value, JSON lines,
@@ -67,7 +67,7 @@ public enum LineFormat: Sendable {
 
     /// A number, or a state word (on/off, open/closed, true/false), with surrounding blanks and quotes removed.
     static func number(_ field: Substring) -> Double? {
-        var text = field.trimmingCharacters(in: .whitespaces)
+        var text = field.trimmingSpaces()
         if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = String(text.dropFirst().dropLast()) }
         guard !text.isEmpty else { return nil }
         if case .success(let value) = PlainValueParser.parse(Array(text.utf8)) { return value }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// NMEA 0183 sentences (GPS receivers, weather stations, depth sounders): the checksum is checked
 /// (XOR of the characters between `$` and `*`) and the common sentences become samples:

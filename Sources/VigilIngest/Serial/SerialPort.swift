@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
 
 /// One open serial device (a tty, a USB adapter, a pseudo-terminal), configured raw through
 /// termios: speed, data bits, parity, stop bits, flow control. Non-blocking; the source's thread

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
@@ -51,7 +51,7 @@ public final class Authenticator: Sendable {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2 else { return .failure(.invalid) }
             switch parts[0].lowercased() {
-            case "bearer": return token(String(parts[1]).trimmingCharacters(in: .whitespaces))
+            case "bearer": return token(String(parts[1]).trimmingSpaces())
             case "basic": return try await basic(authorization, clientAddress: clientAddress)
             default: return .failure(.invalid)
             }
@@ -116,8 +116,8 @@ public final class Authenticator: Sendable {
         for header in headers[values: .cookie] {
             for part in header.split(separator: ";") {
                 let pair = part.split(separator: "=", maxSplits: 1)
-                if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name {
-                    return pair[1].trimmingCharacters(in: .whitespaces)
+                if pair.count == 2, pair[0].trimmingSpaces() == name {
+                    return pair[1].trimmingSpaces()
                 }
             }
         }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Crypto
-import Foundation
+import FoundationEssentials
 import Synchronization
 import VigilCore
 
@@ -43,8 +43,8 @@ public final class SessionStore: Sendable {
     /// A new session; returns the id for the cookie (never stored).
     public func create(user: String, role: AuthSettings.Role) -> (id: String, expiresMs: Int64) {
         let bytes = Secrets.randomBytes(32)
-        let id = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let id = Data(bytes).base64EncodedString().replacing("+", with: "-")
+            .replacing("/", with: "_").replacing("=", with: "")
         let expires = WallClock.nowMs() + ttl.milliseconds
         sessions.withLock { sessions in
             let now = WallClock.nowMs()

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import VigilAlerts
 import VigilCore
@@ -38,7 +38,7 @@ struct GatewayParts: Sendable {
         let rejects = IngestRejects(logger: Logger(label: "vigil.ingest"))
         let alerts: AlertCenter
         do {
-            alerts = try AlertCenter(config: config.alerts, databasePath: (config.dataDir as NSString).appendingPathComponent("alerts.db"),
+            alerts = try AlertCenter(config: config.alerts, databasePath: FilePaths.join(config.dataDir, "alerts.db"),
                                      gateway: config.gatewayName, externalURL: externalURL(config), logger: Logger(label: "vigil.alerts"))
         } catch {
             throw StartupError("cannot open the alert state in \(config.dataDir)/alerts.db: \(error)")
@@ -50,7 +50,7 @@ struct GatewayParts: Sendable {
         if let tls {
             logger.notice("TLS certificate loaded", metadata: ["path": "\(tls.certificatePath)", "sha256_fingerprint": "\(tls.fingerprint)"])
         }
-        let sessions = SessionStore(path: (config.dataDir as NSString).appendingPathComponent("sessions.json"), ttl: config.auth.sessionTTL)
+        let sessions = SessionStore(path: FilePaths.join(config.dataDir, "sessions.json"), ttl: config.auth.sessionTTL)
         return GatewayParts(
             config: config, store: store, storeHealth: storeHealth, bus: bus, board: board, rejects: rejects, alerts: alerts,
             metrics: metrics, normalizer: Normalizer(config: config.normalize), tls: tls,

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 import VigilAlerts
@@ -45,7 +45,7 @@ enum GatewayServices {
                                                  logger: Logger(label: "vigil.forward")))
         }
         let selfReadings = SelfReadings(board: board, rejects: rejects, hub: hub,
-                                        storeDirectory: (config.store.path as NSString).deletingLastPathComponent, center: alerts)
+                                        storeDirectory: FilePaths.parent(config.store.path), center: alerts)
         services.append(AlertService(center: alerts, subscription: bus.subscribe("alerts", capacity: 200_000),
                                      brokers: config.mqtt.clientOptionsByBroker, selfReadings: { selfReadings($0) },
                                      logger: Logger(label: "vigil.alerts")))

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Hummingbird
 import Metrics
 import NIOPosix
@@ -161,7 +161,7 @@ enum QueryRoutes {
         text.split(separator: "&").map { item in
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
-                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+                String(s).replacing("+", with: " ").removingPercentEncoding() ?? String(s)
             }
             return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
         }

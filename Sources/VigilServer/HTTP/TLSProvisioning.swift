@@ -1,10 +1,11 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import VigilTLS
 import SwiftASN1
 import X509
+import VigilCore
 
 /// Builds the listener's TLS configuration (TLS 1.2 and newer only) from the config's `http.tls`.
 ///
@@ -54,9 +55,9 @@ enum TLSProvisioning {
         case .files(let certificatePath, let keyPath):
             return try context(certificatePath: certificatePath, keyPath: keyPath)
         case .selfSigned:
-            let directory = (dataDir as NSString).appendingPathComponent("tls")
-            let certificatePath = (directory as NSString).appendingPathComponent("self-signed.crt")
-            let keyPath = (directory as NSString).appendingPathComponent("self-signed.key")
+            let directory = FilePaths.join(dataDir, "tls")
+            let certificatePath = FilePaths.join(directory, "self-signed.crt")
+            let keyPath = FilePaths.join(directory, "self-signed.key")
             if !isUsable(certificatePath: certificatePath, keyPath: keyPath) {
                 try generate(certificatePath: certificatePath, keyPath: keyPath, directory: directory,
                              gatewayName: gatewayName)
@@ -87,7 +88,8 @@ enum TLSProvisioning {
     }
 
     static func fingerprint(der: [UInt8]) -> String {
-        SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
+        let digits = Array("0123456789ABCDEF".utf8)
+        return SHA256.hash(data: der).map { String(decoding: [digits[Int($0 >> 4)], digits[Int($0 & 15)]], as: UTF8.self) }.joined(separator: ":")
     }
 
     private static func isUsable(certificatePath: String, keyPath: String) -> Bool {
@@ -103,7 +105,7 @@ enum TLSProvisioning {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw StartupError("cannot create \(directory) for the self-signed certificate: \(error.localizedDescription)")
+            throw StartupError("cannot create \(directory) for the self-signed certificate: \(error)")
         }
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {

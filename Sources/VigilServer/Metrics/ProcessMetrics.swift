@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
 
 /// The standard `process_*` metrics, read from /proc at scrape time (Linux only; elsewhere the
 /// lines are simply absent).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilConfig
 import VigilCore
 import VigilIngest
@@ -11,7 +11,7 @@ public enum QueryParameters {
     /// relative to now (`-1h`, `now-30m`, `+5m`). Returns epoch milliseconds within years 1-9999;
     /// anything else is nil (a 400), never an overflow.
     public static func parseTime(_ text: String, nowMs: Int64) -> Int64? {
-        let raw = text.trimmingCharacters(in: .whitespaces)
+        let raw = text.trimmingSpaces()
         if raw == "now" { return nowMs }
         for (prefix, sign) in [("now-", -1), ("now+", 1), ("-", -1), ("+", 1)] as [(String, Int64)] where raw.hasPrefix(prefix) {
             // Durations are at most ConfigValues.maxDuration, so this cannot overflow.
@@ -46,7 +46,7 @@ public enum QueryParameters {
 
     /// `site,device` → ["site", "device"]; empty text → [] (everything in one group).
     public static func parseGroupBy(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
     }
 }
 

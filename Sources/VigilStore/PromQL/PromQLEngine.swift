@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilCore
 
 /// Evaluates the PromQL subset against the store with Prometheus 2.x semantics: instant selectors

@@ -26,7 +26,7 @@ public indirect enum PromQLExpr: Sendable {
             case .mul: a * b
             case .div: a / b
             case .mod: a.truncatingRemainder(dividingBy: b)
-            case .pow: Foundation.pow(a, b)
+            case .pow: Glibc.pow(a, b)
             case .eq: a == b ? 1 : 0
             case .ne: a != b ? 1 : 0
             case .gt: a > b ? 1 : 0
@@ -45,7 +45,7 @@ public indirect enum PromQLExpr: Sendable {
     static let aggregations: Set<String> = ["sum", "avg", "min", "max", "count"]
 }
 
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif

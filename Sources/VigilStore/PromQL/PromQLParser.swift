@@ -86,7 +86,7 @@ public struct PromQLParser {
             let start = index
             while let c = peek, c != "]" { index += 1 }
             guard peek == "]" else { throw error("unclosed '['") }
-            let duration = String(text[start..<index]).trimmingCharacters(in: .whitespaces)
+            let duration = String(text[start..<index]).trimmingSpaces()
             index += 1
             if duration.contains(":") { throw error("subqueries ([range:step]) are not supported") }
             guard let ms = Self.duration(duration), ms > 0 else { throw error("bad range duration \"\(duration)\"") }
@@ -198,7 +198,7 @@ public struct PromQLParser {
                     break
                 }
             }
-            source += String(text[start..<index]).replacingOccurrences(of: "'", with: "\"")
+            source += String(text[start..<index]).replacing("'", with: "\"")
         }
         do { return try SeriesSelector.parse(source) } catch { throw self.error("\(error)") }
     }
@@ -289,4 +289,4 @@ public struct PromQLParser {
     func error(_ message: String) -> ParseError { ParseError(description: "parse error at character \(index + 1): \(message)") }
 }
 
-import Foundation
+import FoundationEssentials

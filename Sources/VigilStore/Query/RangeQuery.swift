@@ -1,4 +1,7 @@
 import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A range query: every `step` from `start` to `end`, the samples of each matching series in the
 /// window (t − step, t] aggregated with `aggregation`, optionally combined across series that
