@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds a self-contained release binary: the Swift runtime and Foundation are linked in
+# Builds a self-contained release binary: the Swift runtime and FoundationEssentials are linked in
 # (--static-swift-stdlib), so the target box needs no Swift installation. It still links libc,
 # libstdc++/libgcc, libm and libmosquitto dynamically (Debian: libmosquitto1), listed at the end.
 # Output: dist/vigil-<version>-linux-<arch> (stripped) and its SHA-256.

@@ -23,6 +23,19 @@ struct CommandLineTests {
         #expect(flag.stdout == command.stdout)
     }
 
+    /// Full Foundation brings ICU (34 MB of data in a static binary) and 10 MB of resident
+    /// libraries; the gateway uses FoundationEssentials only (docs/architecture.md). One
+    /// `import Foundation` in Sources/ links it all back.
+    @Test func theBinaryLinksNoFullFoundationNorICU() async throws {
+        let directory = try TemporaryDirectory("ldd")
+        let ldd = try ManagedProcess("/usr/bin/ldd", [try TestEnvironment.vigilBinary()], directory: directory, name: "ldd")
+        #expect(try await ldd.finish() == 0)
+        #expect(ldd.stdout.contains("libFoundationEssentials"), "\(ldd.stdout)")
+        for library in ["libFoundation.so", "libFoundationInternationalization", "lib_FoundationICU"] {
+            #expect(!ldd.stdout.contains(library), "\(library) is linked: a file in Sources/ imports Foundation")
+        }
+    }
+
     @Test(arguments: ["run", "check-config", "simulate", "passwd", "version", "query", "export", "import", "store stats", "store maintain",
                       "mapping explain"])
     func everyCommandHasHelpWithExamples(command: String) async throws {
