@@ -133,7 +133,8 @@ private final class Wakeup: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &now)
         let (seconds, attoseconds) = duration.components
         var nanoseconds = Int64(now.tv_nsec) + attoseconds / 1_000_000_000
-        var deadline = timespec(tv_sec: now.tv_sec + Int(min(seconds, 86_400 * 365)) + Int(nanoseconds / 1_000_000_000), tv_nsec: 0)
+        let wholeSeconds = Int(min(seconds, 86_400 * 365)) + Int(nanoseconds / 1_000_000_000)  // checked: integers, at most a year
+        var deadline = timespec(tv_sec: now.tv_sec + wholeSeconds, tv_nsec: 0)
         nanoseconds %= 1_000_000_000
         deadline.tv_nsec = Int(nanoseconds)
         _ = pthread_cond_timedwait(condition, mutex, &deadline)

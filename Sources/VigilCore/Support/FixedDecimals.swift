@@ -6,7 +6,7 @@ extension Double {
         precondition((0...3).contains(places), "fixed: 0 to 3 decimals")
         guard isFinite, abs(self) < 1e15 else { return "\(self)" }
         let scale: Int64 = [1, 10, 100, 1000][places]
-        let scaled = Int64((abs(self) * Double(scale)).rounded())  // below 1e18: fits
+        let scaled = Int64((abs(self) * Double(scale)).rounded())  // checked: below 1e15 × 1000 < 2^63
         let sign = self < 0 && scaled != 0 ? "-" : ""
         guard places > 0 else { return sign + String(scaled) }
         let fraction = String(scaled % scale)
