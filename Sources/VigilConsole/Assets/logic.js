@@ -266,21 +266,29 @@ const VigilLogic = (() => {
   }
 
   // The console subscribes to the series on its screen only, and as the screen changes sends what
-  // to add and what to drop, a few hundred series per message at most (the gateway takes
-  // messages up to 64 KiB). `subscribed` and `wanted` are Sets of series names.
-  const WATCH_CHUNK = 300;
-  function watchChanges(subscribed, wanted, chunk = WATCH_CHUNK) {
-    const add = [], remove = [];
-    for (const series of wanted) if (!subscribed.has(series)) add.push(series);
-    for (const series of subscribed) if (!wanted.has(series)) remove.push(series);
+  // to add and what to drop: removals first (they free the gateway's work), then additions, at
+  // most WATCH_CHUNK series and about WATCH_BYTES of names per message (the gateway takes
+  // messages up to 64 KiB, and a series with many labels has a long name). `subscribed` and
+  // `wanted` are Sets of series names.
+  const WATCH_CHUNK = 300, WATCH_BYTES = 24_000;
+  function watchChanges(subscribed, wanted, chunk = WATCH_CHUNK, bytes = WATCH_BYTES) {
     const messages = [];
-    for (let i = 0; i < Math.max(add.length, remove.length); i += chunk) {
-      messages.push({ add: add.slice(i, i + chunk), remove: remove.slice(i, i + chunk) });
-    }
+    let current = null, size = 0;
+    const put = (kind, series) => {
+      const cost = series.length * 2 + 8;  // quotes and escapes; UTF-16 length as a bound
+      if (!current || current.add.length + current.remove.length >= chunk || size + cost > bytes) {
+        current = { add: [], remove: [] }; size = 0;
+        messages.push(current);
+      }
+      current[kind].push(series);
+      size += cost;
+    };
+    for (const series of subscribed) if (!wanted.has(series)) put("remove", series);
+    for (const series of wanted) if (!subscribed.has(series)) put("add", series);
     return messages;
   }
 
-  return { watchChanges, WATCH_CHUNK, backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+  return { watchChanges, WATCH_CHUNK, WATCH_BYTES, backoffDelay, createSequence, formatValue, valueRange, scales, columns, matchersFor, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
            valueTicks, timeTicks, timeLabel, zoomWindow, stepFor, parseSeriesView, formatSeriesView, MAX_COMPARED, buildTree, compareNames, sortKey, searchText, compileQuery, visibleRows, parseView, formatView, underPath, refusedAt, NO_LABEL, FILTERS };
 })();
 
