@@ -128,10 +128,12 @@ function syncWatch() {
 }
 
 // ---- the catalog: every series' labels and newest reading --------------------------------
-// GET /api/v1/latest, read at login and every minute (every 10 s while "stale" is the filter,
-// which needs every series' last reading time); live readings of the series on screen keep
-// theirs current in between.
-const CATALOG_MS = 60_000, CATALOG_STALE_MS = 10_000;
+// GET /api/v1/latest (1.5 MB at 10 000 series), read at login, after the link came back (series
+// announced meanwhile were missed), every 10 s while "stale" is the filter (it needs every
+// series' last reading time), and otherwise every 10 minutes: between reads, `series` events
+// bring new series and the subscription keeps the series on screen current, so a hundred
+// consoles cost the gateway little.
+const CATALOG_MS = 600_000, CATALOG_STALE_MS = 10_000;
 const catalog = { timer: 0, loadedAt: 0, loading: false };
 
 async function loadCatalog() {
@@ -172,6 +174,7 @@ function handle(message, socket) {
       setSources(message.sources || []);
       if (live.stream) { send(socket, { op: "resume", stream: live.stream, seq: live.sequence.seq }); }
       else { live.stream = message.stream; live.sequence.reset(); subscribe(socket); }
+      if (catalog.loadedAt && live.attempt > 0) loadCatalog();  // back after a lost link
       setLink("live");
       loadAlerts();
       live.stable = setTimeout(() => { live.attempt = 0; }, STABLE_MS);
