@@ -4,6 +4,7 @@
 #   bench/footprint/run.sh                 # the whole sequence, consoles for 10 minutes
 #   bench/footprint/run.sh soak            # the same with 30 minutes of consoles, and a plot
 #   CONSOLE_MINUTES=2 bench/footprint/run.sh   # shorter, while working on it
+#   FOLLOW=30 bench/footprint/run.sh           # consoles that follow a screen of 30 series, scrolling
 #
 # Phases, one gateway per phase group, release build, loopback only:
 #   empty    no sources: RSS after 20 s and CPU over 30 s
@@ -165,7 +166,10 @@ INGEST_RSS=$(rss_mib "$VPID")
 report "ingest: ${series:-?} series stored, RSS $INGEST_RSS MiB, heap in use/free $(heap | tr '\t' /) MiB"
 report "ingest CPU (% of a core, 60 s): vigil $vigil_cpu, mosquitto_sub (reference, same messages) $sub_cpu, mosquitto $broker_cpu, simulator $sim_cpu; vigil/mosquitto_sub = $(awk -v a="$vigil_cpu" -v b="$sub_cpu" 'BEGIN { printf "%.1f", a / (b > 0 ? b : 0.1) }')"
 
-echo "==> $CONSOLES consoles (python-websockets, $CONSOLE_PROCESSES processes) + $C_CONSOLES (C client) for $CONSOLE_MINUTES min, every series"
+# FOLLOW=N: consoles that follow a screen of N series and scroll (as the web console does) instead
+# of subscribing to every series.
+FOLLOW=${FOLLOW:-}
+echo "==> $CONSOLES consoles (python-websockets, $CONSOLE_PROCESSES processes) + $C_CONSOLES (C client) for $CONSOLE_MINUTES min, ${FOLLOW:+following $FOLLOW series each, scrolling}${FOLLOW:-every series}"
 echo consoles > "$WORK/phase"
 SECONDS_TOTAL=$(( CONSOLE_MINUTES * 60 ))
 SELECTOR='{__name__=~".+"}'
@@ -173,7 +177,7 @@ console_pids=()
 for process in $(seq "$CONSOLE_PROCESSES"); do
   share=$(( CONSOLES / CONSOLE_PROCESSES + (process <= CONSOLES % CONSOLE_PROCESSES ? 1 : 0) ))
   (( share > 0 )) || continue
-  "$VENV/bin/python" bench/footprint/console.py "wss://127.0.0.1:$PORT/api/v1/live" "$TOKEN" "$SELECTOR" "$SECONDS_TOTAL" "$share" --light \
+  "$VENV/bin/python" bench/footprint/console.py "wss://127.0.0.1:$PORT/api/v1/live" "$TOKEN" "$SELECTOR" "$SECONDS_TOTAL" "$share" --light ${FOLLOW:+--follow=$FOLLOW} \
     > "$WORK/python-$process.txt" 2>&1 &
   console_pids+=($!); pids+=($!)
 done
