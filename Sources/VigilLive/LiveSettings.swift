@@ -15,7 +15,9 @@ public struct LiveSettings: Sendable, Equatable {
     /// And at most this many bytes of them: a console subscribed to everything at 10 000
     /// readings/s makes 1.6 MB of updates a second, and 1000 of them per stream was what held a
     /// hundred consoles' memory (bench/footprint). Past it a resume gets `resync`.
-    public var replayBytes = 256 * 1024
+    /// 64 KiB: a console following its screen (a few KB/s) can resume across 15 s and more;
+    /// 256 KiB kept 100 such consoles at 25 MiB of rings more (bench/footprint, FOLLOW=30).
+    public var replayBytes = 64 * 1024
     /// A connection that takes no writes for this long while updates wait is closed with 1013:
     /// a client that stopped reading must not hold its queue and the kernel's and TLS buffers
     /// (megabytes with every series subscribed) when its queue never reaches `sendQueueHardLimit`.

@@ -92,7 +92,7 @@ http:
   listen: 127.0.0.1:\${PORT}
   tls: self-signed
   allowed_origins: [https://127.0.0.1]
-  ws: {max_connections: 2000}
+  ws: {max_connections: 2000${WS:+, $WS}}
 auth:
   tokens: [{name: bench, sha256: $SHA, role: viewer}]
 logging: {ingest_summary: 0, level: warning}
