@@ -185,6 +185,9 @@ try:
     wait.until(lambda d: sorted(watching()) == sorted(cards()))
     before = js("return live.received")
     wait.until(lambda d: js("return [...document.querySelectorAll('#grid .card')].every(c => live.series.get(c.dataset.series).reading.t > arguments[0])", scrolled))
+    # The snapshot of the cards that came into view can bring readings newer than the scroll
+    # before the first update does: wait for updates (they come every second), then count.
+    wait.until(lambda d: js("return live.received") > before)
     check("the cards scrolled into view are subscribed and get live readings (%d cards, %d readings)" % (len(cards()), js("return live.received") - before),
           js("return live.received") > before)
     driver.save_screenshot(os.path.join(shots, "fleet-end.png"))
