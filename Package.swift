@@ -29,13 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Only the tests' WebSocket client uses NIOSSL (a TLS stack other than the gateway's).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
-        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
-        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
-        // Outgoing HTTP(S) for alert notifiers (webhook, Alertmanager).
-        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Sparkplug B payloads (protobuf). Only the runtime library: the generated code is committed.
         // Default traits off: BinaryDelimitedStreams imports all of Foundation (and ICU's 34 MB
         // of data with it); Vigil needs neither it nor FieldMaskUtilities.
@@ -66,6 +62,9 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         // pthread_setname_np, which Swift's Glibc module does not declare.
         .systemLibrary(name: "CThreadName"),
+        // Hashes, HMAC and certificates (fingerprints, the self-signed default) on the system's
+        // libcrypto, the library the TLS listener links anyway.
+        .target(name: "VigilCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Readings, series keys, name rules and the fan-out bus. Foundation only.
         .target(name: "VigilCore", dependencies: ["CThreadName"], swiftSettings: strict),
         // YAML config with locations, includes, ${VAR} substitution and strict keys.
@@ -100,16 +99,12 @@ let package = Package(
         .target(
             name: "VigilAlerts",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilMQTT", "VigilSQLite", "VigilStore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "VigilCore", "VigilConfig", "VigilMQTT", "VigilSQLite", "VigilStore", "VigilHTTPClient", "VigilCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -118,14 +113,12 @@ let package = Package(
         .target(
             name: "VigilForward",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilStore", "CSnappy",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "VigilCore", "VigilConfig", "VigilStore", "VigilHTTPClient", "CSnappy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -140,10 +133,9 @@ let package = Package(
         .target(
             name: "VigilWebSocket",
             dependencies: [
-                "CZlib",
+                "CZlib", "VigilCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -152,10 +144,22 @@ let package = Package(
         .target(
             name: "VigilTLS",
             dependencies: [
-                "COpenSSL", "VigilCore",
+                "COpenSSL", "VigilCore", "VigilCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // Outgoing HTTP/1.1 POSTs (alert notifiers, remote write) over TCP or VigilTLS's client
+        // side, one kept-alive connection per endpoint.
+        .target(
+            name: "VigilHTTPClient",
+            dependencies: [
+                "VigilCore", "VigilTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -186,7 +190,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole", "VigilTLS", "CMalloc",
+                "VigilCore", "VigilConfig", "VigilIngest", "VigilStore", "VigilAlerts", "VigilForward", "VigilWebSocket", "VigilLive", "VigilConsole", "VigilTLS", "VigilCrypto", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -200,9 +204,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -211,8 +212,8 @@ let package = Package(
             name: "VigilCLI",
             dependencies: [
                 "VigilCore", "VigilConfig", "VigilIngest", "VigilServer", "VigilSimulator", "VigilStore", "VigilAlerts", "VigilForward",
+                "VigilCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: strict
@@ -221,7 +222,7 @@ let package = Package(
         .executableTarget(name: "vigil-bench-store", dependencies: ["VigilCore", "VigilStore"], path: "bench/store/Sources",
                           swiftSettings: strict),
         // Helpers the tests share: real mosquitto, child processes, free ports, curl, seeded fuzzing.
-        .target(name: "VigilTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto"),
+        .target(name: "VigilTestSupport", dependencies: ["VigilCrypto",
                                                     .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
                 path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: testSettings),
@@ -245,7 +246,7 @@ let package = Package(
             dependencies: ["VigilCLI", "VigilTestSupport", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: testSettings),
     ]
 )

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Crypto
+import VigilCrypto
 import HummingbirdBcrypt
 import VigilCore
 
@@ -45,7 +45,7 @@ struct PasswdCommand: ParsableCommand {
         if token {
             guard ["viewer", "operator", "admin"].contains(role) else { Terminal.fail("vigil passwd: --role must be viewer, operator or admin") }
             let secret = "vgl_" + Secrets.hex(Secrets.randomBytes(32))
-            let digest = Secrets.hex(SHA256.hash(data: Array(secret.utf8)))
+            let digest = Secrets.hex(Digest.sha256(Array(secret.utf8)))
             print("token: \(secret)")
             print("config (auth.tokens):\n  - name: \(name)\n    role: \(role)\n    sha256: \(digest)")
             return

@@ -1,13 +1,12 @@
-import AsyncHTTPClient
 import FoundationEssentials
 import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import NIOSSL
 import ServiceLifecycle
 import VigilCore
+import VigilHTTPClient
 import VigilStore
 #if canImport(Glibc)
 import Glibc
@@ -60,15 +59,9 @@ public struct RemoteWriteForwarder: Service {
     public func run() async throws {
         board.register(name: config.sourceName, kind: "remote_write", decidesReadiness: false)
         let cursorFile = try ForwardCursor(directory: directory, endpoint: config.name)
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile = config.caFile { tls.trustRoots = .file(caFile) }
-        if config.insecureSkipVerify { tls.certificateVerification = .none }
-        var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        clientConfiguration.timeout = .init(connect: .seconds(10))
-        // A refused connection is an answer: fail the attempt now and let our own backoff retry,
-        // rather than AsyncHTTPClient retrying the connect until the request deadline.
-        clientConfiguration.connectionPool.retryConnectionEstablishment = false
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        // A refused connection fails the attempt at once; the round's own backoff retries it.
+        let client = try HTTPEndpoint(url: config.url, caFile: config.caFile, insecureSkipVerify: config.insecureSkipVerify,
+                                      connectTimeout: .seconds(10))
         let cursor: Int64
         if let saved = cursorFile.load() {
             cursor = saved
@@ -91,7 +84,7 @@ public struct RemoteWriteForwarder: Service {
                 }
             }
         }
-        try? await client.shutdown()
+        await client.shutdown()
         board.update(config.sourceName) { $0.state = .stopped }
     }
 
@@ -117,7 +110,7 @@ public struct RemoteWriteForwarder: Service {
     }
 
     /// One window: read it, send it in batches, move the cursor.
-    func round(_ state: inout RoundState, client: HTTPClient, cursorFile: ForwardCursor) async throws -> RoundResult {
+    func round(_ state: inout RoundState, client: HTTPEndpoint, cursorFile: ForwardCursor) async throws -> RoundResult {
         let upper = WallClock.nowMs() - config.delay.milliseconds
         guard state.cursor < upper else {
             report(state, upper: upper)
@@ -154,7 +147,7 @@ public struct RemoteWriteForwarder: Service {
     }
 
     /// Sends one request until it is taken, refused for good, or shutdown comes.
-    func deliver(_ batch: WriteRequestEncoder, state: inout RoundState, client: HTTPClient) async throws {
+    func deliver(_ batch: WriteRequestEncoder, state: inout RoundState, client: HTTPEndpoint) async throws {
         let body = Snappy.compress(batch.bytes)
         var backoff = ReconnectBackoff(minimum: config.retryInitial, maximum: config.retryMax)
         while true {
@@ -194,25 +187,18 @@ public struct RemoteWriteForwarder: Service {
 
     enum PostOutcome { case ok, retry(String), rejected(String) }
 
-    func post(_ body: [UInt8], client: HTTPClient) async -> PostOutcome {
-        var request = HTTPClientRequest(url: config.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Encoding", value: "snappy")
-        request.headers.add(name: "Content-Type", value: "application/x-protobuf")
-        request.headers.add(name: "X-Prometheus-Remote-Write-Version", value: "0.1.0")
-        request.headers.add(name: "User-Agent", value: "vigil")
-        if let authorization = config.authorization { request.headers.add(name: "Authorization", value: authorization) }
-        for (name, value) in config.headers { request.headers.replaceOrAdd(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
+    func post(_ body: [UInt8], client: HTTPEndpoint) async -> PostOutcome {
+        var headers = [("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"),
+                       ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", "vigil")]
+        if let authorization = config.authorization { headers.append(("Authorization", authorization)) }
+        headers += config.headers.map { ($0.key, $0.value) }
         do {
-            let timeout = TimeAmount.milliseconds(config.timeout.milliseconds)
-            let response = try await client.execute(request, timeout: timeout)
-            let text = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
-            let status = Int(response.status.code)
-            switch status {
+            let response = try await client.post(headers: headers, body: body, timeout: config.timeout)
+            let text = response.bodyText
+            switch response.status {
             case 200..<300: return .ok
-            case 429, 500...: return .retry("HTTP \(status) \(text.prefix(200))")
-            default: return .rejected("HTTP \(status) \(text.prefix(300))")
+            case 429, 500...: return .retry("HTTP \(response.status) \(text.prefix(200))")
+            default: return .rejected("HTTP \(response.status) \(text.prefix(300))")
             }
         } catch {
             return .retry("\(error)")

@@ -1,4 +1,5 @@
 import COpenSSL
+import VigilCrypto
 import Logging
 import Metrics
 import VigilCore
@@ -42,7 +43,7 @@ public enum TLSFailure: String, Sendable, CaseIterable {
         default:
             failure = code == 0 ? .eof : .other
         }
-        return (failure, TLSServerContext.lastError(), plainHTTP)
+        return (failure, OpenSSLError.latest(), plainHTTP)
     }
 }
 

@@ -1,4 +1,5 @@
 import COpenSSL
+import VigilCrypto
 
 /// One OpenSSL server context (`SSL_CTX`): the certificate chain and key, and the policy every
 /// connection made from it follows. TLS 1.2 and 1.3 only; TLS 1.2 with forward-secret AEAD suites
@@ -37,10 +38,10 @@ public final class TLSServerContext: @unchecked Sendable {
         SSL_CTX_set_alpn_select_cb(context, selectALPN, nil)
 
         guard SSL_CTX_use_certificate_chain_file(context, certificatePath) == 1 else {
-            throw .file(path: certificatePath, reason: "not a PEM certificate chain (\(Self.lastError()))")
+            throw .file(path: certificatePath, reason: "not a PEM certificate chain (\(OpenSSLError.latest()))")
         }
         guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw .file(path: keyPath, reason: "not a PEM private key (\(Self.lastError()))")
+            throw .file(path: keyPath, reason: "not a PEM private key (\(OpenSSLError.latest()))")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw .file(path: keyPath, reason: "does not match the certificate in \(certificatePath)")
@@ -49,16 +50,6 @@ public final class TLSServerContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
-    }
-
-    /// The newest OpenSSL error on this thread as text, and the queue cleared.
-    static func lastError() -> String {
-        var code: UInt = 0
-        while case let next = ERR_get_error(), next != 0 { code = next }
-        guard code != 0 else { return "no OpenSSL error recorded" }
-        var text = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &text, text.count)
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -70,7 +61,7 @@ public enum TLSContextError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .file(let path, let reason): "\(path): \(reason)"
-        case .openSSL(let what): "\(what) (\(TLSServerContext.lastError()))"
+        case .openSSL(let what): "\(what) (\(OpenSSLError.latest()))"
         }
     }
 }

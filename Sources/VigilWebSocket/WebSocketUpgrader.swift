@@ -1,4 +1,4 @@
-import Crypto
+import VigilCrypto
 import FoundationEssentials
 import NIOCore
 import NIOHTTP1
@@ -112,6 +112,6 @@ package final class WebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServ
 
     /// base64(SHA-1(key + the RFC's GUID)) (§4.2.2).
     package static func acceptValue(_ key: String) -> String {
-        Data(Insecure.SHA1.hash(data: Data((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
+        Data(Digest.sha1(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
     }
 }

@@ -65,7 +65,7 @@ struct TLSServerHandlerTests {
         let certificates = try await TestCertificates(in: directory)
         let context = try TLSServerContext(certificatePath: certificates.serverCertificate, keyPath: certificates.serverKey)
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(TLSServerHandler(context: context, observer: TLSObserver(logger: Logger(label: "test"))))
+        try channel.pipeline.syncOperations.addHandler(TLSHandler(context: context, observer: TLSObserver(logger: Logger(label: "test"))))
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 443)).get()
         let client = Client()
         var handshakeWrites: [ByteBuffer] = []

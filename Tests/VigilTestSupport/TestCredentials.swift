@@ -1,4 +1,4 @@
-import Crypto
+import VigilCrypto
 import Foundation
 import HummingbirdBcrypt
 
@@ -7,7 +7,7 @@ import HummingbirdBcrypt
 public enum TestCredentials {
     /// The `sha256:` of an `auth.tokens` entry.
     public static func tokenSHA256(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Digest.sha256(Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// The `password_hash:` of an `auth.users` entry.

@@ -14,8 +14,9 @@ struct AlertmanagerNotifier: AlertNotifier {
     init(name: String, settings: NotifierConfig.Alertmanager, timeout: Duration) throws {
         self.name = name
         self.settings = settings
-        http = try HTTPNotifierClient(caFile: settings.caFile, insecureSkipVerify: settings.insecureSkipVerify, timeout: timeout)
         endpoint = (settings.url.hasSuffix("/") ? String(settings.url.dropLast()) : settings.url) + "/api/v2/alerts"
+        http = try HTTPNotifierClient(url: endpoint, caFile: settings.caFile, insecureSkipVerify: settings.insecureSkipVerify,
+                                      timeout: timeout)
     }
 
     struct PostableAlert: Encodable {
@@ -38,7 +39,7 @@ struct AlertmanagerNotifier: AlertNotifier {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode([alert]) else { throw .rejected("cannot encode the alert") }
-        try await http.post(url: endpoint, body: Array(data), headers: settings.headers.map { ($0.key, $0.value) })
+        try await http.post(body: Array(data), headers: settings.headers.map { ($0.key, $0.value) })
     }
 
     func shutdown() async { await http.shutdown() }

@@ -1,4 +1,4 @@
-import Crypto
+import VigilCrypto
 import VigilCore
 
 /// POSTs Vigil's notification JSON (see docs/alerts.md). With a secret, the body is signed:
@@ -12,7 +12,7 @@ struct WebhookNotifier: AlertNotifier {
     init(name: String, settings: NotifierConfig.Webhook, timeout: Duration) throws {
         self.name = name
         self.settings = settings
-        http = try HTTPNotifierClient(caFile: settings.caFile, insecureSkipVerify: settings.insecureSkipVerify, timeout: timeout)
+        http = try HTTPNotifierClient(url: settings.url, caFile: settings.caFile, insecureSkipVerify: settings.insecureSkipVerify, timeout: timeout)
     }
 
     func send(_ notification: AlertNotification, body: [UInt8]) async throws(NotifierError) {
@@ -21,11 +21,11 @@ struct WebhookNotifier: AlertNotifier {
         if let secret = settings.secret {
             headers.append(("X-Vigil-Signature", "sha256=" + Self.signature(body: body, secret: secret.value)))
         }
-        try await http.post(url: settings.url, body: body, headers: headers)
+        try await http.post(body: body, headers: headers)
     }
 
     static func signature(body: [UInt8], secret: String) -> String {
-        Secrets.hex(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
+        Secrets.hex(Digest.hmacSHA256(key: Array(secret.utf8), message: body))
     }
 
     func shutdown() async { await http.shutdown() }

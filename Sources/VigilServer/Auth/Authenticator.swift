@@ -1,4 +1,4 @@
-import Crypto
+import VigilCrypto
 import FoundationEssentials
 import HTTPTypes
 import Hummingbird
@@ -64,7 +64,7 @@ public final class Authenticator: Sendable {
     }
 
     func token(_ presented: String) -> Result<Principal, Failure> {
-        let digest = Array(SHA256.hash(data: Data(presented.utf8)))
+        let digest = Digest.sha256(Array(presented.utf8))
         var match: AuthSettings.Token?
         for token in settings.tokens where Self.constantTimeEqual(token.sha256, digest) { match = token }
         guard let match else { return .failure(.invalid) }

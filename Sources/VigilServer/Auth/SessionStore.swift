@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
+import VigilCrypto
 import FoundationEssentials
 import Synchronization
 import VigilCore
@@ -73,7 +73,7 @@ public final class SessionStore: Sendable {
     }
 
     static func hash(_ id: String) -> String {
-        Secrets.hex(SHA256.hash(data: Data(id.utf8)))
+        Secrets.hex(Digest.sha256(Array(id.utf8)))
     }
 
     /// Writes the current sessions if the file does not hold them yet. Concurrent logins each

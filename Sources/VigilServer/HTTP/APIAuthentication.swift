@@ -1,4 +1,4 @@
-import Crypto
+import VigilCrypto
 import FoundationEssentials
 import HTTPTypes
 import Hummingbird
@@ -95,7 +95,7 @@ final class VerifiedCredentials: Sendable {
     let lifetime: Duration = .seconds(300)
 
     static func key(name: String, password: String, hash: String) -> String {
-        let digest = SHA256.hash(data: Data("\(name)\u{0}\(password)\u{0}\(hash)".utf8))
+        let digest = Digest.sha256(Array("\(name)\u{0}\(password)\u{0}\(hash)".utf8))
         return Secrets.hex(digest)
     }
 

@@ -1,11 +1,9 @@
-import Crypto
 import FoundationEssentials
 import Logging
 import NIOCore
-import VigilTLS
-import SwiftASN1
-import X509
 import VigilCore
+import VigilCrypto
+import VigilTLS
 
 /// Builds the listener's TLS configuration (TLS 1.2 and newer only) from the config's `http.tls`.
 ///
@@ -22,8 +20,8 @@ enum TLSProvisioning {
         let certificatePath: String
     }
 
-    static let validity: TimeInterval = 365 * 86_400
-    static let renewBefore: TimeInterval = 30 * 86_400
+    static let validitySeconds = 365 * 86_400
+    static let renewBeforeSeconds: Int64 = 30 * 86_400
 
     static func load(_ tls: HTTPSettings.TLS, dataDir: String, gatewayName: String, logger: Logger) throws -> Material? {
         guard let (context, fingerprint) = try context(tls, dataDir: dataDir, gatewayName: gatewayName, logger: logger) else { return nil }
@@ -68,36 +66,25 @@ enum TLSProvisioning {
     }
 
     private static func context(certificatePath: String, keyPath: String) throws -> (TLSServerContext, String) {
-        let leaf: [UInt8]
+        let leaf: CertificateInfo
         do {
-            let pem = try String(contentsOfFile: certificatePath, encoding: .utf8)
-            guard let first = try PEMDocument.parseMultiple(pemString: pem).first(where: { $0.discriminator == "CERTIFICATE" }) else {
-                throw StartupError("no CERTIFICATE block")
-            }
-            _ = try Certificate(derEncoded: first.derBytes)
-            leaf = first.derBytes
+            leaf = try CertificateInfo(pemFile: certificatePath)
         } catch {
-            throw StartupError("http.tls.cert: \(certificatePath) is not a PEM certificate (\(error))")
+            throw StartupError("http.tls.cert: \(error)")
         }
         do {
             let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)
-            return (context, fingerprint(der: leaf))
+            return (context, leaf.sha256Fingerprint)
         } catch {
             throw StartupError("http.tls: \(error)")
         }
     }
 
-    static func fingerprint(der: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        return SHA256.hash(data: der).map { String(decoding: [digits[Int($0 >> 4)], digits[Int($0 & 15)]], as: UTF8.self) }.joined(separator: ":")
-    }
-
     private static func isUsable(certificatePath: String, keyPath: String) -> Bool {
         guard FileManager.default.fileExists(atPath: keyPath),
-              let pem = try? String(contentsOfFile: certificatePath, encoding: .utf8),
-              let certificate = try? Certificate(pemEncoded: pem)
+              let certificate = try? CertificateInfo(pemFile: certificatePath)
         else { return false }
-        return certificate.notValidAfter.timeIntervalSinceNow > renewBefore
+        return certificate.secondsLeft > renewBeforeSeconds
     }
 
     private static func generate(certificatePath: String, keyPath: String, directory: String, gatewayName: String) throws {
@@ -107,39 +94,22 @@ enum TLSProvisioning {
         } catch {
             throw StartupError("cannot create \(directory) for the self-signed certificate: \(error)")
         }
-        let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName {
-            CommonName("Vigil gateway \(gatewayName)")
-            OrganizationName("Vigil (self-signed)")
-        }
-        var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
-                                    .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))]
+        var names = ["localhost"]
         let host = ProcessInfo.processInfo.hostName
         if !host.isEmpty, host != "localhost", host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) {
-            names.append(.dnsName(host))
+            names.append(host)
         }
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3,
-            serialNumber: Certificate.SerialNumber(),
-            publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-3600),
-            notValidAfter: now.addingTimeInterval(validity),
-            issuer: name,
-            subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames(names)
-            },
-            issuerPrivateKey: .init(key))
-        let certificatePEM = try certificate.serializeAsPEM().pemString
-        try write(key.pemRepresentation + "\n", to: keyPath, mode: 0o600)
-        try write(certificatePEM + "\n", to: certificatePath, mode: 0o644)
+        let certificate: SelfSignedCertificate
+        do {
+            certificate = try SelfSignedCertificate(commonName: "Vigil gateway \(gatewayName)", organization: "Vigil (self-signed)",
+                                                    dnsNames: names, ipAddresses: ["127.0.0.1", "::1"],
+                                                    validitySeconds: validitySeconds)
+        } catch {
+            throw StartupError("\(error)")
+        }
+        try write(certificate.privateKeyPEM, to: keyPath, mode: 0o600)
+        try write(certificate.certificatePEM, to: certificatePath, mode: 0o644)
     }
-
     private static func write(_ text: String, to path: String, mode: Int) throws {
         let ok = FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
                                                 attributes: [.posixPermissions: mode])

@@ -44,7 +44,7 @@ struct VigilServerChannel: ServerChildChannel, HTTPChannelHandler {
             // are the common case, so start small (it grows on large reads, like TLS records).
             try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             if let tls {
-                try channel.pipeline.syncOperations.addHandler(TLSServerHandler(context: tls.slot.context, observer: tls.observer, handshakeTimeout: limits.handshakeTimeout))
+                try channel.pipeline.syncOperations.addHandler(TLSHandler(context: tls.slot.context, observer: tls.observer, handshakeTimeout: limits.handshakeTimeout))
             }
             let headGuard = RequestHeadGuard(limits: limits)
             try channel.pipeline.syncOperations.addHandler(headGuard)

@@ -1,14 +1,17 @@
 import COpenSSL
+import VigilCrypto
 import Logging
 import NIOCore
 
-/// TLS for one accepted connection, on the system's OpenSSL: ciphertext in from the socket,
-/// plaintext on to the HTTP and WebSocket handlers, and back.
+/// TLS for one connection, on the system's OpenSSL: ciphertext in from the socket, plaintext on
+/// to the handlers above (HTTP and WebSocket on the listener, the HTTP client for notifiers and
+/// remote write), and back. The server side answers a client's handshake; the client side starts
+/// one when the connection is up and checks the server's certificate (`TLSClientContext`).
 ///
 /// Plaintext written between two flushes is encrypted together at the flush: several frames
 /// queued at once become one `SSL_write` (records of up to 16 KiB) and one socket write.
 /// A handshake that does not finish within `handshakeTimeout` is dropped.
-public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
@@ -16,8 +19,13 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private enum State { case handshaking, open, closed }
 
-    private let serverContext: TLSServerContext
-    private let observer: TLSObserver
+    private enum Role {
+        case server(TLSServerContext)
+        case client(TLSClientContext, host: String)
+    }
+
+    private let role: Role
+    private let observer: TLSObserver?
     private let handshakeTimeout: TimeAmount
     private var ssl: OpaquePointer?
     private var cipher: CipherBuffers?
@@ -29,31 +37,64 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var pending: ByteBuffer?
     private var pendingPromises: [EventLoopPromise<Void>] = []
 
+    /// The listener's side of an accepted connection; `observer` counts handshakes and failures.
     public init(context: TLSServerContext, observer: TLSObserver, handshakeTimeout: TimeAmount = .seconds(10)) {
-        self.serverContext = context
+        self.role = .server(context)
         self.observer = observer
         self.handshakeTimeout = handshakeTimeout
     }
 
+    /// The client's side of a connection to `host` (the URL's name or address, checked against the
+    /// server's certificate). A failed handshake is passed up as `TLSConnectionError.handshake`.
+    public init(client context: TLSClientContext, host: String, handshakeTimeout: TimeAmount = .seconds(10)) {
+        self.role = .client(context, host: host)
+        self.observer = nil
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    private var isClient: Bool {
+        if case .client = role { return true }
+        return false
+    }
+
     public func handlerAdded(context: ChannelHandlerContext) {
         let cipher = CipherBuffers(allocator: context.channel.allocator)
-        guard let ssl = SSL_new(serverContext.context), let bio = cipher.makeBIO() else {
-            observer.failed(.other, detail: "SSL_new: \(TLSServerContext.lastError())")
+        let made: OpaquePointer?
+        switch role {
+        case .server(let server):
+            made = SSL_new(server.context)
+            if let made { SSL_set_accept_state(made) }
+        case .client(let client, let host):
+            made = client.makeSSL(host: host)
+        }
+        guard let ssl = made, let bio = cipher.makeBIO() else {
+            let detail = "SSL_new: \(OpenSSLError.latest())"
+            observer?.failed(.other, detail: detail)
+            if let made { SSL_free(made) }
             state = .closed
+            if isClient { context.fireErrorCaught(TLSConnectionError.handshake(detail)) }
             context.close(promise: nil)
             return
         }
         SSL_set_bio(ssl, bio, bio)  // one BIO both ways; the SSL owns it from here
-        SSL_set_accept_state(ssl)
         self.ssl = ssl
         self.cipher = cipher
-        if context.channel.isActive { startTimer(context) }
+        if context.channel.isActive { start(context) }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
         connectedAt = .now()
-        startTimer(context)
+        start(context)
         context.fireChannelActive()
+    }
+
+    /// The connection is up: the handshake's clock starts, and a client sends its ClientHello.
+    private func start(_ context: ChannelHandlerContext) {
+        startTimer(context)
+        if isClient, state == .handshaking {
+            handshake(context)
+            sendCiphertext(context, promise: nil)
+        }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -115,7 +156,7 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
             state = .open
             timeout?.cancel()
             timeout = nil
-            observer.completed()
+            observer?.completed()
             // Writes queued before the handshake finished (none in HTTP, where the client speaks
             // first, but kept correct) go out now.
             if pending != nil { encryptPending(context) }
@@ -263,21 +304,29 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard state == .handshaking else { return }
         state = .closed
         if NIODeadline.now() - connectedAt >= handshakeTimeout - .milliseconds(50) {
-            observer.failed(.timeout, detail: "no complete handshake within \(handshakeTimeout)")
+            observer?.failed(.timeout, detail: "no complete handshake within \(handshakeTimeout)")
         } else if receivedAny {
-            observer.failed(.eof, detail: "the peer closed during the handshake")
+            observer?.failed(.eof, detail: "the peer closed during the handshake")
         }
     }
 
     private func fail(_ context: ChannelHandlerContext, during phase: String) {
         let reason = TLSFailure.current()
-        observer.failed(reason.failure, detail: "\(phase): \(reason.text)")
+        observer?.failed(reason.failure, detail: "\(phase): \(reason.text)")
+        let wasHandshaking = state == .handshaking
         state = .closed
         // OpenSSL queued an alert for the peer (protocol_version, handshake_failure, …): send it.
         // A browser that came over http:// gets a line it can show instead of an empty reply.
-        if reason.plainHTTP { cipher?.outbound = context.channel.allocator.buffer(string: Self.plainHTTPAnswer) }
+        if reason.plainHTTP, !isClient { cipher?.outbound = context.channel.allocator.buffer(string: Self.plainHTTPAnswer) }
         sendCiphertext(context, promise: nil)
         failPending(TLSConnectionError.failed(reason.failure))
+        if isClient {
+            var detail = reason.text
+            if let ssl, case let verdict = SSL_get_verify_result(ssl), verdict != X509_V_OK {
+                detail = "the server's certificate was refused: " + String(cString: X509_verify_cert_error_string(verdict))
+            }
+            context.fireErrorCaught(wasHandshaking ? TLSConnectionError.handshake(detail) : TLSConnectionError.failed(reason.failure))
+        }
         context.close(promise: nil)
     }
 
@@ -296,13 +345,24 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         timeout = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [weak self] in
             guard let self, self.state == .handshaking else { return }
             self.endHandshakeUnfinished()
+            if self.isClient { context.fireErrorCaught(TLSConnectionError.handshake("no complete handshake within \(self.handshakeTimeout)")) }
             context.close(promise: nil)
         }
     }
 }
 
 /// A write or read on a connection whose TLS failed.
-public enum TLSConnectionError: Error, Sendable {
+public enum TLSConnectionError: Error, CustomStringConvertible, Sendable {
     case writeFailed
     case failed(TLSFailure)
+    /// The client's handshake failed: why, in words (a refused certificate says which check).
+    case handshake(String)
+
+    public var description: String {
+        switch self {
+        case .writeFailed: "TLS write failed"
+        case .failed(let failure): "TLS failed (\(failure.rawValue))"
+        case .handshake(let why): "TLS handshake failed: \(why)"
+        }
+    }
 }
