@@ -47,9 +47,17 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: exchange.deadline) { [weak self] in
             self?.finish(context, with: .failure(HTTPClientError.timeout), close: true)
         }
+        // From here the exchange's own promise reports the outcome; the write itself is done.
+        promise?.succeed()
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if exchange.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        sent.futureResult.whenFailure { [weak self] _ in
+            // A kept connection the server closed as we wrote: no answer, so safe to send again.
+            guard let self else { return }
+            self.finish(context, with: .failure(HTTPClientError.closed(beforeAnyResponse: !self.receivedAny)), close: true)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

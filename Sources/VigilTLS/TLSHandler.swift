@@ -319,7 +319,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // A browser that came over http:// gets a line it can show instead of an empty reply.
         if reason.plainHTTP, !isClient { cipher?.outbound = context.channel.allocator.buffer(string: Self.plainHTTPAnswer) }
         sendCiphertext(context, promise: nil)
-        failPending(TLSConnectionError.failed(reason.failure))
+        // The client's handlers hear why before their writes fail for it.
         if isClient {
             var detail = reason.text
             if let ssl, case let verdict = SSL_get_verify_result(ssl), verdict != X509_V_OK {
@@ -327,6 +327,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             context.fireErrorCaught(wasHandshaking ? TLSConnectionError.handshake(detail) : TLSConnectionError.failed(reason.failure))
         }
+        failPending(TLSConnectionError.failed(reason.failure))
         context.close(promise: nil)
     }
 

@@ -3,47 +3,6 @@ import Synchronization
 import Testing
 import VigilTestSupport
 
-/// scripts/webhook_sink.py on loopback: every POST it receives, as parsed JSON lines.
-final class WebhookSink: Sendable {
-    let process: ManagedProcess
-    let port: Int
-    let output: String
-    let directory: TemporaryDirectory
-
-    init(port requested: Int? = nil, secret: String? = nil, output shared: String? = nil) async throws {
-        directory = try TemporaryDirectory("webhook")
-        let python = try TestEnvironment.tool("python3", package: "python3")
-        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/webhook_sink.py").path
-        port = requested ?? TestEnvironment.freePort()
-        output = shared ?? directory.path("received.jsonl")
-        var arguments = [script, "--port", "\(port)", "--out", output]
-        if let secret { arguments += ["--secret", secret] }
-        process = try ManagedProcess(python, arguments, directory: directory, name: "webhook-sink")
-        _ = try await process.waitForOutput(containing: "listening")
-    }
-
-    var url: String { "http://127.0.0.1:\(port)/hook" }
-
-    func records() -> [[String: Any]] {
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-    }
-
-    /// Waits until at least `count` requests arrived.
-    @discardableResult
-    func waitFor(_ count: Int, timeout: Duration = .seconds(15)) async throws -> [[String: Any]] {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let received = records()
-            if received.count >= count { return received }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TestFailure("webhook received \(records().count) of \(count) requests in \(timeout)")
-    }
-
-    func stop() { process.stop() }
-}
-
 /// A gateway with alert rules, API tokens for a viewer and an operator, and a broker, which can
 /// be restarted on the same data directory.
 final class AlertGateway: Sendable {
