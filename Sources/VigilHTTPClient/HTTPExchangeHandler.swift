@@ -52,7 +52,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if exchange.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil) }
         let sent = context.eventLoop.makePromise(of: Void.self)
-        sent.futureResult.whenFailure { [weak self] _ in
+        sent.futureResult.assumeIsolated().whenFailure { [weak self] _ in
             // A kept connection the server closed as we wrote: no answer, so safe to send again.
             guard let self else { return }
             self.finish(context, with: .failure(HTTPClientError.closed(beforeAnyResponse: !self.receivedAny)), close: true)

@@ -19,6 +19,25 @@ struct TLSProvisioningTests {
         #expect(mode == 0o600)
     }
 
+    /// Tests/Fixtures/tls-self-signed-v1: what releases before the switch to libcrypto wrote
+    /// (swift-certificates, a PKCS#8 key from swift-crypto) is loaded and kept, not replaced.
+    @Test func theSelfSignedCertificateOfThePreviousReleaseIsKept() throws {
+        let fixture = TestEnvironment.packageRoot.appendingPathComponent("Tests/Fixtures/tls-self-signed-v1").path
+        let expected = "0B:C2:68:CB:07:82:6A:CB:0A:41:57:6D:61:EC:5B:7A:79:5E:FD:BD:81:A8:C2:78:4F:16:87:13:34:89:C3:CF"
+        let directory = try TemporaryDirectory()
+        let logger = Logger(label: "test")
+        try FileManager.default.createDirectory(atPath: directory.path("tls"), withIntermediateDirectories: true)
+        for name in ["self-signed.crt", "self-signed.key"] {
+            try FileManager.default.copyItem(atPath: fixture + "/" + name, toPath: directory.path("tls/" + name))
+        }
+        let files = HTTPSettings.TLS.files(certificate: directory.path("tls/self-signed.crt"), key: directory.path("tls/self-signed.key"))
+        #expect(try TLSProvisioning.load(files, dataDir: "/nonexistent", gatewayName: "t", logger: logger)?.fingerprint == expected)
+        let reused = try #require(try TLSProvisioning.load(.selfSigned, dataDir: directory.url.path, gatewayName: "t", logger: logger))
+        // Renewed only within 30 days of its expiry (2027-11-30).
+        let renewalStarts = Date(timeIntervalSince1970: 1_827_610_359 - 30 * 86_400)
+        #expect((reused.fingerprint == expected) == (Date() < renewalStarts))
+    }
+
     @Test func configuredFilesAreLoadedAndGarbageIsExplained() throws {
         let directory = try TemporaryDirectory()
         let logger = Logger(label: "test")
