@@ -101,19 +101,32 @@ public final class HTTPEndpoint: Sendable {
         let remaining = deadline - .now()
         guard remaining > .zero else { throw .timeout }
         let tls = tls, host = url.host
+        let handshakeTimeout = min(connectTimeout, remaining)
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(min(connectTimeout, remaining))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+        do {
+            // Connected means ready for requests: with TLS, after the handshake, so a refused
+            // certificate is the connection's failure, whatever happens to the request after it.
+            let (channel, ready) = try await bootstrap.connect(host: url.host, port: url.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handlers = channel.pipeline.syncOperations
-                    if let tls { try handlers.addHandler(TLSHandler(client: tls, host: host)) }
+                    if let tls { try handlers.addHandler(TLSHandler(client: tls, host: host, handshakeTimeout: handshakeTimeout)) }
                     try handlers.addHTTPClientHandlers()
-                    try handlers.addHandler(HTTPExchangeHandler())
+                    let ready = channel.eventLoop.makePromise(of: Void.self)
+                    try handlers.addHandler(HTTPExchangeHandler(ready: ready, waitsForTLS: tls != nil))
+                    return (channel, ready.futureResult)
                 }
             }
-        do {
-            return try await bootstrap.connect(host: url.host, port: url.port).get()
+            do {
+                try await ready.get()
+            } catch {
+                channel.close(promise: nil)
+                throw error
+            }
+            return channel
+        } catch let error as HTTPClientError {
+            throw error
         } catch ChannelError.connectTimeout {
             throw .connectTimeout
         } catch let error as NIOConnectionError {

@@ -18,20 +18,49 @@ struct HTTPExchangeResult: Sendable {
     let reusable: Bool
 }
 
-/// The top of a client connection's pipeline: writes one request at a time, collects the answer,
-/// and fails it with a reason when the connection ends, errs or outlives the deadline (the
-/// connection is closed then: a late answer must never be taken for the next request's).
+/// The top of a client connection's pipeline: says when the connection is ready for requests
+/// (connected, and with TLS the server's certificate accepted), writes one request at a time,
+/// collects the answer, and fails it with a reason when the connection ends, errs or outlives the
+/// deadline (the connection is closed then: a late answer must never be taken for the next
+/// request's).
 final class HTTPExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPExchange
     typealias OutboundOut = HTTPClientRequestPart
 
+    /// Completed when requests can go out, or failed with why they never will on this connection.
+    let ready: EventLoopPromise<Void>
+    private let waitsForTLS: Bool
     private var current: HTTPExchange?
     private var timer: Scheduled<Void>?
     private var status = 0
     private var keepAlive = false
     private var body: [UInt8] = []
     private var receivedAny = false
+
+    init(ready: EventLoopPromise<Void>, waitsForTLS: Bool) {
+        self.ready = ready
+        self.waitsForTLS = waitsForTLS
+    }
+
+    /// A connection that never came up (refused, timed out) is never active nor inactive: its
+    /// promises end here.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        ready.fail(HTTPClientError.closed(beforeAnyResponse: true))
+        timer?.cancel()
+        current?.promise.fail(HTTPClientError.closed(beforeAnyResponse: !receivedAny))
+        current = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if !waitsForTLS { ready.succeed() }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted { ready.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
@@ -80,6 +109,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        ready.fail(HTTPClientError.closed(beforeAnyResponse: true))
         finish(context, with: .failure(HTTPClientError.closed(beforeAnyResponse: !receivedAny)), close: false)
         context.fireChannelInactive()
     }
@@ -91,6 +121,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         case let error as TLSConnectionError: failure = .tls(error.description)
         default: failure = .io("\(error)")
         }
+        ready.fail(failure)
         finish(context, with: .failure(failure), close: true)
     }
 

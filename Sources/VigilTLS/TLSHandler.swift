@@ -157,6 +157,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             timeout?.cancel()
             timeout = nil
             observer?.completed()
+            if isClient { context.fireUserInboundEventTriggered(TLSHandshakeCompleted()) }
             // Writes queued before the handshake finished (none in HTTP, where the client speaks
             // first, but kept correct) go out now.
             if pending != nil { encryptPending(context) }
@@ -351,6 +352,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 }
+
+/// Passed up the pipeline when a client's handshake completed: the server's certificate was
+/// accepted and requests can follow.
+public struct TLSHandshakeCompleted: Sendable {}
 
 /// A write or read on a connection whose TLS failed.
 public enum TLSConnectionError: Error, CustomStringConvertible, Sendable {
