@@ -1,5 +1,6 @@
 import Testing
 import VigilCore
+import VigilTestSupport
 @testable import VigilIngest
 
 extension MessageMapper.Outcome {
@@ -60,7 +61,8 @@ struct TopicMappingTests {
 
 @Suite("Plain value payloads")
 struct PlainValueTests {
-    @Test(arguments: [("21.5", 21.5), (" 42 \n", 42), ("-3e2", -300), ("ON", 1), ("closed", 0), ("open", 1), ("false", 0)])
+    @Test(arguments: [("21.5", 21.5), (" 42 \n", 42), ("-3e2", -300), ("ON", 1), ("closed", 0), ("open", 1), ("false", 0),
+                      ("\t\r\n7\u{0B}\u{0C}", 7), ("\u{00A0}12.5\u{2003}", 12.5), ("\u{3000}on\n", 1)])
     func accepted(payload: String, value: Double) throws {
         #expect(try PlainValueParser.parse(Array(payload.utf8)).get() == value)
     }
@@ -72,6 +74,17 @@ struct PlainValueTests {
     ])
     func rejected(payload: [UInt8], reason: PayloadReject) {
         #expect(throws: reason) { try PlainValueParser.parse(payload).get() }
+    }
+
+    /// The ASCII fast path says exactly what the general path (UTF-8, Unicode trimming) says.
+    @Test func theASCIIPathAgreesWithTheGeneralOne() {
+        var random = SplitMix64(seed: 18)
+        let alphabet = Array(" \t\n\r\u{0B}\u{0C}0123456789.-+eEnaifONoffx,".utf8) + [0x00, 0x1F, 0x7F]
+        for _ in 0..<20_000 {
+            let payload = (0..<Int.random(in: 0...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            let general = String(decoding: payload, as: UTF8.self).trimmingWhitespace()
+            #expect(PlainValueParser.asciiTrimmed(payload) == general, "\(payload)")
+        }
     }
 
     @Test func mapperUsesFirstMatchingSubscriptionAndStaticLabels() throws {

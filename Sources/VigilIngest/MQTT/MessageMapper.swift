@@ -45,7 +45,8 @@ public struct MessageMapper: Sendable {
 
     public func map(topic: String, payload: [UInt8], receivedMs: Int64) -> Outcome {
         var outcome = Outcome()
-        let resolved = cache.resolution(for: topic) ?? cache.store(resolve(topic), for: topic)
+        let entry = cache.entry(for: topic) ?? cache.store(resolve(topic), for: topic)
+        let resolved = entry.resolution
         let (index, topicLabels, baseMetric): (Int, Labels, String?)
         switch resolved {
         case .rejected(let reason, let subscription):
@@ -68,7 +69,9 @@ public struct MessageMapper: Sendable {
         candidates.reserveCapacity(decoded.samples.count)
         for sample in decoded.samples {
             let series: SeriesKey
-            if sample.labels.isEmpty, let known = cache.series(topic: topic, name: sample.name, exact: sample.exactName) {
+            if sample.labels.isEmpty, let known = entry.single, known.name == sample.name, known.exact == sample.exactName {
+                series = known.key  // one value per message under this topic: no second lookup
+            } else if sample.labels.isEmpty, let known = cache.series(topic: topic, name: sample.name, exact: sample.exactName) {
                 series = known
             } else {
                 guard let metric = metricName(sample, base: baseMetric) else {
@@ -213,16 +216,24 @@ final class TopicCache: Sendable {
     /// footprint bench) sat exactly at the old limit of 10 000 and cleared the cache every
     /// second; 25 000 topics cost about 5 MB at most.
     static let limit = 25_000
-    private let state = Mutex((topics: [String: Resolution](), series: [SeriesSlot: SeriesKey]()))
+    private let state = Mutex((topics: [String: Entry](), series: [SeriesSlot: SeriesKey]()))
 
-    func resolution(for topic: String) -> Resolution? { state.withLock { $0.topics[topic] } }
+    /// What a topic resolves to, and the series key of the first label-less value seen under it:
+    /// most topics carry one value per message, whose key then comes with the topic's lookup.
+    struct Entry: Sendable {
+        let resolution: Resolution
+        var single: (name: String?, exact: Bool, key: SeriesKey)?
+    }
 
-    func store(_ resolution: Resolution, for topic: String) -> Resolution {
+    func entry(for topic: String) -> Entry? { state.withLock { $0.topics[topic] } }
+
+    func store(_ resolution: Resolution, for topic: String) -> Entry {
+        let entry = Entry(resolution: resolution)
         state.withLock { state in
             if state.topics.count >= Self.limit { state.topics.removeAll(keepingCapacity: true) }
-            state.topics[topic] = resolution
+            state.topics[topic] = entry
         }
-        return resolution
+        return entry
     }
 
     func series(topic: String, name: String?, exact: Bool) -> SeriesKey? {
@@ -233,6 +244,7 @@ final class TopicCache: Sendable {
         state.withLock { state in
             if state.series.count >= Self.limit * 4 { state.series.removeAll(keepingCapacity: true) }
             state.series[SeriesSlot(topic: topic, name: name, exact: exact)] = key
+            if state.topics[topic]?.single == nil { state.topics[topic]?.single = (name, exact, key) }
         }
     }
 }

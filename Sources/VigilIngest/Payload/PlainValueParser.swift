@@ -6,8 +6,13 @@ public enum PlainValueParser {
     public static func parse(_ payload: [UInt8]) -> Result<Double, PayloadReject> {
         guard !payload.isEmpty else { return .failure(.empty) }
         guard payload.count <= maxLength else { return .failure(.tooLarge) }
-        guard let text = String(validating: payload, as: UTF8.self) else { return .failure(.invalidUTF8) }
-        let trimmed = text.trimmingWhitespace()
+        let trimmed: String
+        if let ascii = Self.asciiTrimmed(payload) {
+            trimmed = ascii
+        } else {
+            guard let text = String(validating: payload, as: UTF8.self) else { return .failure(.invalidUTF8) }
+            trimmed = text.trimmingWhitespace()
+        }
         if let value = Double(trimmed) {
             // Double("nan") and Double("inf") parse; readings must be finite.
             return value.isFinite ? .success(value) : .failure(.nonFinite)
@@ -17,6 +22,21 @@ public enum PlainValueParser {
         case "false", "off", "closed", "no": return .success(0)
         default: return .failure(.notANumber)
         }
+    }
+
+    /// The payload without ASCII whitespace around it, when it is ASCII throughout (numbers and
+    /// state words are): no UTF-8 validation or Unicode trimming for the common case. Nil sends
+    /// anything else through the general path.
+    static func asciiTrimmed(_ payload: [UInt8]) -> String? {
+        var start = payload.startIndex, end = payload.endIndex
+        while start < end, isASCIISpace(payload[start]) { start += 1 }
+        while end > start, isASCIISpace(payload[end - 1]) { end -= 1 }
+        for byte in payload[start..<end] where byte >= 0x80 { return nil }
+        return String(decoding: payload[start..<end], as: UTF8.self)
+    }
+
+    private static func isASCIISpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 }
 
