@@ -101,9 +101,10 @@ public final class HTTPEndpoint: Sendable {
         let remaining = deadline - .now()
         guard remaining > .zero else { throw .timeout }
         let tls = tls, host = url.host
-        let handshakeTimeout = min(connectTimeout, remaining)
+        // The TCP connect and the TLS handshake each get the connect timeout, within the deadline.
+        let limit = min(connectTimeout, remaining)
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(min(connectTimeout, remaining))
+            .connectTimeout(limit)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         do {
             // Connected means ready for requests: with TLS, after the handshake, so a refused
@@ -111,7 +112,7 @@ public final class HTTPEndpoint: Sendable {
             let (channel, ready) = try await bootstrap.connect(host: url.host, port: url.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handlers = channel.pipeline.syncOperations
-                    if let tls { try handlers.addHandler(TLSHandler(client: tls, host: host, handshakeTimeout: handshakeTimeout)) }
+                    if let tls { try handlers.addHandler(TLSHandler(client: tls, host: host, handshakeTimeout: limit)) }
                     try handlers.addHTTPClientHandlers()
                     let ready = channel.eventLoop.makePromise(of: Void.self)
                     try handlers.addHandler(HTTPExchangeHandler(ready: ready, waitsForTLS: tls != nil))
