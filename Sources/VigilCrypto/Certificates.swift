@@ -1,6 +1,7 @@
 import COpenSSL
 
-/// A certificate read from a PEM file: its DER (for the fingerprint) and how long it stays valid.
+/// A certificate read from a PEM file: its DER (what a fingerprint is taken of) and how long it
+/// stays valid.
 public struct CertificateInfo: Sendable {
     public let der: [UInt8]
     /// Seconds from now until `notAfter` (negative once expired).
@@ -27,13 +28,6 @@ public struct CertificateInfo: Sendable {
             _ = i2d_X509(certificate, &cursor)
         }
         self.der = der
-    }
-
-    /// SHA-256 of the DER as `AB:CD:…`, the way browsers show a fingerprint.
-    public var sha256Fingerprint: String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        return Digest.sha256(der).map { String(decoding: [digits[Int($0 >> 4)], digits[Int($0 & 15)]], as: UTF8.self) }
-            .joined(separator: ":")
     }
 }
 

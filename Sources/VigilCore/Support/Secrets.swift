@@ -6,11 +6,14 @@ public enum Secrets {
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
-    /// Lower-case hexadecimal, two digits per byte.
-    public static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
+    /// Hexadecimal, two digits per byte: lower case by default; `uppercase` and `separator`
+    /// (between bytes) give the `AB:CD:…` form certificate fingerprints are shown in.
+    public static func hex<Bytes: Sequence>(_ bytes: Bytes, uppercase: Bool = false, separator: UInt8? = nil) -> String
+    where Bytes.Element == UInt8 {
+        let digits = Array((uppercase ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
         var out: [UInt8] = []
         for byte in bytes {
+            if let separator, !out.isEmpty { out.append(separator) }
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
         }

@@ -74,7 +74,8 @@ enum TLSProvisioning {
         }
         do {
             let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)
-            return (context, leaf.sha256Fingerprint)
+            // SHA-256 of the DER as `AB:CD:…`, the way browsers show a fingerprint.
+            return (context, Secrets.hex(Digest.sha256(leaf.der), uppercase: true, separator: UInt8(ascii: ":")))
         } catch {
             throw StartupError("http.tls: \(error)")
         }
