@@ -49,4 +49,4 @@ check-samples: build
 	./.build/debug/vigil check-config samples/*.yaml
 
 clean:
-	rm -rf .build .build-static .demo dist
+	rm -rf .build .build-static .build-release .demo dist

@@ -93,6 +93,13 @@ depends=$(ldd "$root/usr/bin/vigil" | awk '$3 ~ /^\// { print $3 }' | while read
   dpkg -S "$(readlink -f "$library")" 2>/dev/null || dpkg -S "$library" 2>/dev/null || true
 done | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')
 [[ -n "$depends" ]] || { echo "could not work out the package's dependencies from ldd" >&2; exit 1; }
+# libc6 at the version the binary's symbol versions need: the newest GLIBC_2.x it uses, and 2.36
+# for packed relative relocations (GLIBC_ABI_DT_RELR, deploy/build-release.sh).
+glibc=$(readelf -V "$root/usr/bin/vigil" | grep -o 'GLIBC_2\.[0-9]*' | cut -d_ -f2 | sort -V | tail -1)
+if readelf -V "$root/usr/bin/vigil" | grep -q GLIBC_ABI_DT_RELR; then
+  glibc=$(printf '%s\n2.36\n' "$glibc" | sort -V | tail -1)
+fi
+[[ -n "$glibc" ]] && depends=$(sed -E "s/(^|, )libc6(,|$)/\1libc6 (>= $glibc)\2/" <<< "$depends")
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<EOF
 Package: vigil

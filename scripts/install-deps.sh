@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh test    # build + what the tests start: mosquitto, its clients, curl, openssl,
 #                                   # headless Chromium with chromedriver and Selenium (console tests),
 #                                   # Alertmanager (the alert notifier test starts its own on loopback),
-#                                   # lintian (the Debian package test)
+#                                   # lintian (the Debian package test), valgrind (the link order test)
 # Runs `apt-get update` at most once, and only when something has to be installed.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ build=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev zlib1g-dev libmodb
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   demo)  wanted=("${build[@]}" mosquitto curl openssl socat python3) ;;
-  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv nodejs chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics lintian binutils) ;;
+  test)  wanted=("${build[@]}" mosquitto mosquitto-clients curl openssl python3-venv nodejs chromium chromium-driver python3-selenium prometheus-alertmanager socat prometheus victoria-metrics lintian binutils valgrind) ;;
   *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
 esac
 
