@@ -32,9 +32,7 @@ if [[ -n "${missing[*]:-}" ]]; then
 fi
 scripts/install-deps.sh build
 
-echo "==> building the release binary without an order"
 WORK=$(mktemp -d /tmp/vigil-profile-order.XXXXXX)
-NO_ORDER=1 LINK_MAP="$WORK/vigil.map" deploy/build-release.sh >/dev/null
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -42,6 +40,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+echo "==> building the release binary without an order"
+NO_ORDER=1 LINK_MAP="$WORK/vigil.map" deploy/build-release.sh >/dev/null
 # valgrind cannot read the DWARF 5 of this toolchain; the symbol table is all the profile needs.
 BIN=$WORK/vigil
 strip --strip-debug -o "$BIN" .build-release/release/vigil
@@ -145,3 +145,4 @@ wait "$VPID" || true
 python3 deploy/order_from_callgrind.py "$WORK/vigil.map" vigil deploy/vigil.order.ld "$WORK"/callgrind.out.1 "$WORK/callgrind.out" \
   > deploy/vigil.order
 echo "deploy/vigil.order: $(wc -l < deploy/vigil.order) functions; webhook got $(wc -l < "$WORK/webhook.jsonl" 2>/dev/null || echo 0) posts"
+echo "make static links with it"
