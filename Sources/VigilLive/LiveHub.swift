@@ -46,6 +46,9 @@ package final class LiveHub: Service, Sendable {
     package let rtt = Metrics.Timer(label: "vigil_live_rtt_seconds", preferredDisplayUnit: .seconds)
     package let connectionsGauge = Gauge(label: "vigil_live_connections")
     package let streamsGauge = Gauge(label: "vigil_live_streams")
+    /// How many series `known` holds: its memory grows with them, and past its limit new series
+    /// are no longer announced to consoles.
+    package let seriesKnownGauge = Gauge(label: "vigil_live_series_known")
     package let closedSlow = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "too_slow")])
     package let closedSilent = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "missed_pings")])
     package let closedStalled = Counter(label: "vigil_live_closed_total", dimensions: [("reason", "stalled")])
@@ -69,10 +72,14 @@ package final class LiveHub: Service, Sendable {
             group.addTask { [self] in
                 var number: UInt64 = 0
                 known.seed(store.series(.all))
+                seriesKnownGauge.record(known.count)
                 for await batch in subscription {
                     number += 1
                     let fresh = known.note(batch)
-                    if !fresh.isEmpty { announce(fresh.map { batch[$0] }) }
+                    if !fresh.isEmpty {
+                        seriesKnownGauge.record(known.count)
+                        announce(fresh.map { batch[$0] })
+                    }
                     broadcast(batch, number: number)
                 }
             }

@@ -244,6 +244,8 @@ struct LiveEndToEndTests {
         let streamID = try #require(seen.first { $0["type"] as? String == "hello" }?["stream"] as? String)
         let seqs = seen.compactMap { $0["seq"] as? Int }.filter { $0 > 0 }
         #expect(seqs == Array(1...(seqs.last ?? 0)), "\(seqs)")  // no gap, starting at 1
+        // The series the live side remembers (for units and announcements) is in /metrics.
+        #expect(try await live.gateway.metric("vigil_live_series_known ") == 1)
 
         // Disconnected: three more readings; the resumed stream replays them in order.
         for value in [73.0, 73.5, 74.0] { try await live.broker.publish(topic: "s/boiler-1/temperature", payload: "\(value)") }

@@ -53,10 +53,13 @@ fi
 scripts/install-deps.sh build
 VENV=.build/bench-venv
 "$VENV/bin/python" -c 'import websockets' 2>/dev/null || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q websockets==15.0.1; }
-# BIN=/path/to/vigil measures another build (an older release, side by side); default: this tree's.
+# BIN=/path/to/vigil measures another build (an older release, side by side); default: this tree's
+# release binary as it ships (`make static`: the Swift runtime linked in, the code in the order it
+# runs, docs/operations.md "Memory"). The dynamically linked `swift build -c release` binary maps
+# ~13 MiB more of code (libswiftCore, libFoundationEssentials, its own code unordered).
 if [[ -z "${BIN:-}" ]]; then
-  swift build -c release --product vigil 2>&1 | tail -1
-  BIN=$(swift build -c release --show-bin-path)/vigil
+  deploy/build-release.sh | grep '^built'
+  BIN=$(ls dist/vigil-*-linux-"$(uname -m)" | grep -v sha256 | head -1)
 fi
 ulimit -n 65536 || true
 
