@@ -4,8 +4,10 @@
 # (glibc ≥ 2.36), libstdc++/libgcc, libm and libmosquitto dynamically (Debian: libmosquitto1),
 # listed at the end. Output: dist/vigil-<version>-linux-<arch> (stripped) and its SHA-256.
 #
-# How it is linked, and why (docs/operations.md, "Memory of the code"):
-# - one section per function and deploy/vigil.order, the functions a running gateway executes
+# How it is linked, and why (docs/operations.md, "Memory"; bench/README.md, "The code in the order
+# it runs"):
+# - one section per function (whole-module builds do not emit them unless asked) and
+#   deploy/vigil.order, the functions a running gateway executes
 #   (deploy/profile-order.sh records them; deploy/vigil.order.ld places the few that have no
 #   symbol to name them by): lld puts them side by side at the start of the code,
 #   so the pages of code the kernel maps stay few. Unordered, the executed functions are spread

@@ -32,25 +32,19 @@ if [[ -n "${missing[*]:-}" ]]; then
 fi
 scripts/install-deps.sh build
 
-WORK=$(mktemp -d /tmp/vigil-profile-order.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# The loopback workload helpers the benches use: $WORK and $pids cleaned up at exit, free_port,
+# bench_mosquitto.
+source bench/lib.sh
+bench_setup profile-order
 echo "==> building the release binary without an order"
 NO_ORDER=1 LINK_MAP="$WORK/vigil.map" deploy/build-release.sh >/dev/null
 # valgrind cannot read the DWARF 5 of this toolchain; the symbol table is all the profile needs.
 BIN=$WORK/vigil
 strip --strip-debug -o "$BIN" .build-release/release/vigil
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-MQTT=$(free_port)
+MQTT_PORT=$(free_port)
 PORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$MQTT" > "$WORK/mosquitto.conf"
-mosquitto -c "$WORK/mosquitto.conf" 2>"$WORK/mosquitto.log" & pids+=($!)
+bench_mosquitto
 python3 scripts/webhook_sink.py --port 0 --port-file "$WORK/webhook.port" --out "$WORK/webhook.jsonl" > /dev/null & pids+=($!)
 for _ in $(seq 50); do [[ -s "$WORK/webhook.port" ]] && break; sleep 0.1; done
 
@@ -76,7 +70,7 @@ normalize:
 mqtt:
   brokers:
     - name: local
-      url: mqtt://127.0.0.1:$MQTT
+      url: mqtt://127.0.0.1:$MQTT_PORT
       subscriptions:
         - {topic: sensors/+/+/+, pattern: "sensors/{site}/{device}/{metric}", format: value, qos: 1}
         - topic: devices/+/telemetry
@@ -108,8 +102,8 @@ curl -sfk "https://127.0.0.1:$PORT/healthz" >/dev/null || { echo "the gateway di
 # arriving). Its functions go first in the order, so that an idle gateway maps only them.
 sleep 10
 callgrind_control --dump "$VPID" > /dev/null
-.build-release/release/vigil simulate --mqtt "mqtt://127.0.0.1:$MQTT" --devices 200 --sites 4 --qos 1 > /dev/null 2>&1 & pids+=($!)
-publish() { mosquitto_pub -h 127.0.0.1 -p "$MQTT" -q 1 -t "$1" -m "$2"; }
+.build-release/release/vigil simulate --mqtt "mqtt://127.0.0.1:$MQTT_PORT" --devices 200 --sites 4 --qos 1 > /dev/null 2>&1 & pids+=($!)
+publish() { mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t "$1" -m "$2"; }
 api() { curl -sk -o /dev/null -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT$1" || true; }
 START=$(date +%s)
 round=0
