@@ -8,16 +8,16 @@ With several profiles (phases of one run: start-up, then work), the sections the
 executed come first, then what each later phase added: a gateway that only starts and idles
 touches the first part alone, and one under load both.
 
-lld moves whole input sections. The Swift compiler gives most functions a section of their own,
-but the functions LLVM makes late (async resume parts, partial-apply thunks, outlined copies) and
-much of the static Swift runtime share one plain `.text` section per object file, up to 1.6 MB.
-So the order is by section: first the executed functions that have a section of their own,
-hottest first, packed together; then the plain `.text` sections that hold executed code, hottest
-first (for each phase, see below). One symbol names each section. Executed instructions are looked up in the link map by
-address, not by callgrind's function names: callgrind leaves some small local functions unnamed.
+lld moves whole input sections. Built with -function-sections, every function of the package and
+its dependencies has a section of its own; the prebuilt static Swift runtime does not: much of it
+lies in one plain `.text` section per object file, up to 1.6 MB. So within each phase the order
+is by section: first the executed functions that have a section of their own, hottest first,
+packed together; then the plain `.text` sections that hold executed code, hottest first. One
+symbol names each section. Executed instructions are looked up in the link map by address, not
+by callgrind's function names: callgrind leaves some small local functions unnamed.
 
 Sections with no symbol at all (a class's destroyer `.Lobjectdestroy`, `.L__unnamed_N` helpers;
-a few hundred run, 12 KB in all) cannot be named in a symbol order. Left where they are, each one
+about 570 run, 17 KB in all) cannot be named in a symbol order. Left where they are, each one
 costs a 64 KiB window of mapped code, so SCRIPT gets a linker script that puts them, by object
 file and section name, in an output section of their own just before .text.
 """
@@ -121,13 +121,14 @@ def main():
         seen.update(phase)
         ranked.append(phase)
     unnamed = [index for phase in ranked for index in phase if sections[index][3] is None]
-    own = [[index for index in phase if sections[index][2] != ".text" and sections[index][3] is not None] for phase in ranked]
-    shared = [[index for index in phase if sections[index][2] == ".text" and sections[index][3] is not None] for phase in ranked]
-    for phase_own, phase_shared in zip(own, shared):
+    own, shared = [], []
+    for phase in ranked:
+        phase_own = [index for index in phase if sections[index][2] != ".text" and sections[index][3] is not None]
+        phase_shared = [index for index in phase if sections[index][2] == ".text" and sections[index][3] is not None]
         for index in phase_own + phase_shared:
             print(sections[index][3])
-    own = [index for phase in own for index in phase]
-    shared = [index for phase in shared for index in phase]
+        own += phase_own
+        shared += phase_shared
     with open(script, "w") as out:
         out.write("/* Written by deploy/order_from_callgrind.py: executed sections that have no symbol. */\n")
         out.write("SECTIONS {\n  .text.unnamed : {\n")
