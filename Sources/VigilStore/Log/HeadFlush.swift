@@ -94,7 +94,7 @@ extension MetricStore {
         guard ContinuousClock.now - state.lastSeriesCut >= options.seriesCutInterval else { return }
         state.lastSeriesCut = .now
         let full = memory.withLock { memory in
-            memory.heads.compactMap { id, head in head.count >= options.samplesPerChunk ? id : nil }
+            memory.heads.compactMap { id, head in Int(head.count) >= options.samplesPerChunk ? id : nil }
         }
         guard !full.isEmpty else { return }
         try cut(full, through: state.nextSequence &- 1, everything: false)
@@ -190,7 +190,7 @@ extension MetricStore {
         memory.withLock { memory in
             for (id, head) in heads {
                 memory.heads[id] = nil
-                memory.headSamples -= head.count
+                memory.headSamples -= Int(head.count)
                 memory.persistedNewest[id] = written.newest[id]
             }
             memory.unsavedSeries.removeFirst(unsavedCount)
