@@ -15,27 +15,14 @@ import VigilCore
 /// on disk with the heads and what is not yet flushed. Safe to use from any thread.
 ///
 /// Memory per active series is its catalogue entry, its newest sample and its head: at most
-/// `headSpan` of samples, a few bytes each.
+/// `headSpan` of samples, about two bytes each (`SeriesHead`).
 public final class MetricStore: Sendable {
     struct Memory {
         var catalog = SeriesCatalog()
-        /// Samples appended since the last flush, per series, in arrival order.
-        var pending: [Int64: PendingSamples] = [:]
-        /// Samples in the log and not yet in chunks, per series.
-        var heads: [Int64: SeriesHead] = [:]
+        /// Per series, by catalogue slot.
+        var series: [SeriesState] = []
+        /// Samples in all heads.
         var headSamples = 0
-        /// Newest timestamp seen per series (for the out-of-order window).
-        var newest: [Int64: Newest] = [:]
-        /// A lower bound of each series' oldest data (raw or rolled up): range reads start there,
-        /// so a query over millennia walks only the days a series can have. Never raised when
-        /// retention deletes (a stale bound only costs a little walking).
-        var oldest: [Int64: Int64] = [:]
-        /// Newest timestamp in a chunk on disk, per series: a cut chunk after it is level 1, and
-        /// reads look no later for chunks.
-        var persistedNewest: [Int64: Int64] = [:]
-        /// The longest span of a series' chunks in hour buckets (`StoreSchema`): how far back
-        /// before a range reads look.
-        var chunkSpanHours: [Int64: Int64] = [:]
         /// Raw chunks ending before this are gone (retention completed up to here).
         var rawHorizon: Int64 = .min
         /// Series created since the last flush, for the next log record.
@@ -126,21 +113,22 @@ public final class MetricStore: Sendable {
         try series.bind([])
         while try series.step() {
             let labels = (try? StoreSchema.decodeLabels(series.blob(2))) ?? .empty
-            memory.catalog.insert(SeriesKey(metric: series.text(1), labels: labels), id: series.int64(0))
+            memory.insert(SeriesKey(metric: series.text(1), labels: labels), id: series.int64(0))
         }
         let newest = try database.prepare("SELECT series_id, max_ts, min_ts, hours FROM series_span")
         try newest.bind([])
         while try newest.step() {
-            memory.newest[newest.int64(0)] = Newest(timestamp: newest.int64(1), value: nil)
-            memory.oldest[newest.int64(0)] = newest.int64(2)
-            memory.persistedNewest[newest.int64(0)] = newest.int64(1)
-            memory.chunkSpanHours[newest.int64(0)] = newest.int64(3)
+            memory.update(id: newest.int64(0)) { state in
+                state.newest = Newest(timestamp: newest.int64(1), value: nil)
+                state.oldest = newest.int64(2)
+                state.persistedNewest = newest.int64(1)
+                state.chunkSpanHours = newest.int64(3)
+            }
         }
         let rolled = try database.prepare("SELECT series_id, MIN(block_start) FROM rollups GROUP BY series_id")
         try rolled.bind([])
         while try rolled.step() {
-            let id = rolled.int64(0)
-            memory.oldest[id] = min(memory.oldest[id] ?? .max, rolled.int64(1))
+            memory.update(id: rolled.int64(0)) { state in state.oldest = min(state.oldest ?? .max, rolled.int64(1)) }
         }
     }
 
@@ -158,12 +146,9 @@ public final class MetricStore: Sendable {
                     result.invalid += 1
                     continue
                 }
-                let (id, created) = memory.catalog.id(for: reading.series)
+                let (slot, id, created) = memory.slot(for: reading.series)
                 if created { memory.newSeries.append(id) }
-                // Each table lookup is a likely cache miss with thousands of series: the in-order
-                // case (almost every reading) makes three, the oldest time only moves otherwise.
-                if let slot = memory.newest.index(forKey: id) {
-                    let newest = memory.newest.values[slot]
+                if let newest = memory.series[slot].newest {
                     if reading.timestampMs < newest.timestamp &- window {
                         result.tooOld += 1
                         continue
@@ -172,15 +157,15 @@ public final class MetricStore: Sendable {
                     // as on disk): counted, so no reading disappears silently.
                     if reading.timestampMs == newest.timestamp { result.replaced += 1 }
                     if reading.timestampMs >= newest.timestamp {
-                        memory.newest.values[slot] = Newest(timestamp: reading.timestampMs, value: reading.value)
-                    } else if reading.timestampMs < memory.oldest[id] ?? .max {
-                        memory.oldest[id] = reading.timestampMs
+                        memory.series[slot].newest = Newest(timestamp: reading.timestampMs, value: reading.value)
+                    } else if reading.timestampMs < memory.series[slot].oldest ?? .max {
+                        memory.series[slot].oldest = reading.timestampMs
                     }
                 } else {
-                    memory.newest[id] = Newest(timestamp: reading.timestampMs, value: reading.value)
-                    if reading.timestampMs < memory.oldest[id] ?? .max { memory.oldest[id] = reading.timestampMs }
+                    memory.series[slot].newest = Newest(timestamp: reading.timestampMs, value: reading.value)
+                    if reading.timestampMs < memory.series[slot].oldest ?? .max { memory.series[slot].oldest = reading.timestampMs }
                 }
-                memory.pending[id, default: PendingSamples()].append(reading.timestampMs, reading.value)
+                memory.series[slot].pending.append(reading.timestampMs, reading.value)
                 result.accepted += 1
             }
             memory.counters.appended += UInt64(result.accepted)
@@ -207,7 +192,7 @@ public final class MetricStore: Sendable {
     private func read(_ choose: (Memory) -> [Int64], from start: Int64, to end: Int64,
                       budget: QueryBudget?) throws(StoreError) -> [SeriesSamples] {
         let targets = memory.withLock { memory in
-            choose(memory).compactMap { id in memory.catalog.keys[id].map { ReadTarget(id: id, key: $0, start: start, end: end) } }
+            choose(memory).compactMap { id in memory.catalog.key(id: id).map { ReadTarget(id: id, key: $0, start: start, end: end) } }
         }
         return try read(targets, budget: budget)
     }
@@ -236,7 +221,8 @@ public final class MetricStore: Sendable {
         var known: [(series: SeriesKey, timestampMs: Int64, value: Double)] = []
         let unknown = memory.withLock { memory in
             choose(memory).compactMap { id -> ReadTarget? in
-                guard let key = memory.catalog.keys[id], let newest = memory.newest[id] else { return nil }
+                guard let slot = memory.catalog.slot(id: id), let newest = memory.series[slot].newest else { return nil }
+                let key = memory.catalog.keys[slot]
                 if let value = newest.value {
                     known.append((key, newest.timestamp, value))
                     return nil
@@ -250,8 +236,9 @@ public final class MetricStore: Sendable {
         memory.withLock { memory in
             for samples in read {
                 guard let id = ids[samples.series], let t = samples.timestamps.last, let v = samples.values.last,
-                      memory.newest[id]?.timestamp == t, memory.newest[id]?.value == nil else { continue }
-                memory.newest[id]?.value = v
+                      let slot = memory.catalog.slot(id: id),
+                      memory.series[slot].newest?.timestamp == t, memory.series[slot].newest?.value == nil else { continue }
+                memory.series[slot].newest?.value = v
             }
         }
         return known + read.compactMap { samples in
@@ -294,8 +281,9 @@ public final class MetricStore: Sendable {
             var heads: [Int64: SeriesHead] = [:]
             var pending: [Int64: PendingSamples] = [:]
             for id in ids {
-                if let h = memory.heads[id] { heads[id] = h }
-                if let p = memory.pending[id] { pending[id] = p }
+                guard let state = memory.state(id: id) else { continue }
+                if state.head.count > 0 { heads[id] = state.head }
+                if !state.pending.timestamps.isEmpty { pending[id] = state.pending }
             }
             return (heads, pending)
         }
@@ -362,7 +350,7 @@ public final class MetricStore: Sendable {
     // MARK: Catalogue
 
     public func series(_ selector: SeriesSelector) -> [SeriesKey] {
-        memory.withLock { memory in memory.catalog.select(selector).compactMap { memory.catalog.keys[$0] } }
+        memory.withLock { memory in memory.catalog.select(selector).compactMap { memory.catalog.key(id: $0) } }
     }
 
     public func labelNames() -> [String] { memory.withLock { $0.catalog.labelNames } }

@@ -179,8 +179,8 @@ struct SelectorTests {
     func matching(_ text: String) throws -> [String] {
         let selector = try SeriesSelector.parse(text)
         var catalog = SeriesCatalog()
-        for key in keys { _ = catalog.id(for: key) }
-        let viaIndex = catalog.select(selector).map { catalog.keys[$0]!.description }
+        for key in keys { _ = catalog.slot(for: key) }
+        let viaIndex = catalog.select(selector).map { catalog.key(id: $0)!.description }
         let direct = keys.filter(selector.matches).map(\.description)
         #expect(viaIndex == direct)
         return direct

@@ -242,9 +242,14 @@ final class TopicCache: Sendable {
 
     func remember(_ key: SeriesKey, topic: String, name: String?, exact: Bool) {
         state.withLock { state in
+            // The first key of a topic stays with the topic only: with one value per topic (the
+            // usual plant) a second table of every key cost about 1.2 MB at 10 000 topics.
+            if let index = state.topics.index(forKey: topic), state.topics.values[index].single == nil {
+                state.topics.values[index].single = (name, exact, key)
+                return
+            }
             if state.series.count >= Self.limit * 4 { state.series.removeAll(keepingCapacity: true) }
             state.series[SeriesSlot(topic: topic, name: name, exact: exact)] = key
-            if state.topics[topic]?.single == nil { state.topics[topic]?.single = (name, exact, key) }
         }
     }
 }

@@ -43,12 +43,13 @@ extension MetricStore {
             // Taken in the table's order and sorted after: looking each sorted id up again was a
             // cache miss per series per flush.
             var samples: [LogRecord.Samples] = []
-            samples.reserveCapacity(memory.pending.count)
-            for (id, batch) in memory.pending where !batch.timestamps.isEmpty {
-                samples.append(LogRecord.Samples(id: id, timestamps: batch.timestamps, values: batch.values))
+            for (slot, state) in memory.series.enumerated() where !state.pending.timestamps.isEmpty {
+                samples.append(LogRecord.Samples(id: memory.catalog.ids[slot], timestamps: state.pending.timestamps,
+                                                 values: state.pending.values))
             }
+            // Slots follow ids except for series read back from the log after newer ones on disk.
             samples.sort { $0.id < $1.id }
-            let newSeries = memory.newSeries.compactMap { id in memory.catalog.keys[id].map { LogRecord.NewSeries(id: id, key: $0) } }
+            let newSeries = memory.newSeries.compactMap { id in memory.catalog.key(id: id).map { LogRecord.NewSeries(id: id, key: $0) } }
             return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), memory.newSeries.count)
         }
         guard !record.samples.isEmpty || !record.newSeries.isEmpty else { return }
@@ -63,13 +64,13 @@ extension MetricStore {
         memory.withLock { memory in
             for group in record.samples {
                 let count = group.timestamps.count  // what was taken; later appends stay pending
-                memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
-                guard let slot = memory.pending.index(forKey: group.id) else { continue }
-                if memory.pending.values[slot].timestamps.count == count {
-                    memory.pending.remove(at: slot)
+                guard let slot = memory.catalog.slot(id: group.id) else { continue }
+                memory.series[slot].head.append(timestamps: group.timestamps, values: group.values)
+                if memory.series[slot].pending.timestamps.count == count {
+                    memory.series[slot].pending = PendingSamples()
                 } else {
-                    memory.pending.values[slot].timestamps.removeFirst(count)
-                    memory.pending.values[slot].values.removeFirst(count)
+                    memory.series[slot].pending.timestamps.removeFirst(count)
+                    memory.series[slot].pending.values.removeFirst(count)
                 }
             }
             memory.unsavedSeries += memory.newSeries.prefix(newSeriesTaken)
@@ -94,14 +95,16 @@ extension MetricStore {
         guard ContinuousClock.now - state.lastSeriesCut >= options.seriesCutInterval else { return }
         state.lastSeriesCut = .now
         let full = memory.withLock { memory in
-            memory.heads.compactMap { id, head in Int(head.count) >= options.samplesPerChunk ? id : nil }
+            memory.series.indices.compactMap { slot in
+                Int(memory.series[slot].head.count) >= options.samplesPerChunk ? memory.catalog.ids[slot] : nil
+            }
         }
         guard !full.isEmpty else { return }
         try cut(full, through: state.nextSequence &- 1, everything: false)
     }
 
     private func cutAllHeads(_ state: inout FlushState) throws(StoreError) {
-        let ids = memory.withLock { Array($0.heads.keys) }
+        let ids = memory.withLock { $0.idsWithHeads }
         try cut(ids, through: state.nextSequence &- 1, everything: true)
         // Every record so far is in chunks now: the log starts afresh.
         try state.log.removeClosedSegments()
@@ -136,9 +139,16 @@ extension MetricStore {
         let started = ContinuousClock.now
         // `unsavedSeries` grows only under the flush lock, which the caller holds.
         let (heads, unsaved, unsavedCount, persisted) = memory.withLock { memory in
-            (ids.compactMap { id in memory.heads[id].map { (id, $0) } },
-             memory.unsavedSeries.compactMap { id in memory.catalog.keys[id].map { (id, $0) } },
-             memory.unsavedSeries.count, memory.persistedNewest)
+            var heads: [(Int64, SeriesHead)] = [], persisted: [Int64: Int64] = [:]
+            heads.reserveCapacity(ids.count)
+            persisted.reserveCapacity(ids.count)
+            for id in ids {
+                guard let state = memory.state(id: id), state.head.count > 0 else { continue }
+                heads.append((id, state.head))
+                persisted[id] = state.persistedNewest
+            }
+            return (heads, memory.unsavedSeries.compactMap { id in memory.catalog.key(id: id).map { (id, $0) } },
+                    memory.unsavedSeries.count, persisted)
         }
         let samplesPerChunk = options.samplesPerChunk
         let written = try writer.withLock { database throws(StoreError) -> (newest: [Int64: Int64], bytes: Int) in
@@ -189,9 +199,11 @@ extension MetricStore {
         }
         memory.withLock { memory in
             for (id, head) in heads {
-                memory.heads[id] = nil
                 memory.headSamples -= Int(head.count)
-                memory.persistedNewest[id] = written.newest[id]
+                memory.update(id: id) { state in
+                    state.head = SeriesHead()
+                    state.persistedNewest = written.newest[id]
+                }
             }
             memory.unsavedSeries.removeFirst(unsavedCount)
             memory.counters.cutBytes += UInt64(written.bytes)

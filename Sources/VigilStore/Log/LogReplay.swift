@@ -32,17 +32,18 @@ extension MetricStore {
             let outcome = WriteAheadLog.read(segment) { record in
                 lastSequence = max(lastSequence, record.sequence)
                 guard record.sequence > checkpoint else { return }
-                for series in record.newSeries where memory.catalog.keys[series.id] == nil {
-                    memory.catalog.insert(series.key, id: series.id)
+                for series in record.newSeries where memory.catalog.slot(id: series.id) == nil {
+                    memory.insert(series.key, id: series.id)
                     memory.unsavedSeries.append(series.id)
                 }
-                for group in record.samples where record.sequence > cuts[group.id] ?? 0 && memory.catalog.keys[group.id] != nil {
-                    memory.heads[group.id, default: SeriesHead()].append(timestamps: group.timestamps, values: group.values)
+                for group in record.samples where record.sequence > cuts[group.id] ?? 0 {
+                    guard let slot = memory.catalog.slot(id: group.id) else { continue }
+                    memory.series[slot].head.append(timestamps: group.timestamps, values: group.values)
                     memory.headSamples += group.timestamps.count
                     replay.samples += group.timestamps.count
                     for (t, v) in zip(group.timestamps, group.values) {
-                        if t >= memory.newest[group.id]?.timestamp ?? .min { memory.newest[group.id] = Newest(timestamp: t, value: v) }
-                        if t < memory.oldest[group.id] ?? .max { memory.oldest[group.id] = t }
+                        if t >= memory.series[slot].newest?.timestamp ?? .min { memory.series[slot].newest = Newest(timestamp: t, value: v) }
+                        if t < memory.series[slot].oldest ?? .max { memory.series[slot].oldest = t }
                     }
                 }
             }

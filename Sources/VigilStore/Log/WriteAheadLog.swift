@@ -41,7 +41,11 @@ struct WriteAheadLog: ~Copyable {
     mutating func append(_ record: LogRecord) throws(StoreError) {
         if descriptor >= 0 && segmentSize >= maxSegmentBytes { closeSegment() }
         if descriptor < 0 { try openSegment(first: record.sequence) }
-        var context = self.context
+        // Moved out rather than copied (a copy of every series' previous sample, per flush, was a
+        // fresh mapping of hundreds of kilobytes at 10 000 series): a failure below starts a new
+        // segment with a fresh context anyway.
+        var context = LogContext()
+        swap(&context, &self.context)
         let frame = record.encode(context: &context)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(frame.count + 4)

@@ -87,10 +87,11 @@ extension MetricStore {
         let day = RollupResolution.blockMs
         let targets = memory.withLock { memory in
             memory.catalog.select(selector).compactMap { id -> ReadTarget? in
-                guard let key = memory.catalog.keys[id] else { return nil }
+                guard let slot = memory.catalog.slot(id: id) else { return nil }
+                let key = memory.catalog.keys[slot], state = memory.series[slot]
                 // A series whose raw chunks retention deleted has no newest sample, only rollups.
-                let from = memory.oldest[id].map { max(start, $0 &- day) } ?? start
-                let to = memory.newest[id].map { min(end, $0.timestamp &+ day) } ?? end
+                let from = state.oldest.map { max(start, $0 &- day) } ?? start
+                let to = state.newest.map { min(end, $0.timestamp &+ day) } ?? end
                 return from <= to ? ReadTarget(id: id, key: key, start: from, end: to) : nil
             }
         }

@@ -110,7 +110,7 @@ extension MetricStore {
         let hour = StoreSchema.hour(of: first)
         let hours = StoreSchema.hour(of: last) &- hour
         memory.withLock { memory in
-            memory.chunkSpanHours[id] = max(memory.chunkSpanHours[id] ?? 0, hours)
+            memory.update(id: id) { state in state.chunkSpanHours = max(state.chunkSpanHours, hours) }
         }
         try database.cached("""
             INSERT INTO series_span(series_id, min_ts, max_ts, hours) VALUES(?, ?, ?, ?)
@@ -128,11 +128,11 @@ extension MetricStore {
     /// Nil when the series has nothing on disk there.
     func chunkHours(series id: Int64, from: Int64, to: Int64) -> ClosedRange<Int64>? {
         memory.withLock { memory in
-            guard let newest = memory.persistedNewest[id] else { return nil }
-            let low = max(from, memory.oldest[id] ?? from, memory.rawHorizon)
+            guard let state = memory.state(id: id), let newest = state.persistedNewest else { return nil }
+            let low = max(from, state.oldest ?? from, memory.rawHorizon)
             let high = min(to, newest)
             guard low <= high else { return nil }
-            return (StoreSchema.hour(of: low) &- (memory.chunkSpanHours[id] ?? 0))...StoreSchema.hour(of: high)
+            return (StoreSchema.hour(of: low) &- state.chunkSpanHours)...StoreSchema.hour(of: high)
         }
     }
 

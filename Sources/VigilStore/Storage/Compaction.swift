@@ -111,7 +111,7 @@ extension MetricStore {
         // Level-1 chunks that overlap the segments, and the newest one if it has room left:
         // level-1 chunks stay disjoint in time. They are filed under the hours from the span
         // before the segments to the series' newest chunk.
-        let newest = memory.withLock { max($0.persistedNewest[seriesID] ?? high, high) }
+        let newest = memory.withLock { max($0.state(id: seriesID)?.persistedNewest ?? high, high) }
         var level1: [ChunkRow] = []
         if let hours = chunkHours(series: seriesID, from: low, to: newest) {
             level1 = try Self.chunkRows(series: seriesID, hours: hours, from: low, to: newest, level: 1, withData: false,
