@@ -31,6 +31,9 @@ extension MetricStore {
     /// Samples in the heads (flushed to the write-ahead log, not yet cut into chunks).
     public var headSampleCount: Int { memory.withLock { $0.headSamples } }
 
+    /// Bytes the heads hold in memory (their buffers' capacity): about two a 1 Hz sample.
+    public var headBytes: Int { memory.withLock { $0.series.reduce(0) { $0 + $1.head.bytes.capacity } } }
+
     /// The database file, SQLite's WAL and the write-ahead log, from the file system (cheap
     /// enough for every scrape).
     public var bytesOnDisk: Int64 {

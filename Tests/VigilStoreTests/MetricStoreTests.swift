@@ -71,6 +71,27 @@ struct MetricStoreTests {
         #expect(reopened.append([reading("temp", ["site": "a"], 1000, 1)]).tooOld == 1)
     }
 
+    /// A fleet at 1 Hz, flushed every second: the heads hold about two bytes a sample (the
+    /// figure /metrics reports as `vigil_store_head_bytes`), and every sample reads back.
+    @Test func headsOfAFleetTakeAFewBytesASample() throws {
+        let directory = StoreDirectory()
+        let store = try MetricStore(options: StoreOptions(path: directory.path))
+        let start: Int64 = 1_764_000_000_000
+        for second in 0..<120 {
+            store.append((0..<500).map { device -> Reading in
+                let jitter = Int64((device * 7 + second * 3) % 40)
+                let value = 20 + Double((device + second) % 17) / 10
+                return reading("temp", ["device": "d\(device)"], start + Int64(second) * 1000 + jitter, value)
+            })
+            try store.flush()
+        }
+        #expect(store.headSampleCount == 60_000)
+        let perSample = Double(store.headBytes) / 60_000
+        #expect(perSample < 3.5, "\(perSample) bytes a sample")
+        let read = try store.read(try .parse(#"temp{device="d7"}"#), from: start, to: start + 200_000)
+        #expect(read.first?.values.count == 120 && read.first?.values.last == 20 + Double((7 + 119) % 17) / 10)
+    }
+
     @Test func lastWriteWinsAcrossFlushesAndWithinABatch() throws {
         let directory = StoreDirectory()
         let store = try MetricStore(options: StoreOptions(path: directory.path))
