@@ -102,7 +102,12 @@ public final class MetricStore: Sendable {
         flushing = Mutex(FlushState(log: WriteAheadLog(directory: options.logDirectory, retainedBytes: replay.retainedBytes),
                                     nextSequence: replay.nextSequence))
         writer = Mutex(database)
-        reader = Mutex(try StoreDatabase(path: options.path, readOnly: true))
+        let queries = try StoreDatabase(path: options.path, readOnly: true)
+        // The kernel caches the file already; SQLite's own cache (2 MiB by default) only saves a
+        // copy per page read, and a gateway's queries read each chunk page once. The writer keeps
+        // the default: a smaller cache spills a cut's dirty pages early and writes some twice.
+        try queries.execute("PRAGMA cache_size=-512")
+        reader = Mutex(queries)
         // After a crash, put what the log held into chunks at once: repeated crashes must not
         // pile up log to read back (each open would be slower than the last).
         if !readOnly && replay.samples > 0 { try checkpoint() }

@@ -14,7 +14,8 @@
 #            with permessage-deflate in CONSOLE_PROCESSES processes (--light: seq checked, readings
 #            counted, no JSON parse), and optionally C_CONSOLES of the shared C fan-out client
 #            (no compression); RSS and CPU every 10 s
-#   left     60 s after the consoles left: RSS against the ingest figure
+#   left     60 s after the consoles left: RSS against the ingest figure, also without what the
+#            store's heads grew meanwhile (vigil_store_head_bytes: time, not consoles)
 #   idle     the simulator stopped, the broker still connected: CPU over 30 s
 # Every 10 s the sampler writes elapsed, phase, RSS, CPU % and the allocator's view from /metrics
 # (vigil_memory_heap_in_use_bytes, vigil_memory_heap_free_bytes) to samples.tsv; soak mode draws it
@@ -82,6 +83,11 @@ heap() {  # in use and free MiB from the gateway's /metrics (the allocator's own
     /^vigil_memory_heap_in_use_bytes / { used = $2 / 1048576 }
     /^vigil_memory_heap_free_bytes / { free = $2 / 1048576 }
     END { printf "%.1f\t%.1f", used, free }'
+}
+# The store's heads in MiB (vigil_store_head_bytes): they grow with time until the next cut
+# (store.head_span), whatever the consoles do, so the "left" figure is also given without them.
+head_mib() {
+  curl -sk "https://127.0.0.1:$PORT/metrics" 2>/dev/null | awk '/^vigil_store_head_bytes / { printf "%.1f", $2 / 1048576 }'
 }
 
 TOKEN="vgl_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -166,7 +172,8 @@ sleep 60
 series=$(curl -sk "https://127.0.0.1:$PORT/metrics" | awk '/^vigil_store_series / { print $2 }')
 read -r vigil_cpu sub_cpu broker_cpu sim_cpu <<< "$(cpu_over "$VPID" "$SUB" "$BROKER" "$SIM" 60)"
 INGEST_RSS=$(rss_mib "$VPID")
-report "ingest: ${series:-?} series stored, RSS $INGEST_RSS MiB, heap in use/free $(heap | tr '\t' /) MiB"
+INGEST_HEAD=$(head_mib)
+report "ingest: ${series:-?} series stored, RSS $INGEST_RSS MiB, heap in use/free $(heap | tr '\t' /) MiB, of it the store's heads $INGEST_HEAD MiB"
 report "ingest CPU (% of a core, 60 s): vigil $vigil_cpu, mosquitto_sub (reference, same messages) $sub_cpu, mosquitto $broker_cpu, simulator $sim_cpu; vigil/mosquitto_sub = $(awk -v a="$vigil_cpu" -v b="$sub_cpu" 'BEGIN { printf "%.1f", a / (b > 0 ? b : 0.1) }')"
 
 # FOLLOW=N: consoles that follow a screen of N series and scroll (as the web console does) instead
@@ -204,7 +211,8 @@ for file in "$WORK"/python-*.txt; do report "$(tail -1 "$file")"; done
 echo left > "$WORK/phase"
 sleep 60
 LEFT_RSS=$(rss_mib "$VPID")
-report "60 s after the consoles left: RSS $LEFT_RSS MiB (ingest alone: $INGEST_RSS MiB, ratio $(awk -v a="$LEFT_RSS" -v b="$INGEST_RSS" 'BEGIN { printf "%.2f", a / b }')), heap in use/free $(heap | tr '\t' /) MiB"
+LEFT_HEAD=$(head_mib)
+report "60 s after the consoles left: RSS $LEFT_RSS MiB (ingest alone: $INGEST_RSS MiB, ratio $(awk -v a="$LEFT_RSS" -v b="$INGEST_RSS" 'BEGIN { printf "%.2f", a / b }')), heap in use/free $(heap | tr '\t' /) MiB; the heads $LEFT_HEAD MiB (were $INGEST_HEAD): without their growth RSS $(awk -v a="$LEFT_RSS" -v h="$LEFT_HEAD" -v g="$INGEST_HEAD" 'BEGIN { printf "%.1f", a - (h - g) }') MiB, ratio $(awk -v a="$LEFT_RSS" -v h="$LEFT_HEAD" -v g="$INGEST_HEAD" -v b="$INGEST_RSS" 'BEGIN { printf "%.2f", (a - (h - g)) / b }')"
 
 echo idle > "$WORK/phase"
 kill "$SIM" 2>/dev/null || true
