@@ -94,6 +94,9 @@ public final class MetricStore: Sendable {
             try database.execute("PRAGMA wal_autocheckpoint=256")
             try database.execute("PRAGMA journal_size_limit=8388608")
             try StoreSchema.migrate(database)
+            // SQLite's 2 MiB page cache filled at the first cut and stayed: 1 MiB. A cut of 10 000
+            // series wrote the same bytes with 512 KiB as with 2 MiB (27.1 against 27.5 MB).
+            try database.execute("PRAGMA cache_size=-1024")
         }
         var memory = Memory()
         try Self.load(from: database, into: &memory)
@@ -104,8 +107,7 @@ public final class MetricStore: Sendable {
         writer = Mutex(database)
         let queries = try StoreDatabase(path: options.path, readOnly: true)
         // The kernel caches the file already; SQLite's own cache (2 MiB by default) only saves a
-        // copy per page read, and a gateway's queries read each chunk page once. The writer keeps
-        // the default: a smaller cache spills a cut's dirty pages early and writes some twice.
+        // copy per page read, and a gateway's queries read each chunk page once.
         try queries.execute("PRAGMA cache_size=-512")
         reader = Mutex(queries)
         // After a crash, put what the log held into chunks at once: repeated crashes must not
