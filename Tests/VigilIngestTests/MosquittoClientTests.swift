@@ -53,6 +53,49 @@ struct MosquittoClientTests {
         #expect(inbox.events.withLock { $0.last } == .stopped)
     }
 
+    /// A steady trickle (a message every 2 ms, as a broker busy with other subscribers writes) is
+    /// handed on every `coalescing` or so, not once per message; a message after a quiet spell at
+    /// once; every message arrives.
+    @Test func aSteadyStreamIsHandedOnInSlicesALoneMessageAtOnce() async throws {
+        let broker = try await MosquittoBroker()
+        defer { broker.stop() }
+        let inbox = Inbox()
+        let handOffs = Mutex<[(at: ContinuousClock.Instant, messages: Int)]>([])
+        var options = MosquittoClient.Options(host: "127.0.0.1", port: broker.port, clientID: "test-slices")
+        options.subscriptions = [(filter: "s/#", qos: 0)]
+        let subscriber = try MosquittoClient(options: options,
+                                             onMessage: { message in inbox.messages.withLock { $0.append(message) } },
+                                             onEvent: { event in inbox.events.withLock { $0.append(event) } },
+                                             onIdle: { let count = inbox.count; handOffs.withLock { $0.append((.now, count)) } })
+        subscriber.start()
+        try await wait { inbox.connectedCount() == 1 }
+        let publisherInbox = Inbox()
+        let publisher = try client(port: broker.port, id: "test-slices-pub", inbox: publisherInbox)
+        publisher.start()
+        try await wait { publisherInbox.connectedCount() == 1 }
+
+        let before = handOffs.withLock { $0.count }
+        for i in 0..<400 {
+            try publisher.publish(topic: "s/\(i)", payload: "\(i)", qos: 0, retain: false)
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        try await wait { inbox.count == 400 }
+        try await Task.sleep(for: .milliseconds(100))
+        let during = handOffs.withLock { $0.count } - before
+        // 400 messages over at least 0.8 s: about 40 slices of 20 ms (not 400 hand-offs).
+        #expect(during >= 2 && during < 120, "\(during) hand-offs for 400 messages")
+        #expect(handOffs.withLock { $0.last?.messages } == 400)
+
+        try await Task.sleep(for: .milliseconds(200))
+        let sent = ContinuousClock.now
+        try publisher.publish(topic: "s/lone", payload: "1", qos: 0, retain: false)
+        try await wait { handOffs.withLock { $0.last?.messages } == 401 }
+        let delay = handOffs.withLock { $0.last!.at } - sent
+        #expect(delay < .milliseconds(15), "a lone message waited \(delay)")
+        await publisher.stop()
+        await subscriber.stop()
+    }
+
     @Test func connectsOnceTheBrokerAppearsAndResubscribesAfterARestart() async throws {
         let port = TestEnvironment.freePort()
         let inbox = Inbox()
