@@ -21,8 +21,6 @@ struct SeriesCatalog {
 
     func id(of key: SeriesKey) -> Int64? { slots[key].map { ids[Int($0)] } }
 
-    func slot(of key: SeriesKey) -> Int? { slots[key].map(Int.init) }
-
     func slot(id: Int64) -> Int? { slotsByID[id].map(Int.init) }
 
     func key(id: Int64) -> SeriesKey? { slotsByID[id].map { keys[Int($0)] } }
