@@ -43,9 +43,11 @@ extension MetricStore {
             // Taken in the table's order and sorted after: looking each sorted id up again was a
             // cache miss per series per flush.
             var samples: [LogRecord.Samples] = []
-            for (slot, state) in memory.series.enumerated() where !state.pending.timestamps.isEmpty {
-                samples.append(LogRecord.Samples(id: memory.catalog.ids[slot], timestamps: state.pending.timestamps,
-                                                 values: state.pending.values))
+            // By index: a copy of each series' state here was three retains and releases per
+            // series per flush.
+            for slot in memory.series.indices where !memory.series[slot].pending.timestamps.isEmpty {
+                samples.append(LogRecord.Samples(id: memory.catalog.ids[slot], timestamps: memory.series[slot].pending.timestamps,
+                                                 values: memory.series[slot].pending.values))
             }
             // Slots follow ids except for series read back from the log after newer ones on disk.
             samples.sort { $0.id < $1.id }
