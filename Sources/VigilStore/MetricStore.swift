@@ -9,8 +9,8 @@ import VigilCore
 ///
 /// `append` is in memory and cheap. `flush` makes everything appended so far durable as one
 /// compact record in the write-ahead log (`WriteAheadLog`), and moves it to the series' head.
-/// Heads are cut into compressed chunks in SQLite when a series has a full chunk, and all at
-/// once every `headSpan` (after which the log segments are deleted): each sample is written about
+/// Heads are cut into compressed chunks in SQLite when a series has a full chunk, and each once
+/// every `headSpan`, a group at a time (after which the log segments they covered are deleted): each sample is written about
 /// twice, a few bytes each, instead of a SQLite row per series per flush. Reads merge the chunks
 /// on disk with the heads and what is not yet flushed. Safe to use from any thread.
 ///
@@ -29,6 +29,8 @@ public final class MetricStore: Sendable {
         var newSeries: [Int64] = []
         /// Series in the log but not yet in the `series` table: the next cut inserts them.
         var unsavedSeries: [Int64] = []
+        /// Appends so far, to spread new series over the rolling cut's groups.
+        var appendCalls: UInt64 = 0
         var counters = StoreCounters()
     }
 
@@ -100,10 +102,12 @@ public final class MetricStore: Sendable {
         }
         var memory = Memory()
         try Self.load(from: database, into: &memory)
-        let replay = try Self.replayLog(directory: options.logDirectory, database: database, into: &memory)
+        let replay = try Self.replayLog(directory: options.logDirectory, database: database, into: &memory,
+                                        groups: options.cutGroups)
         self.memory.withLock { $0 = memory }
         flushing = Mutex(FlushState(log: WriteAheadLog(directory: options.logDirectory, retainedBytes: replay.retainedBytes),
-                                    nextSequence: replay.nextSequence))
+                                    nextSequence: replay.nextSequence, checkpoint: replay.checkpoint,
+                                    groups: options.cutGroups))
         writer = Mutex(database)
         let queries = try StoreDatabase(path: options.path, readOnly: true)
         // The kernel caches the file already; SQLite's own cache (2 MiB by default) only saves a
@@ -146,8 +150,10 @@ public final class MetricStore: Sendable {
     @discardableResult
     public func append(_ readings: [Reading]) -> AppendResult {
         let window = options.outOfOrderWindow.milliseconds
+        let groups = options.cutGroups
         return memory.withLock { memory in
             var result = AppendResult()
+            memory.appendCalls &+= 1
             for reading in readings {
                 guard reading.value.isFinite else {
                     result.invalid += 1
@@ -171,6 +177,9 @@ public final class MetricStore: Sendable {
                 } else {
                     memory.series[slot].newest = Newest(timestamp: reading.timestampMs, value: reading.value)
                     if reading.timestampMs < memory.series[slot].oldest ?? .max { memory.series[slot].oldest = reading.timestampMs }
+                }
+                if memory.series[slot].cutGroup == Self.noCutGroup {
+                    memory.series[slot].cutGroup = Self.cutGroup(timestamp: reading.timestampMs, appendCall: memory.appendCalls, groups: groups)
                 }
                 memory.series[slot].pending.append(reading.timestampMs, reading.value)
                 result.accepted += 1
@@ -375,8 +384,10 @@ public struct StoreCounters: Sendable, Equatable {
     public var flushes: UInt64 = 0
     /// Bytes appended to the write-ahead log.
     public var logBytes: UInt64 = 0
-    /// Heads written to chunks: series cut because their head held a full chunk, and full cuts.
+    /// Heads written to chunks: series cut on their own (a full chunk, or their turn in the
+    /// rolling cut), turns of the rolling cut, and full cuts of every head.
     public var seriesCut: UInt64 = 0
+    public var rollingCuts: UInt64 = 0
     public var fullCuts: UInt64 = 0
     /// Bytes of chunks written by cuts.
     public var cutBytes: UInt64 = 0

@@ -4,13 +4,15 @@ public struct StoreOptions: Sendable {
     public var path: String
     /// Samples older than the newest sample of their series minus this are rejected.
     public var outOfOrderWindow: Duration = .seconds(300)
-    /// How long samples stay in a series' head (memory and the write-ahead log) before every head
-    /// is cut into chunks. Longer: bigger chunks, fewer rewrites, more memory and log to read back
-    /// after a crash.
+    /// How long samples stay in a series' head (memory and the write-ahead log) before it is cut
+    /// into chunks. Longer: bigger chunks, fewer rewrites, more memory and log to read back after
+    /// a crash. The series are cut in `cutGroups` turns spread over the span (see `HeadFlush`),
+    /// so the heads hold about half a span on average instead of growing to a whole one.
     public var headSpan: Duration = .seconds(600)
     /// Heads that hold a full chunk are cut together at most this often: every transaction costs
     /// a dozen SQLite pages (16 KiB each, written twice through its WAL) whatever it holds, so at
-    /// 100 Hz cutting each series the moment it filled wrote more overhead than data.
+    /// 100 Hz cutting each series the moment it filled wrote more overhead than data. Also the
+    /// length of one turn of the rolling cut.
     public var seriesCutInterval: Duration = .seconds(60)
     /// All heads are cut early once the write-ahead log holds this many bytes.
     public var maxLogBytes = 64 << 20
@@ -34,6 +36,14 @@ public struct StoreOptions: Sendable {
     public var hourRollupRetention: Duration = .seconds(365 * 86_400)
 
     public init(path: String) { self.path = path }
+
+    /// Into how many groups the series are split for the rolling cut: one group is cut every
+    /// `headSpan / cutGroups`, each series once a span. One (a span no longer than an interval)
+    /// cuts every head at once.
+    var cutGroups: Int {
+        guard seriesCutInterval > .zero, headSpan > seriesCutInterval else { return 1 }
+        return min(60, Int(headSpan / seriesCutInterval))
+    }
 
     /// The write-ahead log's segment files, next to the database (`metrics.db-log/`).
     public var logDirectory: String { path + "-log" }

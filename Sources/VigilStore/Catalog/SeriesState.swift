@@ -22,6 +22,22 @@ extension MetricStore {
         var head = SeriesHead()
         /// Samples appended since the last flush, in arrival order.
         var pending = PendingSamples()
+        /// The rolling cut's group (0..<`StoreOptions.cutGroups`), chosen when the series first
+        /// gets a sample in this process; `noCutGroup` before.
+        var cutGroup = MetricStore.noCutGroup
+    }
+}
+
+extension MetricStore {
+    static let noCutGroup = UInt8.max
+
+    /// The group of a series whose first sample here has timestamp `t` and came in the
+    /// `appendCall`th append. Series of one payload come in one append with the same timestamp,
+    /// so they stay in one group and their chunks can share a time column (`groupedByTimestamps`);
+    /// payloads of different appends or times spread over the groups.
+    static func cutGroup(timestamp t: Int64, appendCall: UInt64, groups: Int) -> UInt8 {
+        let mixed = (UInt64(bitPattern: t) &+ appendCall &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15
+        return UInt8((mixed >> 32) % UInt64(groups))
     }
 }
 

@@ -5,6 +5,8 @@ import VigilSQLite
 extension MetricStore {
     struct LogReplay {
         var nextSequence: UInt64 = 1
+        /// Every record up to here is in chunks.
+        var checkpoint: UInt64 = 0
         var retainedBytes = 0
         /// Samples read back into the heads.
         var samples = 0
@@ -14,10 +16,12 @@ extension MetricStore {
     /// samples of series cut on their own since (`head_cuts`). Series created in the log and not
     /// yet in the `series` table come back with their ids. A read-only open does the same in its
     /// own memory, so `vigil query` next to a running gateway sees what the gateway has flushed.
-    static func replayLog(directory: String, database: StoreDatabase, into memory: inout Memory) throws(StoreError) -> LogReplay {
+    static func replayLog(directory: String, database: StoreDatabase, into memory: inout Memory,
+                          groups: Int) throws(StoreError) -> LogReplay {
         var replay = LogReplay()
         // A version-1 file opened read-only has neither table: no checkpoint, no cuts.
         let checkpoint = UInt64(bitPattern: (try? Self.integer(database, "SELECT value FROM store_state WHERE name = 'log_checkpoint'")) ?? 0)
+        replay.checkpoint = checkpoint
         var cuts: [Int64: UInt64] = [:]
         if let statement = try? database.prepare("SELECT series_id, sequence FROM head_cuts") {
             try statement.bind([])
@@ -38,6 +42,9 @@ extension MetricStore {
                 }
                 for group in record.samples where record.sequence > cuts[group.id] ?? 0 {
                     guard let slot = memory.catalog.slot(id: group.id) else { continue }
+                    if memory.series[slot].cutGroup == Self.noCutGroup, let first = group.timestamps.first {
+                        memory.series[slot].cutGroup = Self.cutGroup(timestamp: first, appendCall: record.sequence, groups: groups)
+                    }
                     memory.series[slot].head.append(timestamps: group.timestamps, values: group.values)
                     memory.headSamples += group.timestamps.count
                     replay.samples += group.timestamps.count

@@ -89,6 +89,24 @@ struct WriteAheadLog: ~Copyable {
         retainedBytes = 0
     }
 
+    /// Deletes the segments whose records are all at or below `checkpoint` (in chunks): those
+    /// followed by a segment that starts at or before the record after it. The open segment
+    /// stays; a turn of the rolling cut closes it so that whole segments fall behind.
+    mutating func removeSegments(through checkpoint: UInt64) throws(StoreError) {
+        let segments = Self.segments(in: directory)
+        var removed = false
+        for (segment, next) in zip(segments, segments.dropFirst()) where next.first <= checkpoint &+ 1 {
+            var info = stat()
+            let size = stat(segment.path, &info) == 0 ? Int(info.st_size) : 0
+            guard unlink(segment.path) == 0 || errno == ENOENT else {
+                throw StoreError.database("log: cannot remove \(segment.path): \(Self.errorText())")
+            }
+            retainedBytes = max(0, retainedBytes - size)
+            removed = true
+        }
+        if removed { Self.syncDirectory(directory) }
+    }
+
     private mutating func openSegment(first: UInt64) throws(StoreError) {
         if mkdir(directory, 0o750) != 0 && errno != EEXIST {
             throw StoreError.database("log: cannot create \(directory): \(Self.errorText())")
