@@ -16,8 +16,9 @@ struct StoreMetricsSource: Sendable {
         family("vigil_store_samples_flushed_total", "counter", "Samples made durable in the write-ahead log.", [("", "\(c.flushed)")])
         family("vigil_store_log_written_bytes_total", "counter", "Bytes appended to the write-ahead log.", [("", "\(c.logBytes)")])
         family("vigil_store_cut_written_bytes_total", "counter", "Bytes of chunks written when heads are cut.", [("", "\(c.cutBytes)")])
-        family("vigil_store_cuts_total", "counter", "Heads cut into chunks: all at once (full), or a series with a full chunk.", [
-            ("{kind=\"full\"}", "\(c.fullCuts)"), ("{kind=\"series\"}", "\(c.seriesCut)"),
+        family("vigil_store_cuts_total", "counter",
+               "Heads cut into chunks: every head at once (full), turns of the rolling cut (rolling), series cut on their own (series).", [
+            ("{kind=\"full\"}", "\(c.fullCuts)"), ("{kind=\"rolling\"}", "\(c.rollingCuts)"), ("{kind=\"series\"}", "\(c.seriesCut)"),
         ])
         family("vigil_store_last_cut_duration_seconds", "gauge", "How long the last cut of heads into chunks took.",
                [("", "\(c.lastCutSeconds)")])
