@@ -37,20 +37,29 @@ package enum LiveMessages {
     /// The readings as update bodies of at most `maxReadingsPerUpdate` readings and about
     /// `maxUpdateBytes` each.
     package static func updateBodies(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> [ByteBuffer] {
+        var start = 0
+        return updateEnds(readings).map { end in
+            defer { start = end }
+            return updateBody(nowMs: nowMs, readings: Array(readings[start..<end]), allocator: allocator)
+        }
+    }
+
+    /// Where each of `updateBodies`' bodies ends in `readings` (exclusive).
+    package static func updateEnds(_ readings: [ByteBuffer]) -> [Int] {
         guard !readings.isEmpty else { return [] }
-        var bodies: [ByteBuffer] = []
+        var ends: [Int] = []
         var start = 0
         var bytes = 0
         for (index, reading) in readings.enumerated() {
             if index > start, index - start >= maxReadingsPerUpdate || bytes + reading.readableBytes > maxUpdateBytes {
-                bodies.append(updateBody(nowMs: nowMs, readings: Array(readings[start..<index]), allocator: allocator))
+                ends.append(index)
                 start = index
                 bytes = 0
             }
             bytes += reading.readableBytes + 1
         }
-        bodies.append(updateBody(nowMs: nowMs, readings: Array(readings[start...]), allocator: allocator))
-        return bodies
+        ends.append(readings.count)
+        return ends
     }
 
     /// `"t":<server send time>,"readings":[…]}`

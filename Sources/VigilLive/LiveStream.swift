@@ -34,9 +34,37 @@ package final class LiveStream: Sendable {
         case duplicate
     }
 
+    /// A batch waiting for the connection: the update bodies every stream with the same
+    /// subscriptions was offered (sent as they are, so a backlog shares its bytes and its replay
+    /// entries with the other consoles instead of holding bodies of its own), and the readings in
+    /// them, for conflation. Without bodies (a parked stream), bodies are made from the readings
+    /// when drained.
+    struct Queued {
+        let bodies: [ByteBuffer]
+        let fragments: [Fragment]
+        /// Where each body's readings end in `fragments` (`LiveMessages.updateEnds`).
+        let ends: [Int]
+        /// Bodies already sent.
+        var sent = 0
+
+        init(bodies: [ByteBuffer], fragments: [Fragment]) {
+            self.bodies = bodies
+            self.fragments = fragments
+            ends = LiveMessages.updateEnds(fragments.map(\.json))
+        }
+
+        /// The readings of body `index`.
+        func readings(_ index: Int) -> ArraySlice<Fragment> { fragments[(index == 0 ? 0 : ends[index - 1])..<ends[index]] }
+
+        /// The readings not yet sent.
+        var unsent: ArraySlice<Fragment> { fragments[(sent == 0 ? 0 : ends[sent - 1])...] }
+    }
+
     package struct State {
         var subscriptions: [Int: LiveSubscription] = [:]
-        var pending: [Fragment] = []
+        var queued: [Queued] = []
+        /// Readings in `queued`.
+        var queuedReadings = 0
         /// Conflation mode: latest fragment per series, in first-arrival order.
         var conflated: [String: ByteBuffer]?
         var conflatedOrder: [String] = []
@@ -52,7 +80,7 @@ package final class LiveStream: Sendable {
         /// or (detached) through the hub, even while a resume moves it between the two.
         var lastBatch: UInt64 = 0
 
-        var hasBacklog: Bool { !pending.isEmpty || conflated != nil }
+        var hasBacklog: Bool { !queued.isEmpty || conflated != nil }
     }
 
     package let id: String
@@ -107,7 +135,7 @@ package final class LiveStream: Sendable {
                 }
                 return .send(first: first)
             }
-            Self.enqueue(&state, fragments, settings: settings)
+            Self.enqueue(&state, Queued(bodies: bodies, fragments: fragments), settings: settings)
             return state.overflowed ? .overflowed : .queued
         }
     }
@@ -123,31 +151,36 @@ package final class LiveStream: Sendable {
             // Without a connection nothing drains the queue, so it does not conflate: past
             // `send_queue` readings the stream overflows (a resume gets `resync`) and its queue
             // and replay buffer go, so parked streams cost little for the resume window.
-            if state.pending.count + chosen.count > settings.sendQueue || state.conflated != nil {
+            if state.queuedReadings + chosen.count > settings.sendQueue || state.conflated != nil {
                 Self.overflow(&state)
             } else {
-                state.pending += chosen
+                state.queued.append(Queued(bodies: [], fragments: chosen))
+                state.queuedReadings += chosen.count
             }
         }
     }
 
-    private static func enqueue(_ state: inout State, _ fragments: [Fragment], settings: LiveSettings) {
-        guard !state.overflowed else { return }
+    private static func enqueue(_ state: inout State, _ batch: Queued, settings: LiveSettings) {
+        guard !state.overflowed, !batch.fragments.isEmpty else { return }
         if state.conflated != nil {
-            for fragment in fragments {
+            for fragment in batch.fragments {
                 if state.conflated![fragment.key] == nil { state.conflatedOrder.append(fragment.key) }
                 state.conflated![fragment.key] = fragment.json
             }
         } else {
-            state.pending += fragments
-            if state.pending.count > settings.sendQueue {
+            state.queued.append(batch)
+            state.queuedReadings += batch.fragments.count
+            if state.queuedReadings > settings.sendQueue {
                 var latest: [String: ByteBuffer] = [:]
                 var order: [String] = []
-                for fragment in state.pending {
-                    if latest[fragment.key] == nil { order.append(fragment.key) }
-                    latest[fragment.key] = fragment.json
+                for queued in state.queued {
+                    for fragment in queued.unsent {
+                        if latest[fragment.key] == nil { order.append(fragment.key) }
+                        latest[fragment.key] = fragment.json
+                    }
                 }
-                state.pending = []
+                state.queued = []
+                state.queuedReadings = 0
                 state.conflated = latest
                 state.conflatedOrder = order
             }
@@ -164,30 +197,39 @@ package final class LiveStream: Sendable {
         state.overflowed = true
         state.conflated = nil
         state.conflatedOrder = []
-        state.pending = []
+        state.queued = []
+        state.queuedReadings = 0
         state.ring = []
         state.ringHead = 0
         state.ringBytes = 0
     }
 
-    /// The next queued readings (at most `limit`) as a numbered update body, kept for replay.
+    /// The next queued update body, numbered now and kept for replay: a queued batch's own bodies
+    /// one by one, or (conflated, or a parked stream's readings) up to `limit` readings.
     package func drain(owner: Int, nowMs: Int64, limit: Int = LiveMessages.maxReadingsPerUpdate, allocator: ByteBufferAllocator) -> (seq: UInt64, body: ByteBuffer)? {
         state.withLock { state -> (UInt64, ByteBuffer)? in
             guard state.owner == owner else { return nil }
-            var jsons: [ByteBuffer] = []
+            let body: ByteBuffer
             if state.conflated != nil {
+                var jsons: [ByteBuffer] = []
                 let take = state.conflatedOrder.prefix(limit)
                 for key in take { if let json = state.conflated![key] { jsons.append(json) } }
                 for key in take { state.conflated![key] = nil }
                 state.conflatedOrder.removeFirst(take.count)
                 if state.conflatedOrder.isEmpty { state.conflated = nil }
-            } else if !state.pending.isEmpty {
-                let take = min(limit, state.pending.count)
-                jsons = state.pending[..<take].map(\.json)
-                state.pending.removeFirst(take)
+                guard !jsons.isEmpty else { return nil }
+                body = LiveMessages.updateBody(nowMs: nowMs, readings: jsons, allocator: allocator)
+            } else if var batch = state.queued.first {
+                let readings = batch.readings(batch.sent)
+                body = batch.bodies.count == batch.ends.count
+                    ? batch.bodies[batch.sent]
+                    : LiveMessages.updateBody(nowMs: nowMs, readings: readings.map(\.json), allocator: allocator)
+                batch.sent += 1
+                state.queuedReadings -= readings.count
+                if batch.sent >= batch.ends.count { state.queued.removeFirst() } else { state.queued[0] = batch }
+            } else {
+                return nil
             }
-            guard !jsons.isEmpty else { return nil }
-            let body = LiveMessages.updateBody(nowMs: nowMs, readings: jsons, allocator: allocator)
             state.seq += 1
             Self.remember(&state, Entry(seq: state.seq, body: body, isUpdate: true), settings: settings)
             return (state.seq, body)

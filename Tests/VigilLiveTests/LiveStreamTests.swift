@@ -38,12 +38,35 @@ struct LiveStreamTests {
             Issue.record("expected send"); return
         }
         #expect(first == 1)
-        // Not writable: queued; once queued, later batches queue behind even when writable.
-        #expect(stream.offer(owner: 1, batch: 2, bodies: [body], fragments: fragments([("a", 2)]), writable: false).isQueued)
-        #expect(stream.offer(owner: 1, batch: 3, bodies: [body], fragments: fragments([("b", 3)]), writable: true).isQueued)
+        // Not writable: queued; once queued, later batches queue behind even when writable. They
+        // go out as the bodies every console was offered (shared bytes, not a copy per console).
+        #expect(stream.offer(owner: 1, batch: 2, bodies: [allocator.buffer(string: "b2")], fragments: fragments([("a", 2)]),
+                             writable: false).isQueued)
+        #expect(stream.offer(owner: 1, batch: 3, bodies: [allocator.buffer(string: "b3")], fragments: fragments([("b", 3)]),
+                             writable: true).isQueued)
         let drained = drainAll(stream)
-        #expect(drained.map(\.seq) == [2])
-        #expect(drained[0].text.contains("\"v\":2") && drained[0].text.contains("\"v\":3"))
+        #expect(drained.map(\.seq) == [2, 3])
+        #expect(drained.map(\.text) == ["b2", "b3"])
+    }
+
+    /// A queued batch of several bodies goes out body by body; conflation after part of it was
+    /// sent keeps only what was not.
+    @Test func aQueuedBatchIsSentBodyByBodyAndConflatesWhatIsLeft() {
+        let stream = stream(sendQueue: 600)
+        let many = fragments((0..<(LiveMessages.maxReadingsPerUpdate + 10)).map { ("s\($0)", 1) })
+        let bodies = LiveMessages.updateBodies(nowMs: 7, readings: many.map(\.json), allocator: allocator)
+        #expect(bodies.count == 2)
+        #expect(stream.offer(owner: 1, batch: 1, bodies: bodies, fragments: many, writable: false).isQueued)
+        let first = stream.drain(owner: 1, nowMs: 0, allocator: allocator)
+        #expect(first?.seq == 1 && first?.body == bodies[0])
+        // 10 readings of the first batch wait; 600 more pass `send_queue`: conflated, without
+        // the 500 already sent.
+        _ = stream.offer(owner: 1, batch: 2, bodies: [], fragments: fragments((0..<600).map { ("t\($0)", 2) }), writable: false)
+        let rest = drainAll(stream)
+        let text = rest.map(\.text).joined()
+        #expect(text.contains("\"s509\"") && !text.contains("\"s0\""))
+        #expect(text.contains("\"t599\""))
+        #expect(rest.map(\.seq) == [2, 3])
     }
 
     @Test func aBatchReachesAStreamOnceAndOnlyThroughItsOwner() {
