@@ -125,13 +125,19 @@ package final class LiveHub: Service, Sendable {
         let number: UInt64
         let nowMs: Int64
         let readings: [Reading]
+        /// Fragments encoded so far, shared by every connection the batch goes to; dropped once
+        /// every event loop has delivered the batch (`delivered`), so the recent batches the hub
+        /// keeps for parked streams hold readings, not their JSON (with 20 ms hand-offs, 32
+        /// batches held thousands of encoded readings).
         private let encoded: Mutex<[LiveStream.Fragment?]>
+        private let loopsToGo: Atomic<Int>
 
-        init(number: UInt64, nowMs: Int64, readings: [Reading]) {
+        init(number: UInt64, nowMs: Int64, readings: [Reading], loops: Int = 0) {
             self.number = number
             self.nowMs = nowMs
             self.readings = readings
             self.encoded = Mutex(Array(repeating: nil, count: readings.count))
+            self.loopsToGo = Atomic(loops)
         }
 
         /// The fragments of the readings that any of `subscriptions` matches, in batch order.
@@ -143,14 +149,21 @@ package final class LiveHub: Service, Sendable {
             guard !chosen.isEmpty else { return [] }
             return encoded.withLock { encoded in
                 let allocator = ByteBufferAllocator()
+                let caching = encoded.count == readings.count
                 return chosen.map { index in
-                    if let fragment = encoded[index] { return fragment }
+                    if caching, let fragment = encoded[index] { return fragment }
                     let reading = readings[index]
-                    let fragment = LiveStream.Fragment(key: reading.series.description, json: LiveMessages.reading(reading, allocator: allocator))
-                    encoded[index] = fragment
+                    let fragment = LiveStream.Fragment(key: reading.series, json: LiveMessages.reading(reading, allocator: allocator))
+                    if caching { encoded[index] = fragment }
                     return fragment
                 }
             }
+        }
+
+        /// An event loop is done with the batch; after the last, the cache goes.
+        func delivered() {
+            guard loopsToGo.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+            encoded.withLock { $0 = [] }
         }
     }
 
@@ -162,8 +175,9 @@ package final class LiveHub: Service, Sendable {
             if registry.detached.isEmpty, !registry.recent.isEmpty { registry.recent = [] }
             return !registry.detached.isEmpty
         }) else { return }
-        let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings)
-        for shard in shards.withLock({ Array($0.values) }) { shard.deliver(batch) }
+        let loops = shards.withLock { Array($0.values) }
+        let batch = Batch(number: number, nowMs: WallClock.nowMs(), readings: readings, loops: loops.count)
+        for shard in loops { shard.deliver(batch) }
         let parked = registry.withLock { registry -> [LiveStream] in
             registry.recent.append(batch)
             let oldest = registry.recent.firstIndex { batch.nowMs - $0.nowMs <= Self.recentMs } ?? 0
@@ -278,6 +292,7 @@ package final class LiveShard: Sendable {
 
     package func deliver(_ batch: LiveHub.Batch) {
         loop.execute { [sessions] in
+            defer { batch.delivered() }
             guard !sessions.value.isEmpty else { return }
             var bodies: [LiveSession.Signature: LiveSession.SharedBody] = [:]
             for session in sessions.value.values { session.deliver(batch, bodies: &bodies) }

@@ -13,7 +13,9 @@ import VigilWebSocket
 package final class LiveStream: Sendable {
     /// A reading encoded once as a JSON object, shared by every stream it goes to.
     package struct Fragment: Sendable {
-        let key: String
+        /// The reading's series (conflation keeps the newest per series): the reading's own key,
+        /// which costs nothing, where its text form was a string per reading.
+        let key: SeriesKey
         let json: ByteBuffer
     }
 
@@ -66,8 +68,8 @@ package final class LiveStream: Sendable {
         /// Readings in `queued`.
         var queuedReadings = 0
         /// Conflation mode: latest fragment per series, in first-arrival order.
-        var conflated: [String: ByteBuffer]?
-        var conflatedOrder: [String] = []
+        var conflated: [SeriesKey: ByteBuffer]?
+        var conflatedOrder: [SeriesKey] = []
         var seq: UInt64 = 0
         var ring: [Entry] = []
         var ringHead = 0
@@ -171,8 +173,8 @@ package final class LiveStream: Sendable {
             state.queued.append(batch)
             state.queuedReadings += batch.fragments.count
             if state.queuedReadings > settings.sendQueue {
-                var latest: [String: ByteBuffer] = [:]
-                var order: [String] = []
+                var latest: [SeriesKey: ByteBuffer] = [:]
+                var order: [SeriesKey] = []
                 for queued in state.queued {
                     for fragment in queued.unsent {
                         if latest[fragment.key] == nil { order.append(fragment.key) }

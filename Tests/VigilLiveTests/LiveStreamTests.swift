@@ -11,7 +11,7 @@ struct LiveStreamTests {
     let allocator = ByteBufferAllocator()
 
     func fragments(_ pairs: [(String, Double)]) -> [LiveStream.Fragment] {
-        pairs.map { LiveStream.Fragment(key: $0.0, json: allocator.buffer(string: "{\"series\":\"\($0.0)\",\"v\":\($0.1)}")) }
+        pairs.map { LiveStream.Fragment(key: SeriesKey(metric: $0.0, labels: .empty), json: allocator.buffer(string: "{\"series\":\"\($0.0)\",\"v\":\($0.1)}")) }
     }
 
     func stream(sendQueue: Int = 1000, hardLimit: Int = 20_000, replay: Int = 1000, replayBytes: Int = 256 * 1024) -> LiveStream {
