@@ -38,27 +38,28 @@ package enum LiveMessages {
     /// `maxUpdateBytes` each.
     package static func updateBodies(nowMs: Int64, readings: [ByteBuffer], allocator: ByteBufferAllocator) -> [ByteBuffer] {
         var start = 0
-        return updateEnds(readings).map { end in
+        return updateEnds(sizes: readings.lazy.map(\.readableBytes)).map { end in
             defer { start = end }
             return updateBody(nowMs: nowMs, readings: Array(readings[start..<end]), allocator: allocator)
         }
     }
 
-    /// Where each of `updateBodies`' bodies ends in `readings` (exclusive).
-    package static func updateEnds(_ readings: [ByteBuffer]) -> [Int] {
-        guard !readings.isEmpty else { return [] }
+    /// Where each of `updateBodies`' bodies ends among readings of these sizes (exclusive).
+    package static func updateEnds(sizes: some Sequence<Int>) -> [Int] {
         var ends: [Int] = []
         var start = 0
         var bytes = 0
-        for (index, reading) in readings.enumerated() {
-            if index > start, index - start >= maxReadingsPerUpdate || bytes + reading.readableBytes > maxUpdateBytes {
-                ends.append(index)
-                start = index
+        var count = 0
+        for size in sizes {
+            if count > start, count - start >= maxReadingsPerUpdate || bytes + size > maxUpdateBytes {
+                ends.append(count)
+                start = count
                 bytes = 0
             }
-            bytes += reading.readableBytes + 1
+            bytes += size + 1
+            count += 1
         }
-        ends.append(readings.count)
+        if count > 0 { ends.append(count) }
         return ends
     }
 

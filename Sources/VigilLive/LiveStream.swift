@@ -52,7 +52,7 @@ package final class LiveStream: Sendable {
         init(bodies: [ByteBuffer], fragments: [Fragment]) {
             self.bodies = bodies
             self.fragments = fragments
-            ends = LiveMessages.updateEnds(fragments.map(\.json))
+            ends = LiveMessages.updateEnds(sizes: fragments.lazy.map(\.json.readableBytes))
         }
 
         /// The readings of body `index`.
