@@ -10,12 +10,13 @@ import VigilCore
 /// `append` is in memory and cheap. `flush` makes everything appended so far durable as one
 /// compact record in the write-ahead log (`WriteAheadLog`), and moves it to the series' head.
 /// Heads are cut into compressed chunks in SQLite when a series has a full chunk, and each once
-/// every `headSpan`, a group at a time (after which the log segments they covered are deleted): each sample is written about
-/// twice, a few bytes each, instead of a SQLite row per series per flush. Reads merge the chunks
-/// on disk with the heads and what is not yet flushed. Safe to use from any thread.
+/// every `headSpan`, a group of series at a time (the log segments every group has passed are
+/// then deleted): each sample is written about twice, a few bytes each, instead of a SQLite row
+/// per series per flush. Reads merge the chunks on disk with the heads and what is not yet
+/// flushed. Safe to use from any thread.
 ///
 /// Memory per active series is its catalogue entry, its newest sample and its head: at most
-/// `headSpan` of samples, about two bytes each (`SeriesHead`).
+/// `headSpan` of samples (half a span on average), about two bytes each (`SeriesHead`).
 public final class MetricStore: Sendable {
     struct Memory {
         var catalog = SeriesCatalog()
