@@ -80,11 +80,7 @@ struct WriteAheadLog: ~Copyable {
     /// written so far into chunks (so the open segment, if any, has been closed first).
     mutating func removeClosedSegments() throws(StoreError) {
         closeSegment()
-        for segment in Self.segments(in: directory) {
-            guard unlink(segment.path) == 0 || errno == ENOENT else {
-                throw StoreError.database("log: cannot remove \(segment.path): \(Self.errorText())")
-            }
-        }
+        for segment in Self.segments(in: directory) { try Self.remove(segment) }
         Self.syncDirectory(directory)
         retainedBytes = 0
     }
@@ -98,13 +94,17 @@ struct WriteAheadLog: ~Copyable {
         for (segment, next) in zip(segments, segments.dropFirst()) where next.first <= checkpoint &+ 1 {
             var info = stat()
             let size = stat(segment.path, &info) == 0 ? Int(info.st_size) : 0
-            guard unlink(segment.path) == 0 || errno == ENOENT else {
-                throw StoreError.database("log: cannot remove \(segment.path): \(Self.errorText())")
-            }
+            try Self.remove(segment)
             retainedBytes = max(0, retainedBytes - size)
             removed = true
         }
         if removed { Self.syncDirectory(directory) }
+    }
+
+    private static func remove(_ segment: Segment) throws(StoreError) {
+        guard unlink(segment.path) == 0 || errno == ENOENT else {
+            throw StoreError.database("log: cannot remove \(segment.path): \(errorText())")
+        }
     }
 
     private mutating func openSegment(first: UInt64) throws(StoreError) {
