@@ -12,6 +12,7 @@ struct LinkOrderTests {
     static let program = """
         #include <stdio.h>
         #include <stdlib.h>
+        #include <unistd.h>
         #define COLD(n) __attribute__((noinline)) double cold_##n(double x) { \\
             for (int i = 0; i < 50; i++) x = x * 1.0001 + i / (x + 3.0) - (double)(n); return x; }
         COLD(1) COLD(2) COLD(3) COLD(4) COLD(5) COLD(6) COLD(7) COLD(8)
@@ -19,6 +20,7 @@ struct LinkOrderTests {
         __attribute__((noinline)) double hot_loop(double x) {
             for (int i = 0; i < 100000; i++) x = x * 0.5 + 1.0; return x; }
         int main(int argc, char **argv) {
+            if (argc == 2 && argv[1][0] == 'w') { printf("ready %f\\n", hot_loop(1.0)); fflush(stdout); pause(); return 0; }
             double x = startup_work(argc);
             if (argc > 5) x += cold_1(x) + cold_2(x) + cold_3(x) + cold_4(x) + cold_5(x) + cold_6(x) + cold_7(x) + cold_8(x);
             printf("%f\\n", hot_loop(x));
@@ -67,6 +69,27 @@ struct LinkOrderTests {
         #expect(ran.max()! < cold.min()!, "executed \(ran.map { String($0, radix: 16) }), cold \(cold.map { String($0, radix: 16) })")
         result = try await Self.run(directory.path("ordered"), [], in: directory)
         #expect(result.status == 0 && !result.out.isEmpty, "the ordered program still runs: \(result.err)")
+    }
+
+    /// bench/footprint/code-map.py on a running program: its code's resident pages, shared out among
+    /// the input sections of the link map.
+    @Test func theCodeMapFindsTheResidentCode() async throws {
+        let directory = try TemporaryDirectory("code-map")
+        try Self.program.write(toFile: directory.path("program.c"), atomically: true, encoding: .utf8)
+        let python = try TestEnvironment.tool("python3", package: "python3")
+        var result = try await Self.run(try Self.clang(), ["-O1", "-ffunction-sections", "-fuse-ld=lld", directory.path("program.c"),
+                                                          "-Wl,-Map=\(directory.path("program.map"))", "-o", directory.path("program")], in: directory)
+        #expect(result.status == 0, "\(result.err)")
+        let program = try ManagedProcess(directory.path("program"), ["wait"], directory: directory, name: "program")
+        defer { program.stop() }
+        _ = try await program.waitForOutput(containing: "ready")
+        let tool = TestEnvironment.packageRoot.appendingPathComponent("bench/footprint/code-map.py").path
+        result = try await Self.run(python, [tool, String(program.pid), directory.path("program.map"), "--top", "50"], in: directory)
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("code of \(directory.path("program"))"), "\(result.out)")
+        let sections = result.out.split(separator: "\n").filter { $0.contains(":(.text.") }
+        #expect(sections.contains { $0.contains("(.text.hot_loop)") }, "the function that ran is resident: \(result.out)")
+        #expect(!result.out.contains(".debug"), "\(result.out)")
     }
 
     /// The toolchain's clang (next to `swift`), which drives its lld as deploy/build-release.sh does.
