@@ -200,9 +200,25 @@ public final class MosquittoClient: @unchecked Sendable {
         return mosquitto_connect_bind_v5(handle, options.host, Int32(options.port), Int32(options.keepalive), nil, properties)
     }
 
+    /// A connection the broker closes within this of CONNACK counts as short-lived.
+    static let shortLived: Duration = .seconds(60)
+    /// Short-lived connections in a row after which the loss names the likeliest cause.
+    static let shortLivedHint = 3
+
+    /// Why a connection that got its CONNACK was lost, with a hint when the broker keeps closing
+    /// connections soon after they are made: that is what two clients with one client id look
+    /// like (each connect takes the session from the other), and mosquitto 2.0 closes the
+    /// connection without a word why, even to an MQTT 5 client.
+    private func lossReason(loopRC: Int32, shortLivedInARow: Int) -> String {
+        let reason = Mosquitto.describe(loopRC)
+        guard shortLivedInARow >= Self.shortLivedHint else { return reason }
+        return reason + " (\(shortLivedInARow) connections in a row closed within a minute: another client may be using client id '\(options.clientID)')"
+    }
+
     private func runLoop(on thread: DedicatedThread) {
         var backoff = ReconnectBackoff(minimum: options.reconnectMinimum, maximum: options.reconnectMaximum)
         var everConnected = false
+        var shortLivedInARow = 0
         while !thread.stopping {
             let rc = everConnected ? mosquitto_reconnect(handle) : connect()
             if rc == MOSQ_ERR_SUCCESS.rawValue {
@@ -240,8 +256,13 @@ public final class MosquittoClient: @unchecked Sendable {
                 // The TCP connect succeeds before TLS and CONNACK: without a CONNACK this attempt
                 // failed to connect (a TLS error, say) rather than losing a connection.
                 let gotConnack = callbacks.connectedSinceLastCheck()
+                if gotConnack {
+                    shortLivedInARow = ContinuousClock.now - connectedAt < Self.shortLived ? shortLivedInARow + 1 : 0
+                }
                 if callbacks.takeRefusal() == nil {
-                    callbacks.onEvent(gotConnack ? .connectionLost(Mosquitto.describe(loopRC)) : .connectFailed(Mosquitto.describe(loopRC)))
+                    callbacks.onEvent(gotConnack
+                        ? .connectionLost(lossReason(loopRC: loopRC, shortLivedInARow: shortLivedInARow))
+                        : .connectFailed(Mosquitto.describe(loopRC)))
                 }
                 // A connection that lasted resets the backoff; one that dies at once does not.
                 if gotConnack, ContinuousClock.now - connectedAt > .seconds(30) { backoff.reset() }
