@@ -2,7 +2,7 @@
 """Misbehaving WebSocket clients for the live-stream robustness tests (stdlib only).
 
     ws_probe.py bomb  URL ORIGIN TOKEN            # a compressed message that inflates past the limit
-    ws_probe.py stall URL ORIGIN TOKEN SELECTOR SECONDS   # subscribe, then stop reading
+    ws_probe.py stall URL ORIGIN TOKEN SELECTOR SECONDS   # subscribe, then stop reading (SIGUSR1 ends it early)
     ws_probe.py watch URL USER PASSWORD SELECTOR [COUNT]  # log in like the console, print updates
     ws_probe.py slow  URL SECONDS                  # connect, send half a request head, wait
     ws_probe.py heartbeat URL ORIGIN TOKEN SECONDS yes|no  # answer WebSocket pings (or not), nothing else
@@ -14,6 +14,7 @@ had dropped the connection by the end, "open" otherwise. wss:// is accepted with
 """
 import base64
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -104,9 +105,13 @@ def bomb(url, origin, token):
 
 
 def stall(url, origin, token, selector, seconds):
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])  # held until sigtimedwait takes it
     sock = connect(url, origin, token, rcvbuf=4096)
     sock.sendall(frame(('{"op":"subscribe","id":1,"selector":"%s"}' % selector).encode()))
-    time.sleep(float(seconds))  # read nothing: the server's queue for us must stay bounded
+    # Read nothing for SECONDS, or until the test that started us sends SIGUSR1 (it has seen the
+    # server close us): a fixed stall from our own start ran out on a loaded machine before the
+    # test had even published what should fill our queue.
+    signal.sigtimedwait([signal.SIGUSR1], float(seconds))
     sock.settimeout(5)
     try:
         while True:
