@@ -219,6 +219,28 @@ struct SelectorTests {
         #expect(try matching("temperature { site = 'b' , }").count == 1)
     }
 
+    /// Series read back from disk come with ids in any order; the index holds slots, and what it
+    /// selects (several equality matchers intersected) is what matching every key gives.
+    @Test func aFleetReadBackInAnyIdOrderSelectsAsMatchingEveryKey() throws {
+        var catalog = SeriesCatalog()
+        var fleet: [SeriesKey] = []
+        for device in 0..<300 {
+            for metric in ["power", "temperature", "humidity"] {
+                let key = SeriesKey(metric: metric, labels: Labels(["site": "s\(device % 7)", "device": "d\(device)"]))
+                fleet.append(key)
+                catalog.insert(key, id: Int64((device * 7919 + metric.count * 104_729) % 1_000_003 + 1))
+            }
+        }
+        for text in [#"power{site="s3"}"#, #"{site="s3", device="d10"}"#, #"temperature{site="s1", device=~"d1.*"}"#,
+                     #"{device="d299", __name__="humidity"}"#, #"power{site="s3", device="d11"}"#] {
+            let selector = try SeriesSelector.parse(text)
+            let viaIndex = catalog.select(selector)
+            #expect(viaIndex == viaIndex.sorted())
+            #expect(Set(viaIndex.map { catalog.key(id: $0)! }) == Set(fleet.filter(selector.matches)), "\(text)")
+        }
+        #expect(catalog.labelValues("site") == (0..<7).map { "s\($0)" })
+    }
+
     @Test(arguments: ["", "{}", #"{site=~".*"}"#, "temp{site}", #"temp{site="a""#, #"temp{site=~"("}"#, "temp extra", #"temp{1x="a"}"#])
     func invalid(text: String) {
         #expect(throws: StoreError.self) { try SeriesSelector.parse(text) }

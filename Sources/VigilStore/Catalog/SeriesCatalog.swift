@@ -13,8 +13,11 @@ struct SeriesCatalog {
     /// By slot.
     private(set) var keys: [SeriesKey] = []
     private(set) var ids: [Int64] = []
-    /// label name → label value → ids; the metric name is indexed as `__name__`.
-    private var postings: [String: [String: Set<Int64>]] = [:]
+    /// label name → label value → slots, ascending (a series gets the next slot, so appending
+    /// keeps them sorted); the metric name is indexed as `__name__`. Arrays of 4-byte slots rather
+    /// than sets of ids: a set kept room for twice its ids at 8 bytes each plus its own header,
+    /// and most values (a device's name) hold only a few series.
+    private var postings: [String: [String: [Int32]]] = [:]
     private(set) var nextID: Int64 = 1
 
     var count: Int { keys.count }
@@ -41,24 +44,38 @@ struct SeriesCatalog {
         slots[key] = Int32(slot)
         slotsByID[id] = Int32(slot)
         nextID = max(nextID, id + 1)
-        postings["__name__", default: [:]][key.metric, default: []].insert(id)
-        for label in key.labels { postings[label.name, default: [:]][label.value, default: []].insert(id) }
+        postings["__name__", default: [:]][key.metric, default: []].appendGrowingGently(Int32(slot))
+        for label in key.labels { postings[label.name, default: [:]][label.value, default: []].appendGrowingGently(Int32(slot)) }
         return slot
     }
 
     /// Ids of the series the selector matches, ascending.
     func select(_ selector: SeriesSelector) -> [Int64] {
-        var candidates: Set<Int64>?
+        var candidates: [Int32]?
         // Narrow with equality matchers first: each is one index lookup.
         for matcher in selector.matchers where matcher.op == .equal && !matcher.value.isEmpty {
             let hits = postings[matcher.name]?[matcher.value] ?? []
-            candidates = candidates.map { $0.intersection(hits) } ?? hits
+            candidates = candidates.map { Self.intersection($0, hits) } ?? hits
             if candidates?.isEmpty == true { return [] }
         }
         guard let candidates else {
             return zip(keys, ids).compactMap { key, id in selector.matches(key) ? id : nil }.sorted()
         }
-        return candidates.filter { key(id: $0).map(selector.matches) ?? false }.sorted()
+        return candidates.compactMap { selector.matches(keys[Int($0)]) ? ids[Int($0)] : nil }.sorted()
+    }
+
+    /// The slots in both ascending lists.
+    static func intersection(_ a: [Int32], _ b: [Int32]) -> [Int32] {
+        var both: [Int32] = []
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            if a[i] < b[j] { i += 1 } else if a[i] > b[j] { j += 1 } else {
+                both.append(a[i])
+                i += 1
+                j += 1
+            }
+        }
+        return both
     }
 
     /// Label names in use, sorted.
@@ -68,7 +85,7 @@ struct SeriesCatalog {
     func labelValues(_ name: String, among ids: Set<Int64>? = nil) -> [String] {
         guard let values = postings[name] else { return [] }
         return values.compactMap { value, holders in
-            let present = ids.map { !holders.isDisjoint(with: $0) } ?? !holders.isEmpty
+            let present = ids.map { among in holders.contains { among.contains(self.ids[Int($0)]) } } ?? !holders.isEmpty
             return present ? value : nil
         }.sorted()
     }
