@@ -1,5 +1,10 @@
 import CSQLite
 
+/// Process-wide SQLite settings, made once before the first connection opens (SQLite reads them
+/// when it initializes): see `vigil_sqlite3_no_bulk_page_cache`. If something else in the process
+/// initialized SQLite first, the call fails harmlessly and the defaults stay.
+private let sqliteConfigured: Void = { _ = vigil_sqlite3_no_bulk_page_cache() }()
+
 /// The error type a user of `SQLiteDatabase` throws: SQLite's failures become it, so a caller's
 /// typed `throws` needs no conversion at each call.
 public protocol SQLiteFailure: Error {
@@ -17,6 +22,7 @@ public final class SQLiteDatabase<Failure: SQLiteFailure> {
     private var statementCache: [String: Statement<Failure>] = [:]
 
     public init(path: String, readOnly: Bool = false) throws(Failure) {
+        _ = sqliteConfigured
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)

@@ -66,6 +66,9 @@ ulimit -n 65536 || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# PSS: resident memory with each shared page divided among the processes mapping it (libc and
+# libcrypto are shared with mosquitto on the same box); anonymous and file parts.
+pss_mib() { awk '/^Pss:/ { p = $2 } /^Pss_Anon:/ { a = $2 } /^Pss_File:/ { f = $2 } END { printf "%.1f (anonymous %.1f, file %.1f)", p / 1024, a / 1024, f / 1024 }' "/proc/$1/smaps_rollup"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 # cpu_over PID... SECONDS: % of one core each process used over the window, space separated.
@@ -134,7 +137,7 @@ report "bench/footprint $(date -u +%FT%TZ) on $(nproc) cores; binary $(stat -c %
 echo "==> empty config"
 start_gateway "$WORK/empty.yaml"
 sleep 20
-report "empty: RSS $(rss_mib "$VPID") MiB, heap in use/free $(heap | tr '\t' /) MiB, CPU $(cpu_over "$VPID" 30)% of a core"
+report "empty: RSS $(rss_mib "$VPID") MiB, PSS $(pss_mib "$VPID") MiB, heap in use/free $(heap | tr '\t' /) MiB, CPU $(cpu_over "$VPID" 30)% of a core"
 stop_gateway
 
 echo "==> ingest: $SERIES series at 1 Hz"
@@ -173,7 +176,7 @@ series=$(curl -sk "https://127.0.0.1:$PORT/metrics" | awk '/^vigil_store_series 
 read -r vigil_cpu sub_cpu broker_cpu sim_cpu <<< "$(cpu_over "$VPID" "$SUB" "$BROKER" "$SIM" 60)"
 INGEST_RSS=$(rss_mib "$VPID")
 INGEST_HEAD=$(head_mib)
-report "ingest: ${series:-?} series stored, RSS $INGEST_RSS MiB, heap in use/free $(heap | tr '\t' /) MiB, of it the store's heads $INGEST_HEAD MiB"
+report "ingest: ${series:-?} series stored, RSS $INGEST_RSS MiB, PSS $(pss_mib "$VPID") MiB, heap in use/free $(heap | tr '\t' /) MiB, of it the store's heads $INGEST_HEAD MiB"
 report "ingest CPU (% of a core, 60 s): vigil $vigil_cpu, mosquitto_sub (reference, same messages) $sub_cpu, mosquitto $broker_cpu, simulator $sim_cpu; vigil/mosquitto_sub = $(awk -v a="$vigil_cpu" -v b="$sub_cpu" 'BEGIN { printf "%.1f", a / (b > 0 ? b : 0.1) }')"
 
 # FOLLOW=N: consoles that follow a screen of N series and scroll (as the web console does) instead
