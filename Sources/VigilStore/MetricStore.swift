@@ -26,6 +26,8 @@ public final class MetricStore: Sendable {
         var headSamples = 0
         /// Raw chunks ending before this are gone (retention completed up to here).
         var rawHorizon: Int64 = .min
+        /// Samples appended since the last flush.
+        var pending = PendingLog()
         /// Series created since the last flush, for the next log record.
         var newSeries: [Int64] = []
         /// Series in the log but not yet in the `series` table: the next cut inserts them.
@@ -182,7 +184,7 @@ public final class MetricStore: Sendable {
                 if memory.series[slot].cutGroup == Self.noCutGroup {
                     memory.series[slot].cutGroup = Self.cutGroup(timestamp: reading.timestampMs, appendCall: memory.appendCalls, groups: groups)
                 }
-                memory.series[slot].pending.append(reading.timestampMs, reading.value)
+                memory.pending.append(slot: slot, reading.timestampMs, reading.value)
                 result.accepted += 1
             }
             memory.counters.appended += UInt64(result.accepted)
@@ -296,13 +298,13 @@ public final class MetricStore: Sendable {
     func pendingSamples(for ids: [Int64]) -> [Int64: PendingSamples] {
         let (heads, pending) = memory.withLock { memory in
             var heads: [Int64: SeriesHead] = [:]
-            var pending: [Int64: PendingSamples] = [:]
+            var wanted: [Int32: Int64] = [:]
             for id in ids {
-                guard let state = memory.state(id: id) else { continue }
-                if state.head.count > 0 { heads[id] = state.head }
-                if !state.pending.timestamps.isEmpty { pending[id] = state.pending }
+                guard let slot = memory.catalog.slot(id: id) else { continue }
+                if memory.series[slot].head.count > 0 { heads[id] = memory.series[slot].head }
+                if memory.pending.count > 0 { wanted[Int32(slot)] = id }
             }
-            return (heads, pending)
+            return (heads, memory.pending.samples(of: wanted))
         }
         // Heads are decoded outside the lock: copies of their buffers are cheap, decoding is not.
         var merged = pending

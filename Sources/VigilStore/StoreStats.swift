@@ -25,7 +25,7 @@ extension MetricStore {
 
     /// Samples not in chunks yet: appended and not flushed, or in the heads.
     public var pendingSampleCount: Int {
-        memory.withLock { $0.series.reduce($0.headSamples) { $0 + $1.pending.timestamps.count } }
+        memory.withLock { $0.headSamples + $0.pending.count }
     }
 
     /// Samples in the heads (flushed to the write-ahead log, not yet cut into chunks).

@@ -13,7 +13,7 @@ struct SeriesHeadTests {
         var start = 0
         while start < timestamps.count {
             let end = min(timestamps.count, start + Int.random(in: 1...5, using: &random))
-            head.append(timestamps: Array(timestamps[start..<end]), values: Array(values[start..<end]))
+            head.append(timestamps: timestamps[start..<end], values: values[start..<end])
             start = end
         }
         let back = head.samples

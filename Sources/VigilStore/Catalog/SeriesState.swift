@@ -20,8 +20,6 @@ extension MetricStore {
         var chunkSpanHours: Int64 = 0
         /// Samples in the log and not yet in chunks, in arrival order.
         var head = SeriesHead()
-        /// Samples appended since the last flush, in arrival order.
-        var pending = PendingSamples()
         /// The rolling cut's group (0..<`StoreOptions.cutGroups`), chosen when the series first
         /// gets a sample in this process; `noCutGroup` before.
         var cutGroup = MetricStore.noCutGroup

@@ -53,22 +53,13 @@ extension MetricStore {
 
     private func logPending(_ state: inout FlushState) throws(StoreError) {
         // A snapshot: appends go on meanwhile, and only what was logged leaves `pending`.
-        let (record, newSeriesTaken) = memory.withLock { memory in
-            // Taken in the table's order and sorted after: looking each sorted id up again was a
-            // cache miss per series per flush.
-            var samples: [LogRecord.Samples] = []
-            // By index: a copy of each series' state here was three retains and releases per
-            // series per flush.
-            for slot in memory.series.indices where !memory.series[slot].pending.timestamps.isEmpty {
-                samples.append(LogRecord.Samples(id: memory.catalog.ids[slot], timestamps: memory.series[slot].pending.timestamps,
-                                                 values: memory.series[slot].pending.values))
-            }
-            // Slots follow ids except for series read back from the log after newer ones on disk.
-            samples.sort { $0.id < $1.id }
+        let (record, taken, newSeriesTaken) = memory.withLock { memory in
+            let taken = memory.pending.count
+            let samples = memory.pending.columns(first: taken, ids: memory.catalog.ids)
             let newSeries = memory.newSeries.compactMap { id in memory.catalog.key(id: id).map { LogRecord.NewSeries(id: id, key: $0) } }
-            return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), memory.newSeries.count)
+            return (LogRecord(sequence: state.nextSequence, newSeries: newSeries, samples: samples), taken, memory.newSeries.count)
         }
-        guard !record.samples.isEmpty || !record.newSeries.isEmpty else { return }
+        guard taken > 0 || !record.newSeries.isEmpty else { return }
         do {
             try state.log.append(record)
         } catch {
@@ -78,17 +69,13 @@ extension MetricStore {
         state.nextSequence += 1
         let logBytes = state.log.bytesWritten
         memory.withLock { memory in
-            for group in record.samples {
-                let count = group.timestamps.count  // what was taken; later appends stay pending
-                guard let slot = memory.catalog.slot(id: group.id) else { continue }
-                memory.series[slot].head.append(timestamps: group.timestamps, values: group.values)
-                if memory.series[slot].pending.timestamps.count == count {
-                    memory.series[slot].pending = PendingSamples()
-                } else {
-                    memory.series[slot].pending.timestamps.removeFirst(count)
-                    memory.series[slot].pending.values.removeFirst(count)
-                }
+            let columns = record.samples
+            for group in 0..<columns.groupCount {
+                guard let slot = memory.catalog.slot(id: columns.ids[group]) else { continue }
+                let range = columns.range(group)
+                memory.series[slot].head.append(timestamps: columns.timestamps[range], values: columns.values[range])
             }
+            memory.pending.removeFirst(taken)  // what was taken; later appends stay pending
             memory.unsavedSeries += memory.newSeries.prefix(newSeriesTaken)
             memory.newSeries.removeFirst(newSeriesTaken)
             let count = record.sampleCount

@@ -21,14 +21,11 @@ struct LogRecord: Equatable {
         let key: SeriesKey
     }
 
-    struct Samples: Equatable {
+    /// One series' samples, as tests and callers with a few series write them.
+    struct Samples {
         let id: Int64
         var timestamps: [Int64]
         var values: [Double]
-
-        static func == (a: Samples, b: Samples) -> Bool {
-            a.id == b.id && a.timestamps == b.timestamps && a.values.map(\.bitPattern) == b.values.map(\.bitPattern)
-        }
     }
 
     static let formatVersion: UInt64 = 1
@@ -37,10 +34,23 @@ struct LogRecord: Equatable {
 
     var sequence: UInt64
     var newSeries: [NewSeries]
-    /// Sorted by id, each id once.
-    var samples: [Samples]
+    /// Grouped by series, ids ascending, each id once.
+    var samples: SampleColumns
 
-    var sampleCount: Int { samples.reduce(0) { $0 + $1.timestamps.count } }
+    var sampleCount: Int { samples.sampleCount }
+
+    init(sequence: UInt64, newSeries: [NewSeries], samples: SampleColumns) {
+        self.sequence = sequence
+        self.newSeries = newSeries
+        self.samples = samples
+    }
+
+    /// `groups` sorted by id, each id once.
+    init(sequence: UInt64, newSeries: [NewSeries], samples groups: [Samples]) {
+        var columns = SampleColumns()
+        for group in groups { columns.append(id: group.id, timestamps: group.timestamps[...], values: group.values[...]) }
+        self.init(sequence: sequence, newSeries: newSeries, samples: columns)
+    }
 
     // MARK: Encoding
 
@@ -56,29 +66,34 @@ struct LogRecord: Equatable {
         }
         // A plain loop: a key path here was projected generically, per series per flush.
         var base = Int64.max
-        for group in samples { if let first = group.timestamps.first, first < base { base = first } }
+        for group in 0..<samples.groupCount {
+            let range = samples.range(group)
+            if !range.isEmpty, samples.timestamps[range.lowerBound] < base { base = samples.timestamps[range.lowerBound] }
+        }
         if base == .max { base = 0 }
         header.varint(base)
-        header.uvarint(UInt64(samples.count))
+        header.uvarint(UInt64(samples.groupCount))
 
         // Sized up front: a second's samples make columns of megabytes, and every doubling of a
         // large array is a fresh mapping (HeapAllocator), a copy and page faults.
-        let sampleCount = samples.reduce(0) { $0 + $1.timestamps.count }
-        var ids = ByteWriter(capacity: samples.count * 2), counts = ByteWriter(capacity: samples.count * 2)
+        let sampleCount = samples.sampleCount
+        var ids = ByteWriter(capacity: samples.groupCount * 2), counts = ByteWriter(capacity: samples.groupCount * 2)
         var times = ByteWriter(capacity: sampleCount * 2), tags = ByteWriter(capacity: sampleCount)
         var deltas = ByteWriter(capacity: sampleCount * 3)
         var previousID: Int64 = 0
-        for group in samples {
-            ids.uvarint(UInt64(bitPattern: group.id &- previousID))
-            previousID = group.id
-            counts.uvarint(UInt64(group.timestamps.count))
-            var last = context.last[group.id] ?? LogContext.Last(timestamp: base, value: 0)
-            for (t, v) in zip(group.timestamps, group.values) {
+        for group in 0..<samples.groupCount {
+            let id = samples.ids[group], range = samples.range(group)
+            ids.uvarint(UInt64(bitPattern: id &- previousID))
+            previousID = id
+            counts.uvarint(UInt64(range.count))
+            var last = context.last[id] ?? LogContext.Last(timestamp: base, value: 0)
+            for i in range {
+                let t = samples.timestamps[i], v = samples.values[i]
                 times.varint(t &- last.timestamp)
                 Self.encodeValue(v, after: last.value, tags: &tags, deltas: &deltas)
                 last = LogContext.Last(timestamp: t, value: v)
             }
-            context.last[group.id] = last
+            context.last[id] = last
         }
         var payload = header
         payload.bytes.reserveCapacity(header.bytes.count + 5 * 10 + [ids, counts, times, tags, deltas].reduce(0) { $0 + $1.bytes.count })
@@ -107,8 +122,9 @@ struct LogRecord: Equatable {
         var deltas = ByteReader(try readBlock(&reader))
         guard reader.isAtEnd else { throw .malformed("trailing bytes") }
 
-        var samples: [Samples] = []
-        samples.reserveCapacity(Int(groupCount))
+        var samples = SampleColumns()
+        samples.ids.reserveCapacity(Int(groupCount))
+        samples.ends.reserveCapacity(Int(groupCount))
         var previousID: Int64 = 0
         for _ in 0..<groupCount {
             let id = previousID &+ Int64(bitPattern: try ids.uvarint())
@@ -116,19 +132,17 @@ struct LogRecord: Equatable {
             let count = try counts.uvarint()
             // Every sample takes at least one byte in the time column.
             guard count <= UInt64(times.bytes.count - times.offset) else { throw .malformed("sample count \(count)") }
-            var group = Samples(id: id, timestamps: [], values: [])
-            group.timestamps.reserveCapacity(Int(count))
-            group.values.reserveCapacity(Int(count))
             var last = context.last[id] ?? LogContext.Last(timestamp: base, value: 0)
             for _ in 0..<count {
                 let t = last.timestamp &+ (try times.varint())
                 let v = try decodeValue(after: last.value, tags: &tags, deltas: &deltas)
-                group.timestamps.append(t)
-                group.values.append(v)
+                samples.timestamps.append(t)
+                samples.values.append(v)
                 last = LogContext.Last(timestamp: t, value: v)
             }
             context.last[id] = last
-            samples.append(group)
+            samples.ids.append(id)
+            samples.ends.append(samples.timestamps.count)
         }
         guard ids.isAtEnd, counts.isAtEnd, times.isAtEnd, tags.isAtEnd, deltas.isAtEnd else {
             throw .malformed("columns do not agree")

@@ -40,15 +40,18 @@ extension MetricStore {
                     memory.insert(series.key, id: series.id)
                     memory.unsavedSeries.append(series.id)
                 }
-                for group in record.samples where record.sequence > cuts[group.id] ?? 0 {
-                    guard let slot = memory.catalog.slot(id: group.id) else { continue }
-                    if memory.series[slot].cutGroup == Self.noCutGroup, let first = group.timestamps.first {
-                        memory.series[slot].cutGroup = Self.cutGroup(timestamp: first, appendCall: record.sequence, groups: groups)
+                let columns = record.samples
+                for group in 0..<columns.groupCount where record.sequence > cuts[columns.ids[group]] ?? 0 {
+                    guard let slot = memory.catalog.slot(id: columns.ids[group]) else { continue }
+                    let range = columns.range(group)
+                    if memory.series[slot].cutGroup == Self.noCutGroup, !range.isEmpty {
+                        memory.series[slot].cutGroup = Self.cutGroup(timestamp: columns.timestamps[range.lowerBound],
+                                                                     appendCall: record.sequence, groups: groups)
                     }
-                    memory.series[slot].head.append(timestamps: group.timestamps, values: group.values)
-                    memory.headSamples += group.timestamps.count
-                    replay.samples += group.timestamps.count
-                    for (t, v) in zip(group.timestamps, group.values) {
+                    memory.series[slot].head.append(timestamps: columns.timestamps[range], values: columns.values[range])
+                    memory.headSamples += range.count
+                    replay.samples += range.count
+                    for (t, v) in zip(columns.timestamps[range], columns.values[range]) {
                         if t >= memory.series[slot].newest?.timestamp ?? .min { memory.series[slot].newest = Newest(timestamp: t, value: v) }
                         if t < memory.series[slot].oldest ?? .max { memory.series[slot].oldest = t }
                     }

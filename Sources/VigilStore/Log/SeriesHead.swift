@@ -35,7 +35,7 @@ struct SeriesHead {
     /// value escapes to its own mode.
     static let initialMode: UInt8 = xorBase + 63
 
-    mutating func append(timestamps: [Int64], values: [Double]) {
+    mutating func append(timestamps: ArraySlice<Int64>, values: ArraySlice<Double>) {
         // A sample takes at most 10 bytes of timestamp and 10 of value: room for all of them
         // first, growing by 64 bytes or an eighth (a head at 1 Hz grows two or three bytes a
         // second; growing to the exact size each time reallocated it every sample, and by a
