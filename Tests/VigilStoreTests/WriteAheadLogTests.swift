@@ -429,3 +429,24 @@ struct WriteAheadLogTests {
         try MetricStore.integer(try StoreDatabase(path: path, readOnly: true), "PRAGMA user_version") ?? 0
     }
 }
+
+/// Records written the way a test reads them: one series' samples at a time.
+extension LogRecord {
+    struct Samples {
+        let id: Int64
+        var timestamps: [Int64]
+        var values: [Double]
+    }
+
+    /// `groups` sorted by id, each id once.
+    init(sequence: UInt64, newSeries: [NewSeries], samples groups: [Samples]) {
+        var columns = SampleColumns()
+        for group in groups {
+            columns.ids.append(group.id)
+            columns.timestamps += group.timestamps
+            columns.values += group.values
+            columns.ends.append(columns.timestamps.count)
+        }
+        self.init(sequence: sequence, newSeries: newSeries, samples: columns)
+    }
+}

@@ -21,13 +21,6 @@ struct LogRecord: Equatable {
         let key: SeriesKey
     }
 
-    /// One series' samples, as tests and callers with a few series write them.
-    struct Samples {
-        let id: Int64
-        var timestamps: [Int64]
-        var values: [Double]
-    }
-
     static let formatVersion: UInt64 = 1
     /// A record inflates to at most this; a flush of 1 M samples is well under it.
     static let maxDecodedBytes = 256 << 20
@@ -38,19 +31,6 @@ struct LogRecord: Equatable {
     var samples: SampleColumns
 
     var sampleCount: Int { samples.sampleCount }
-
-    init(sequence: UInt64, newSeries: [NewSeries], samples: SampleColumns) {
-        self.sequence = sequence
-        self.newSeries = newSeries
-        self.samples = samples
-    }
-
-    /// `groups` sorted by id, each id once.
-    init(sequence: UInt64, newSeries: [NewSeries], samples groups: [Samples]) {
-        var columns = SampleColumns()
-        for group in groups { columns.append(id: group.id, timestamps: group.timestamps[...], values: group.values[...]) }
-        self.init(sequence: sequence, newSeries: newSeries, samples: columns)
-    }
 
     // MARK: Encoding
 

@@ -29,25 +29,25 @@ extension MetricStore {
                 groupOfSlot.append(contentsOf: repeatElement(-1, count: ids.count - groupOfSlot.count))
             }
             var groupSlots: [Int32] = []  // first seen first
-            var sizes: [Int] = []
+            var next: [Int] = []  // each group's size, then where its next sample goes
             for i in 0..<count {
                 let slot = Int(slots[i])
                 if groupOfSlot[slot] < 0 {
                     groupOfSlot[slot] = Int32(groupSlots.count)
                     groupSlots.append(slots[i])
-                    sizes.append(0)
+                    next.append(0)
                 }
-                sizes[Int(groupOfSlot[slot])] += 1
+                next[Int(groupOfSlot[slot])] += 1
             }
             let order = groupSlots.indices.sorted { ids[Int(groupSlots[$0])] < ids[Int(groupSlots[$1])] }
             var columns = SampleColumns()
             columns.ids.reserveCapacity(order.count)
             columns.ends.reserveCapacity(order.count)
-            var next = [Int](repeating: 0, count: groupSlots.count)  // where each group's next sample goes
             var end = 0
             for group in order {
+                let size = next[group]
                 next[group] = end
-                end += sizes[group]
+                end += size
                 columns.ids.append(ids[Int(groupSlots[group])])
                 columns.ends.append(end)
             }

@@ -14,13 +14,6 @@ struct SampleColumns: Equatable {
 
     func range(_ group: Int) -> Range<Int> { (group == 0 ? 0 : ends[group - 1])..<ends[group] }
 
-    mutating func append(id: Int64, timestamps: ArraySlice<Int64>, values: ArraySlice<Double>) {
-        ids.append(id)
-        self.timestamps.append(contentsOf: timestamps)
-        self.values.append(contentsOf: values)
-        ends.append(self.timestamps.count)
-    }
-
     /// Values compared bit for bit (NaN payloads and -0.0 survive the log).
     static func == (a: SampleColumns, b: SampleColumns) -> Bool {
         a.ids == b.ids && a.ends == b.ends && a.timestamps == b.timestamps
