@@ -225,6 +225,16 @@ final class TopicCache: Sendable {
         var positions: [String: Int32] = [:]
         var entries: ContiguousArray<Entry> = []
         var series: [SeriesSlot: SeriesKey] = [:]
+        /// One copy of each topic label set. The topics of one device differ in their metric
+        /// level only and resolve to equal labels: 10 000 topics of 4 444 devices held 0.96 MB of
+        /// label arrays, one per topic (heaptrack), where 4 444 suffice; the series keys made from
+        /// them share the copy too.
+        var labelSets: Set<Labels> = []
+
+        mutating func sharingLabels(_ resolution: Resolution) -> Resolution {
+            guard case .resolved(let subscription, let labels, let metric) = resolution, !labels.isEmpty else { return resolution }
+            return .resolved(subscription: subscription, labels: labelSets.insert(labels).memberAfterInsert, metric: metric)
+        }
     }
 
     private let state = Mutex(Tables())
@@ -241,16 +251,17 @@ final class TopicCache: Sendable {
     }
 
     func store(_ resolution: Resolution, for topic: String) -> Entry {
-        let entry = Entry(resolution: resolution)
         state.withLock { state in
             if let position = state.positions[topic] {
-                state.entries[Int(position)] = entry
-                return
+                state.entries[Int(position)] = Entry(resolution: state.sharingLabels(resolution))
+                return state.entries[Int(position)]
             }
             if state.entries.count >= Self.limit {
                 state.positions.removeAll(keepingCapacity: true)
                 state.entries.removeAll(keepingCapacity: true)
+                state.labelSets.removeAll()
             }
+            let entry = Entry(resolution: state.sharingLabels(resolution))
             // Past 1024 entries by an eighth at a time rather than doubling: the array is the
             // larger part now.
             if state.entries.count == state.entries.capacity && state.entries.count >= 1024 {
@@ -258,8 +269,8 @@ final class TopicCache: Sendable {
             }
             state.positions[topic] = Int32(state.entries.count)
             state.entries.append(entry)
+            return entry
         }
-        return entry
     }
 
     func series(topic: String, name: String?, exact: Bool) -> SeriesKey? {

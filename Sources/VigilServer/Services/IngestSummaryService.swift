@@ -34,13 +34,13 @@ struct IngestSummaryService: Service {
 
     actor Summary {
         var readings = 0
-        var series = Set<SeriesKey>()
+        var series = DistinctSeriesCount()
         var latest: Reading?
 
         func add(_ batch: [Reading]) {
             guard !batch.isEmpty else { return }
             readings += batch.count
-            if series.count < 100_000 { for reading in batch { series.insert(reading.series) } }
+            for reading in batch { series.add(reading.series) }
             latest = batch.last
         }
 
@@ -48,7 +48,7 @@ struct IngestSummaryService: Service {
         func flush(to logger: Logger, over interval: Duration, final: Bool = false) {
             defer {
                 readings = 0
-                series.removeAll(keepingCapacity: true)
+                series.reset()
                 latest = nil
             }
             guard readings > 0, let latest else {
@@ -59,7 +59,7 @@ struct IngestSummaryService: Service {
             let seconds = max(0.001, Double(interval.milliseconds) / 1000)
             let unit = latest.unit.map { " \($0)" } ?? ""
             logger.info("ingest summary", metadata: [
-                "readings": "\(readings)", "series": "\(series.count)",
+                "readings": "\(readings)", "series": "\(series.estimate.map(String.init) ?? "over a million")",
                 "per_second": "\((Double(readings) / seconds * 10).rounded() / 10)",
                 "latest": "\(latest.series) = \(latest.value)\(unit)",
             ])
