@@ -16,7 +16,7 @@ import VigilCore
 /// flushed. Safe to use from any thread.
 ///
 /// Memory per active series is its catalogue entry, its newest sample and its head: at most
-/// `headSpan` of samples (half a span on average), about two bytes each (`SeriesHead`).
+/// `headSpan` of samples (half a span on average), 2–2.5 bytes each at 1 Hz (`SeriesHead`).
 public final class MetricStore: Sendable {
     struct Memory {
         var catalog = SeriesCatalog()

@@ -71,7 +71,7 @@ struct MetricStoreTests {
         #expect(reopened.append([reading("temp", ["site": "a"], 1000, 1)]).tooOld == 1)
     }
 
-    /// A fleet at 1 Hz, flushed every second: the heads hold about two bytes a sample (the
+    /// A fleet at 1 Hz, flushed every second: the heads hold two or three bytes a sample (the
     /// figure /metrics reports as `vigil_store_head_bytes`), and every sample reads back.
     @Test func headsOfAFleetTakeAFewBytesASample() throws {
         let directory = StoreDirectory()

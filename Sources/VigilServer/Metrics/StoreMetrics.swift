@@ -50,7 +50,7 @@ struct StoreMetricsSource: Sendable {
                [("", "\(store.pendingSampleCount)")])
         family("vigil_store_head_samples", "gauge", "Samples in the heads: in the write-ahead log, not yet cut into chunks.",
                [("", "\(store.headSampleCount)")])
-        family("vigil_store_head_bytes", "gauge", "Memory the heads' samples take (about two bytes a sample at 1 Hz).",
+        family("vigil_store_head_bytes", "gauge", "Memory the heads' samples take (2–2.5 bytes a sample at 1 Hz stamped on arrival).",
                [("", "\(store.headBytes)")])
         family("vigil_store_bytes", "gauge", "Size of the database file, its WAL and the write-ahead log.", [("", "\(store.bytesOnDisk)")])
         family("vigil_store_log_bytes", "gauge", "Size of the write-ahead log's segment files.", [("", "\(store.logBytesOnDisk)")])

@@ -8,7 +8,12 @@ import VigilCore
 /// its per-series state in an array by slot (`MetricStore.SeriesState`), so a reading costs one
 /// hash lookup (its key) instead of one per table; ids, which are on disk, stay as they are.
 struct SeriesCatalog {
-    private var slots: [SeriesKey: Int32] = [:]
+    /// Key hash → slot; the key at that slot is compared on every hit, so a lookup is exact. A
+    /// table keyed by the keys themselves kept 32 bytes of key in each of its 16 384 places at
+    /// 10 000 series (0.59 MB, heaptrack), where `keys` already holds every key once.
+    private var slots: [Int: Int32] = [:]
+    /// The keys whose hash an earlier key holds (seeded 64-bit hashes: about never).
+    private var collided: [SeriesKey: Int32] = [:]
     private var slotsByID: [Int64: Int32] = [:]
     /// By slot.
     private(set) var keys: [SeriesKey] = []
@@ -22,7 +27,12 @@ struct SeriesCatalog {
 
     var count: Int { keys.count }
 
-    func id(of key: SeriesKey) -> Int64? { slots[key].map { ids[Int($0)] } }
+    func id(of key: SeriesKey) -> Int64? { slot(of: key).map { ids[$0] } }
+
+    private func slot(of key: SeriesKey) -> Int? {
+        guard let slot = slots[key.precomputedHash].map(Int.init) else { return nil }
+        return keys[slot] == key ? slot : collided[key].map(Int.init)
+    }
 
     func slot(id: Int64) -> Int? { slotsByID[id].map(Int.init) }
 
@@ -30,7 +40,7 @@ struct SeriesCatalog {
 
     /// The slot and id for `key`, creating them if the key is new (`created` tells which).
     mutating func slot(for key: SeriesKey) -> (slot: Int, id: Int64, created: Bool) {
-        if let slot = slots[key] { return (Int(slot), ids[Int(slot)], false) }
+        if let slot = slot(of: key) { return (slot, ids[slot], false) }
         let id = nextID
         return (insert(key, id: id), id, true)
     }
@@ -41,7 +51,12 @@ struct SeriesCatalog {
         let slot = keys.count
         keys.appendGrowingGently(key)
         ids.appendGrowingGently(id)
-        slots[key] = Int32(slot)
+        // (A key read twice, as before: the later slot wins.)
+        if let held = slots[key.precomputedHash].map(Int.init), keys[held] != key {
+            collided[key] = Int32(slot)
+        } else {
+            slots[key.precomputedHash] = Int32(slot)
+        }
         slotsByID[id] = Int32(slot)
         nextID = max(nextID, id + 1)
         postings["__name__", default: [:]][key.metric, default: []].appendGrowingGently(Int32(slot))
