@@ -63,8 +63,8 @@ package enum HeapAllocator {
 
     /// Whether free memory is worth handing back: more than `floor` bytes and more than a quarter
     /// of what is in use (a busy heap reuses its free blocks soon; trimming those only costs).
-    package static func worthTrimming(_ statistics: Statistics, floor: Int = 4 << 20) -> Bool {
-        statistics.free > floor && statistics.free * 4 > statistics.inUse
+    package static func worthTrimming(_ statistics: Statistics, floor: Int = 1 << 20) -> Bool {
+        statistics.free > floor && statistics.free * 8 > statistics.inUse
     }
 
     /// `vigil_memory_heap_*` lines for /metrics.
