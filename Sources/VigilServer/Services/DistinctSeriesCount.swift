@@ -12,10 +12,8 @@ struct DistinctSeriesCount {
     private var set = 0
 
     mutating func add(_ key: SeriesKey) {
-        // The stored hash is seeded per process; mixing it spreads keys over the whole bitmap.
-        var x = UInt64(bitPattern: Int64(key.precomputedHash))
-        x = (x ^ (x >> 31)) &* 0x9E37_79B9_7F4A_7C15
-        let bit = Int(truncatingIfNeeded: x >> 47)  // 17 bits
+        // The key's hash mixed as the tables mix it, so its top 17 bits spread over the bitmap.
+        let bit = Int(truncatingIfNeeded: UInt(bitPattern: key._rawHashValue(seed: 0)) >> 47)
         let mask: UInt64 = 1 << UInt64(bit & 63)
         if words[bit >> 6] & mask == 0 {
             words[bit >> 6] |= mask

@@ -20,6 +20,9 @@ struct ByteWriter {
 
     static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
 
+    @inline(__always)
+    static func unzigzag(_ u: UInt64) -> Int64 { Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1) }
+
     /// Bytes `uvarint` would write, without writing them.
     static func uvarintSize(_ value: UInt64) -> Int {
         value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
@@ -71,8 +74,7 @@ struct ByteReader {
 
     @inline(__always)
     mutating func varint() throws(ChunkDecodingError) -> Int64 {
-        let raw = try uvarint()
-        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+        ByteWriter.unzigzag(try uvarint())
     }
 }
 

@@ -172,8 +172,7 @@ enum TimestampCodec {
         for _ in 1..<count {
             let head = try reader.uvarint()
             if head & 1 == 0 {
-                let raw = head >> 1
-                let offset = Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+                let offset = ByteWriter.unzigzag(head >> 1)
                 k &+= 1
                 t = gridPoint(anchor, k, period) &+ offset
             } else {

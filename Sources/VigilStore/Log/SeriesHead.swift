@@ -175,13 +175,13 @@ struct SeriesHead {
         var previous: UInt64 = 0
         for i in 0..<count {
             guard let dod = try reader.ladder(timeWidths) else { throw .malformed("escape in a timestamp") }
-            delta = delta &+ unzigzag(dod)
+            delta = delta &+ ByteWriter.unzigzag(dod)
             t = t &+ delta
             if i == 0 { delta = 0 }
             var bits: UInt64
             if let payload = try reader.ladder(valueWidths) {
                 if mode < xorBase {
-                    let m = Int64(bitPattern: previous) &+ unzigzag(payload)
+                    let m = Int64(bitPattern: previous) &+ ByteWriter.unzigzag(payload)
                     previous = UInt64(bitPattern: m)
                     bits = (Double(m) / ValueCodec.powersOfTen[Int(mode)]).bitPattern
                 } else {
@@ -196,8 +196,8 @@ struct SeriesHead {
                         throw .malformed("decimal escape")
                     }
                     mode = UInt8(e)
-                    previous = UInt64(bitPattern: unzigzag(m))
-                    bits = (Double(unzigzag(m)) / ValueCodec.powersOfTen[Int(mode)]).bitPattern
+                    previous = UInt64(bitPattern: ByteWriter.unzigzag(m))
+                    bits = (Double(ByteWriter.unzigzag(m)) / ValueCodec.powersOfTen[Int(mode)]).bitPattern
                 case .xor:
                     let shift = try reader.read(6)
                     guard shift > 0, let payload = try reader.ladder(valueWidths) else { throw .malformed("XOR escape") }
@@ -218,9 +218,6 @@ struct SeriesHead {
         guard reader.isAtEnd else { throw .malformed("trailing bytes") }
         return (timestamps, values)
     }
-
-    @inline(__always)
-    static func unzigzag(_ u: UInt64) -> Int64 { Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1) }
 }
 
 /// Reads what `SeriesHead` writes: numbers of a given width, most significant bit first.
